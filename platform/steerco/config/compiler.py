@@ -1,0 +1,210 @@
+"""Compile validated configuration documents into one immutable :class:`TenantConfig`.
+
+``compile_config`` is the only way from JSON to a configuration the engine uses: it runs
+the schema pass and the semantic pass over all documents, raises :class:`ConfigInvalid`
+with every problem found, and otherwise builds the frozen model, parsing each expression
+exactly once and fixing the evaluation order of computed fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from steerco.config import semantics
+from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer
+from steerco.config.expressions import Expression, parse
+from steerco.config.model import (
+    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, Role,
+    Section, Stage, StatusDimension, TenantConfig, Transition, Workflow, frozen_map,
+)
+from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS, validate_document
+from steerco.fields import registry
+
+
+def problems_of(documents: Mapping[str, Any]) -> list[ConfigProblem]:
+    """All schema and semantic problems of a set of documents."""
+    problems: list[ConfigProblem] = []
+    for name in DOCUMENTS:
+        if name not in documents:
+            if name not in OPTIONAL_DOCUMENTS:
+                problems.append(ConfigProblem(f"{name}.json", "", "file is missing", "missing_file"))
+            continue
+        problems.extend(validate_document(name, documents[name]))
+    problems.extend(semantics.check(_with_defaults(documents)))
+    return problems
+
+
+def compile_config(documents: Mapping[str, Any], version: int = 0) -> TenantConfig:
+    """Validate and compile; raise ConfigInvalid listing every problem."""
+    problems = problems_of(documents)
+    if problems:
+        raise ConfigInvalid(problems)
+    config = _build(_with_defaults(documents), version)
+    default_problems = [
+        ConfigProblem("fields.json", pointer("fields", i, "default"), message, "bad_default")
+        for i, field in enumerate(config.fields.values())
+        if (message := field.kind.check_default(field))
+    ]
+    if default_problems:
+        raise ConfigInvalid(default_problems)
+    return config
+
+
+def _with_defaults(documents: Mapping[str, Any]) -> dict[str, Any]:
+    return {**OPTIONAL_DOCUMENTS, **documents}
+
+
+def _expr(source: str | None) -> Expression | None:
+    return parse(source) if source else None
+
+
+def _options(items: list[dict[str, Any]] | None) -> tuple[Option, ...]:
+    return tuple(Option(o["key"], o["label"], o.get("color")) for o in items or [])
+
+
+def _periods(reporting: Mapping[str, Any]) -> tuple[Period, ...]:
+    year, month = map(int, reporting["start"].split("-"))
+    step = 3 if reporting["granularity"] == "quarter" else 1
+    periods = []
+    for _ in range(reporting["periods"]):
+        start = dt.date(year, month, 1)
+        if step == 3:
+            label = f"Q{(month - 1) // 3 + 1} {year}" if month % 3 == 1 else start.strftime("%b %Y") + " +2"
+        else:
+            label = start.strftime("%b %Y")
+        periods.append(Period(start.strftime("%Y-%m"), label))
+        month += step
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return tuple(periods)
+
+
+def _field(raw: Mapping[str, Any]) -> Field:
+    required = raw.get("required", False)
+    return Field(
+        key=raw["key"], label=raw["label"], type=raw["type"], kind=registry.get(raw["type"]),
+        help=raw.get("help", ""),
+        required_always=required is True,
+        required_from_stage=required.get("from_stage") if isinstance(required, dict) else None,
+        min=raw.get("min"), max=raw.get("max"), max_length=raw.get("max_length"),
+        default=raw.get("default"), placeholder=raw.get("placeholder", ""),
+        options=_options(raw.get("options")),
+        visible_if=_expr(raw.get("visible_if")), editable_if=_expr(raw.get("editable_if")),
+        read_roles=tuple(raw.get("read_roles", ())), write_roles=tuple(raw.get("write_roles", ())),
+        rollup=raw.get("rollup", "none"), expression=_expr(raw.get("expression")),
+        result_type=raw.get("result_type"), target_level=raw.get("target_level"),
+        accept=tuple(raw.get("accept", ())), max_size_mb=raw.get("max_size_mb", 10.0),
+        scenarios=tuple(raw.get("scenarios", ("plan", "forecast", "actual")))
+        if raw["type"] == "money_grid" else (),
+    )
+
+
+def _computed_order(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """Computed fields so that each comes after the computed fields it reads (no cycles here)."""
+    computed = {f.key: f for f in fields if f.expression is not None}
+    ordered: list[Field] = []
+
+    def visit(field: Field) -> None:
+        if field in ordered:
+            return
+        for name in sorted(field.expression.names if field.expression else ()):
+            if name in computed and name != field.key:
+                visit(computed[name])
+        ordered.append(field)
+
+    for field in computed.values():
+        visit(field)
+    return tuple(ordered)
+
+
+def _level(raw: Mapping[str, Any], fields: Mapping[str, Field], children: tuple[str, ...]) -> Level:
+    sections = tuple(
+        Section(s["key"], s["label"], tuple(fields[k] for k in s["fields"])) for s in raw["sections"]
+    )
+    numbering = raw.get("numbering", {})
+    all_fields = tuple(f for s in sections for f in s.fields)
+    return Level(
+        key=raw["key"], label=raw["label"], label_plural=raw["label_plural"],
+        parents=tuple(raw["parents"]), children=children, sections=sections,
+        number_prefix=numbering.get("prefix", raw["key"][:3].upper()),
+        number_digits=numbering.get("digits", 4), workflow=raw.get("workflow"),
+        title_label=raw.get("title_label", "Title"),
+        list_columns=tuple(raw.get("list_columns", ("number", "title", "owner", "updated_at"))),
+        computed_order=_computed_order(all_fields),
+    )
+
+
+def _workflow(raw: Mapping[str, Any]) -> Workflow:
+    stages = tuple(sorted(
+        (Stage(s["key"], s["label"], s["order"], s.get("color", "#6b7280"), s.get("category", "open"),
+               s.get("risk_weight", 1.0), s.get("plan_frozen", False)) for s in raw["stages"]),
+        key=lambda s: s.order,
+    ))
+    transitions = tuple(
+        Transition(
+            key=t["key"], label=t["label"], sources=tuple(t["from"]), target=t["to"],
+            roles=tuple(t["roles"]), condition=_expr(t.get("condition")),
+            required_fields=tuple(t.get("required_fields", ())),
+            required_evidence=tuple(t.get("required_evidence", ())),
+            approvals=tuple(
+                ApprovalStep(a["key"], a["label"], a["role"], _expr(a.get("threshold")),
+                             a["quorum"]["n"] if isinstance(a.get("quorum"), dict) else a.get("quorum", "any"),
+                             a.get("same_approver_allowed", False))
+                for a in t.get("approvals", ())
+            ),
+            reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
+            escalate_to=t.get("escalate_to"),
+        )
+        for t in raw["transitions"]
+    )
+    return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions)
+
+
+def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
+    tenant = docs["tenant"]
+    fields = {raw["key"]: _field(raw) for raw in docs["fields"]["fields"]}
+    raw_levels = docs["levels"]["levels"]
+    levels = {
+        raw["key"]: _level(raw, fields, tuple(c["key"] for c in raw_levels if raw["key"] in c["parents"]))
+        for raw in raw_levels
+    }
+    roles = {
+        r["key"]: Role(
+            r["key"], r["label"], r.get("description", ""), tuple(r.get("admin", ())),
+            tuple(Permission(tuple(p["levels"]), tuple(p["actions"]), p["scope"]) for p in r["permissions"]),
+            frozen_map(r.get("fields")),
+        )
+        for r in docs["roles"]["roles"]
+    }
+    exceptions = docs["exceptions"]
+    return TenantConfig(
+        key=tenant["key"], name=tenant["name"], currency=tenant["currency"], locale=tenant["locale"],
+        fiscal_year_start=tenant["fiscal_year_start"], periods=_periods(tenant["reporting"]),
+        branding=frozen_map(tenant.get("branding")),
+        fields=frozen_map(fields), levels=frozen_map(levels), roles=frozen_map(roles),
+        workflows=frozen_map({w["key"]: _workflow(w) for w in docs["workflows"]["workflows"]}),
+        status_dimensions=frozen_map({
+            d["key"]: StatusDimension(d["key"], d["label"], tuple(d["levels"]), _options(d["options"]),
+                                      d.get("default"), tuple(d.get("comment_required_for", ())))
+            for d in docs["workflows"].get("status_dimensions", [])
+        }),
+        forums=frozen_map({f["key"]: Forum(f["key"], f["label"], f.get("role"))
+                           for f in exceptions.get("forums", [])}),
+        exception_rules=frozen_map({
+            r["key"]: ExceptionRule(
+                r["key"], r["label"], r["level"], parse(r["condition"]), r["owner_role"], r.get("forum"),
+                r["due_days"], tuple(r.get("required_evidence", ())),
+                tuple((e["after_days"], e["to"]) for e in r.get("escalation", ())),
+            )
+            for r in exceptions["rules"]
+        }),
+        reports=frozen_map({
+            r["key"]: Report(
+                r["key"], r["title"], tuple(r["audience"]), r["level"], _expr(r.get("filter")),
+                r.get("page", {}).get("size", "A4"), r.get("page", {}).get("orientation", "portrait"),
+                tuple(frozen_map(s) for s in r["sections"]),
+            )
+            for r in docs["reports"]["reports"]
+        }),
+        version=version,
+    )

@@ -1,0 +1,56 @@
+"""The audit trail: append-only events, chained by hash so that tampering shows.
+
+Each event's hash covers its content and the previous event's hash within the tenant,
+so editing or deleting a stored event breaks the chain from that point on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from steerco.store.models import AuditEvent
+
+
+def _digest(event: AuditEvent) -> str:
+    content = {
+        "prev": event.prev_hash, "tenant": event.tenant_id, "record": event.record_id,
+        "user": event.user_id, "kind": event.kind, "data": event.data,
+        "at": event.created_at.isoformat(timespec="microseconds"),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
+           record_id: int | None = None, data: dict[str, Any] | None = None,
+           now: dt.datetime | None = None) -> AuditEvent:
+    """Add one event to the tenant's chain (in the caller's transaction)."""
+    previous = session.scalar(
+        select(AuditEvent.hash).where(AuditEvent.tenant_id == tenant_id)
+        .order_by(AuditEvent.id.desc()).limit(1)
+    )
+    event = AuditEvent(
+        tenant_id=tenant_id, user_id=user_id, kind=kind, record_id=record_id,
+        data=json.loads(json.dumps(data or {}, default=str)),
+        created_at=(now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None),
+        prev_hash=previous or "",
+    )
+    event.hash = _digest(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def first_broken(events: Iterable[AuditEvent]) -> AuditEvent | None:
+    """The first event (in id order) whose hash or link does not match; None if intact."""
+    previous = ""
+    for event in events:
+        if event.prev_hash != previous or event.hash != _digest(event):
+            return event
+        previous = event.hash
+    return None

@@ -1,0 +1,86 @@
+"""The state of each field of a form: one function, used by every path.
+
+``field_states`` decides, for a level, a record's values, its stage and the actor, whether
+each field is visible, editable and required now. The htmx form, the submit validation,
+the API and reports all call it, so a conditional rule cannot be enforced in one place
+and forgotten in another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from steerco.config.model import Field, Level, TenantConfig
+from steerco.engine.access import Access
+from steerco.store.models import Record
+
+
+@dataclass(frozen=True)
+class FieldState:
+    visible: bool
+    editable: bool
+    required: bool
+    mode: str
+
+
+@dataclass
+class Lookups:
+    """Choices for fields whose options live in the database (users, records)."""
+
+    users: list[tuple[int, str]] = field(default_factory=list)
+    records: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def choices(self, fld: Field) -> list[tuple[int, str]]:
+        source = getattr(fld.kind, "lookup", None)
+        if source == "users":
+            return self.users
+        if source == "records":
+            return self.records.get(fld.target_level or "", [])
+        return []
+
+    def label(self, fld: Field, value: Any) -> str:
+        return next((label for key, label in self.choices(fld) if key == value), "")
+
+
+def expression_scope(values: Mapping[str, Any], stage: str | None, title: str) -> dict[str, Any]:
+    """What an expression sees: the record's values plus the system names."""
+    return {**values, "stage": stage, "title": title}
+
+
+def compute(level: Level, values: Mapping[str, Any], stage: str | None, title: str,
+            today: dt.date | None = None) -> dict[str, Any]:
+    """The level's computed values, in dependency order, from the other values."""
+    scope = expression_scope(values, stage, title)
+    computed: dict[str, Any] = {}
+    for fld in level.computed_order:
+        assert fld.expression is not None
+        computed[fld.key] = scope[fld.key] = fld.expression.evaluate(scope, today=today)
+    return computed
+
+
+def stage_reached(config: TenantConfig, level: Level, stage: str | None, threshold: str) -> bool:
+    workflow = config.workflow_of(level)
+    if workflow is None:
+        return False
+    current, needed = workflow.stage(stage), workflow.stage(threshold)
+    return current is not None and needed is not None and current.order >= needed.order
+
+
+def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], *,
+                 stage: str | None, title: str, access: Access, record: Record | None,
+                 today: dt.date | None = None) -> dict[str, FieldState]:
+    """Visible / editable / required for every field of the level, right now."""
+    scope = expression_scope({**values, **compute(level, values, stage, title, today)}, stage, title)
+    states: dict[str, FieldState] = {}
+    for fld in level.fields:
+        mode = access.field_mode(fld, record, level.key)
+        visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
+        editable = (visible and mode == "write" and fld.kind.storage != "computed"
+                    and (fld.editable_if is None or fld.editable_if.holds(scope, today=today)))
+        required = editable and (fld.required_always or (
+            fld.required_from_stage is not None
+            and stage_reached(config, level, stage, fld.required_from_stage)))
+        states[fld.key] = FieldState(visible, editable, required, mode)
+    return states

@@ -1,0 +1,446 @@
+"""Records: read what the actor may read, and write only through validation.
+
+Every write goes through :class:`Records`: the access check, parsing each field by its
+type, the field state (visible/editable/required), JSON Schema validation of the values,
+the version check, the audit event, all in the caller's one transaction. A failure raises
+a domain error that carries the user's input so that nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+import jsonschema
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
+from steerco.engine import audit
+from steerco.engine.access import Access
+from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
+from steerco.engine.forms import FieldState, Lookups, compute, field_states
+from steerco.fields import FieldInvalid, FormInput, Upload
+from steerco.store.blobs import BlobStore
+from steerco.store.models import (
+    Attachment, Membership, NumberCounter, PeriodValue, Record, User, utcnow,
+)
+
+TITLE_MAX = 300
+_FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+
+
+@dataclass
+class Submission:
+    """What a form or API call sends for a record."""
+
+    title: str | None
+    form: FormInput
+    uploads: dict[str, list[Upload]] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list[Record]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    descending: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's findings in words for the person filling the form."""
+    value = error.validator_value
+    return {
+        "maxLength": f"At most {value} characters.",
+        "minimum": f"Must be at least {value:,}." if isinstance(value, (int, float)) else "Too small.",
+        "maximum": f"Must be at most {value:,}." if isinstance(value, (int, float)) else "Too large.",
+        "enum": "Choose one of the offered options.",
+        "format": "Enter a valid date (YYYY-MM-DD).",
+        "type": "This value has the wrong type.",
+        "uniqueItems": "Each option may be chosen once.",
+    }.get(str(error.validator), error.message)
+
+
+class Records:
+    """Record reads and writes for one actor in one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int, config: TenantConfig, access: Access,
+                 blobs: BlobStore | None = None, now: dt.datetime | None = None):
+        self.session = session
+        self.tenant_id = tenant_id
+        self.config = config
+        self.access = access
+        self.blobs = blobs
+        self.now = now
+
+    # -- reading ---------------------------------------------------------------------
+    def _readable(self):  # type: ignore[no-untyped-def]
+        return select(Record).where(Record.tenant_id == self.tenant_id, Record.deleted_at.is_(None),
+                                    self.access.read_filter())
+
+    def get(self, record_id: int) -> Record:
+        """The record, if it exists in this tenant and the actor may read it; else NotFound."""
+        record = self.session.scalar(self._readable().where(Record.id == record_id))
+        if record is None or record.level_key not in self.config.levels:
+            raise NotFound("no such record")
+        return record
+
+    def breadcrumbs(self, record: Record) -> list[Record]:
+        """Readable ancestors from the top down, in one query."""
+        ids = record.ancestor_ids
+        if not ids:
+            return []
+        found = {r.id: r for r in self.session.scalars(self._readable().where(Record.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
+    def _sort_column(self, level: Level, sort: str):  # type: ignore[no-untyped-def]
+        if sort in SYSTEM_COLUMNS:
+            return {"number": Record.number, "title": Record.title, "owner": Record.owner_id,
+                    "stage": Record.stage_key, "updated_at": Record.updated_at}[sort]
+        fld = level.field(sort)
+        if fld is None or fld.kind.storage not in {"values", "computed"}:
+            return Record.number
+        return getattr(Record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
+
+    def children(self, parent: Record | None, level_key: str, *, sort: str = "number",
+                 descending: bool = False, page: int = 1, per_page: int = 25) -> Page:
+        """One page of the readable records of a level under ``parent`` (top level if None)."""
+        level = self.config.levels[level_key]
+        query = self._readable().where(Record.level_key == level_key)
+        query = query.where(Record.parent_id == parent.id if parent else Record.parent_id.is_(None))
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        column = self._sort_column(level, sort if sort in level.list_columns or sort in SYSTEM_COLUMNS else "number")
+        order = column.desc() if descending else column.asc()
+        per_page = max(1, min(per_page, 200))
+        page = max(1, min(page, max(1, math.ceil(total / per_page))))
+        items = list(self.session.scalars(query.order_by(order, Record.id)
+                                          .offset((page - 1) * per_page).limit(per_page)))
+        return Page(items, total, page, per_page, sort, descending)
+
+    def stored_values(self, record: Record | None, level: Level) -> dict[str, Any]:
+        """Everything the record holds for its fields: JSON values, time-phased amounts, files."""
+        if record is None:
+            return {f.key: f.default for f in level.fields if f.default is not None}
+        values = dict(record.values or {})
+        grid_fields = [f.key for f in level.fields if f.kind.storage == "periods"]
+        if grid_fields:
+            for row in self.session.scalars(select(PeriodValue).where(
+                    PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id == record.id)):
+                values.setdefault(row.field_key, {}).setdefault(row.scenario, {})[row.period] = float(row.amount)
+        if any(f.kind.storage == "attachments" for f in level.fields):
+            for att in self.attachments(record):
+                values.setdefault(att.field_key, []).append(att)
+        return values
+
+    def attachments(self, record: Record) -> list[Attachment]:
+        return list(self.session.scalars(select(Attachment).where(
+            Attachment.tenant_id == self.tenant_id, Attachment.record_id == record.id,
+            Attachment.deleted_at.is_(None)).order_by(Attachment.id)))
+
+    def attachment(self, attachment_id: int) -> tuple[Attachment, bytes]:
+        """An attachment's metadata and bytes, if the actor may see its record and field."""
+        att = self.session.scalar(select(Attachment).where(
+            Attachment.id == attachment_id, Attachment.tenant_id == self.tenant_id,
+            Attachment.deleted_at.is_(None)))
+        if att is None:
+            raise NotFound("no such attachment")
+        record = self.get(att.record_id)
+        level = self.config.levels[record.level_key]
+        fld = level.field(att.field_key)
+        if fld is None or self.access.field_mode(fld, record, level.key) == "hidden":
+            raise NotFound("no such attachment")
+        assert self.blobs is not None
+        return att, self.blobs.get(self.tenant_id, att.storage_key)
+
+    def lookups(self, level: Level) -> Lookups:
+        """Choices for the level's user and reference fields, loaded only when it has some."""
+        lookups = Lookups()
+        kinds = {getattr(f.kind, "lookup", None): f for f in level.fields}
+        if "users" in kinds:
+            lookups.users = list(self.session.execute(
+                select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+                .where(Membership.tenant_id == self.tenant_id, Membership.is_active).order_by(User.name)).tuples())
+        for fld in level.fields:
+            if getattr(fld.kind, "lookup", None) == "records" and fld.target_level:
+                rows = self.session.execute(
+                    self._readable().with_only_columns(Record.id, Record.number, Record.title)
+                    .where(Record.level_key == fld.target_level).order_by(Record.number).limit(500)).all()
+                lookups.records[fld.target_level] = [(i, f"{n} {t}") for i, n, t in rows]
+        return lookups
+
+    def states(self, level: Level, values: Mapping[str, Any], record: Record | None,
+               stage: str | None, title: str) -> dict[str, FieldState]:
+        return field_states(self.config, level, values, stage=stage, title=title,
+                            access=self.access, record=record,
+                            today=(self.now or utcnow()).date())
+
+    # -- validation ----------------------------------------------------------------------
+    def _validate(self, level: Level, submission: Submission, record: Record | None,
+                  stage: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Parse and check a submission; returns (changes, submitted) or raises ValidationFailed.
+
+        ``changes`` holds the values of the fields the actor may edit in the state the
+        submission leaves the record in; ``submitted`` is everything typed, for re-display.
+        """
+        current = self.stored_values(record, level)
+        parsed, submitted, errors = self._parse(level, submission)
+        title = (submission.title or "").strip()
+        candidate = {**current, **{k: v for k, v in parsed.items() if k not in errors}}
+        states = self.states(level, candidate, record, stage, title)
+        lookups = None
+        changes: dict[str, Any] = {}
+        for fld in level.fields:
+            state = states[fld.key]
+            if fld.key in errors:
+                continue
+            if fld.key in parsed and not state.editable:
+                # A field hidden by a condition is ignored (the browser still posts it);
+                # a change to a field the actor may not write is refused, never dropped quietly.
+                if state.mode == "hidden" and self._differs(fld, parsed[fld.key], current.get(fld.key)):
+                    errors["_form"] = "The form contained a field you may not change; nothing was saved."
+                elif state.visible and self._differs(fld, parsed[fld.key], current.get(fld.key)):
+                    errors[fld.key] = "You may only read this field; your change was not applied."
+                continue
+            if not state.editable:
+                continue
+            value = parsed.get(fld.key, current.get(fld.key)) if fld.key in parsed else current.get(fld.key)
+            if fld.kind.storage == "attachments":
+                existing = [a for a in current.get(fld.key) or [] if isinstance(a, Attachment)]
+                empty = not existing and not parsed.get(fld.key)
+            else:
+                empty = fld.kind.is_empty(value)
+            if state.required and empty:
+                errors[fld.key] = "Required."
+                continue
+            if fld.key not in parsed or empty:
+                if fld.key in parsed:
+                    changes[fld.key] = parsed[fld.key]
+                continue
+            problem = self._schema_problem(fld, value)
+            if problem is None and getattr(fld.kind, "lookup", None):
+                lookups = lookups or self.lookups(level)
+                if value not in {key for key, _ in lookups.choices(fld)}:
+                    problem = "Choose one of the offered entries."
+            if problem:
+                errors[fld.key] = problem
+            else:
+                changes[fld.key] = value
+        if errors:
+            raise ValidationFailed(errors, submitted)
+        return changes, submitted
+
+    def _parse(self, level: Level, submission: Submission) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+        """Each posted field parsed by its type: (values, everything typed, parse errors)."""
+        submitted: dict[str, Any] = {"title": submission.title or ""}
+        errors: dict[str, str] = {}
+        parsed: dict[str, Any] = {}
+        title = (submission.title or "").strip()
+        if not title:
+            errors["title"] = "Required."
+        elif len(title) > TITLE_MAX:
+            errors["title"] = f"At most {TITLE_MAX} characters."
+        form_keys = set(submission.form.keys()) if hasattr(submission.form, "keys") else set()
+        for fld in level.fields:
+            posted = any(name == fld.key or name.startswith(fld.key + ".") for name in form_keys) \
+                or fld.key in submission.uploads
+            if not posted or fld.kind.storage == "computed":
+                continue
+            try:
+                parsed[fld.key] = fld.kind.parse(fld, submission.form, submission.uploads)
+            except FieldInvalid as exc:
+                errors[fld.key] = str(exc)
+                raw = submission.form.getlist(fld.key) if hasattr(submission.form, "getlist") else []
+                submitted[fld.key] = raw[0] if len(raw) == 1 else (raw or None)
+        submitted.update({k: v for k, v in parsed.items() if k not in submitted})
+        return parsed, submitted, errors
+
+    def preview(self, level: Level, submission: Submission,
+                record: Record | None) -> tuple[dict[str, Any], dict[str, str]]:
+        """The values as typed so far and what is wrong with them, without saving.
+
+        Used for inline validation while the user types: it runs the same checks as a
+        save but leaves out "Required." for fields not filled in yet.
+        """
+        workflow = self.config.workflow_of(level)
+        stage = record.stage_key if record else (workflow.initial_stage if workflow else None)
+        errors: dict[str, str] = {}
+        try:
+            self._validate(level, submission, record, stage)
+        except ValidationFailed as failed:
+            errors = {k: v for k, v in failed.errors.items() if v != "Required."}
+        current = self.stored_values(record, level)
+        _, submitted, _ = self._parse(level, submission)
+        return {**current, **submitted}, errors
+
+    @staticmethod
+    def _differs(fld: Field, new: Any, old: Any) -> bool:
+        if fld.kind.storage == "attachments":
+            return bool(new)
+        if fld.kind.storage == "periods":
+            return not fld.kind.is_empty(new) and new != old
+        return not (fld.kind.is_empty(new) and fld.kind.is_empty(old)) and new != old
+
+    @staticmethod
+    def _schema_problem(fld: Field, value: Any) -> str | None:
+        if fld.kind.storage != "values":
+            return None
+        validator = jsonschema.Draft202012Validator(fld.kind.value_schema(fld), format_checker=_FORMAT_CHECKER)
+        error = next(iter(validator.iter_errors(value)), None)
+        return _schema_message(error) if error else None
+
+    # -- writing -------------------------------------------------------------------------
+    def _next_number(self, level: Level) -> str:
+        counter = self.session.get(NumberCounter, (self.tenant_id, level.key), with_for_update=True)
+        if counter is None:
+            counter = NumberCounter(tenant_id=self.tenant_id, level_key=level.key, last=0)
+            self.session.add(counter)
+        counter.last += 1
+        self.session.flush()
+        return f"{level.number_prefix}-{counter.last:0{level.number_digits}d}"
+
+    def create(self, level_key: str, parent: Record | None, submission: Submission) -> Record:
+        """Validate and store a new record under ``parent``; one audit event."""
+        level = self.config.levels.get(level_key)
+        if level is None:
+            raise NotFound("no such level")
+        if parent is None and not level.is_root or parent is not None and parent.level_key not in level.parents:
+            raise Forbidden(f"a {level.label} cannot be created here")
+        decision = self.access.decide("create", level_key, parent=parent)
+        if not decision:
+            raise Forbidden(decision.reason)
+        workflow = self.config.workflow_of(level)
+        stage = workflow.initial_stage if workflow else None
+        changes, _ = self._validate(level, submission, None, stage)
+        now = self.now or utcnow()
+        record = Record(
+            tenant_id=self.tenant_id, level_key=level.key, parent_id=parent.id if parent else None,
+            number=self._next_number(level), title=(submission.title or "").strip(),
+            owner_id=self.access.actor.user_id, stage_key=stage, values={},
+            config_version=self.config.version, created_at=now, updated_at=now,
+            created_by_id=self.access.actor.user_id, updated_by_id=self.access.actor.user_id,
+            depth=(parent.depth + 1) if parent else 0,
+        )
+        self.session.add(record)
+        self.session.flush()
+        record.path = f"{parent.path if parent else '/'}{record.id}/"
+        defaults = {f.key: f.default for f in level.fields if f.default is not None and f.kind.storage == "values"}
+        diff = self._apply(level, record, {**defaults, **changes}, {})
+        self.session.flush()
+        audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
+                     kind="record.created", record_id=record.id,
+                     data={"level": level.key, "number": record.number, "title": record.title, "changes": diff},
+                     now=now)
+        return record
+
+    def update(self, record: Record, submission: Submission, expected_version: int | None) -> Record:
+        """Validate and apply a submission to ``record``, refusing a stale form with 409."""
+        level = self.config.levels[record.level_key]
+        decision = self.access.decide("update", level.key, record)
+        if not decision:
+            raise Forbidden(decision.reason)
+        if expected_version is not None and expected_version != record.version:
+            raise StaleRecord(record.version, self._resubmission(level, submission))
+        changes, _ = self._validate(level, submission, record, record.stage_key)
+        before = dict(record.values or {})
+        title = (submission.title or "").strip()
+        diff = self._apply(level, record, changes, before)
+        if title != record.title:
+            diff["title"] = [record.title, title]
+            record.title = title
+        if not diff:
+            return record
+        record.updated_at = self.now or utcnow()
+        record.updated_by_id = self.access.actor.user_id
+        record.config_version = self.config.version
+        try:
+            self.session.flush()
+        except StaleDataError:
+            raise StaleRecord(record.version, self._resubmission(level, submission)) from None
+        audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
+                     kind="record.updated", record_id=record.id, data={"changes": diff},
+                     now=self.now)
+        return record
+
+    def _resubmission(self, level: Level, submission: Submission) -> dict[str, Any]:
+        try:
+            self._validate(level, submission, None, None)
+        except ValidationFailed as failed:
+            return failed.submitted
+        return {"title": submission.title}
+
+    def _apply(self, level: Level, record: Record, changes: Mapping[str, Any],
+               before: Mapping[str, Any]) -> dict[str, Any]:
+        """Write changes into the record's storage; return {field: [old, new]} for the audit."""
+        values = dict(record.values or {})
+        diff: dict[str, Any] = {}
+        for fld in level.fields:
+            if fld.key not in changes:
+                continue
+            new = changes[fld.key]
+            if fld.kind.storage == "values":
+                if values.get(fld.key) != new:
+                    diff[fld.key] = [values.get(fld.key), new]
+                    values[fld.key] = new
+            elif fld.kind.storage == "periods":
+                diff.update(self._store_grid(record, fld, new or {}))
+            elif fld.kind.storage == "attachments":
+                diff.update(self._store_uploads(record, fld, new or []))
+        values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
+        for fld in level.computed_order:
+            if before.get(fld.key) != values.get(fld.key) and fld.key in before:
+                diff[fld.key] = [before.get(fld.key), values.get(fld.key)]
+        if values != (record.values or {}):
+            record.values = values
+        return diff
+
+    def _store_grid(self, record: Record, fld: Field, grid: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        existing = {(r.scenario, r.period): r for r in self.session.scalars(select(PeriodValue).where(
+            PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id == record.id,
+            PeriodValue.field_key == fld.key))}
+        periods = {p.key for p in self.config.periods}
+        diff: dict[str, Any] = {}
+        for scenario, amounts in grid.items():
+            for period, amount in amounts.items():
+                if period not in periods:
+                    continue
+                row = existing.get((scenario, period))
+                old = float(row.amount) if row else None
+                if old == amount:
+                    continue
+                diff[f"{fld.key}.{scenario}.{period}"] = [old, amount]
+                if amount is None and row is not None:
+                    self.session.delete(row)
+                elif row is not None:
+                    row.amount = Decimal(str(amount))
+                elif amount is not None:
+                    self.session.add(PeriodValue(tenant_id=self.tenant_id, record_id=record.id,
+                                                 field_key=fld.key, period=period, scenario=scenario,
+                                                 amount=Decimal(str(amount))))
+        return diff
+
+    def _store_uploads(self, record: Record, fld: Field, uploads: list[Upload]) -> dict[str, Any]:
+        if not uploads:
+            return {}
+        if self.blobs is None:
+            raise Forbidden("file uploads are not available here")
+        names = []
+        for upload in uploads:
+            key = self.blobs.put(self.tenant_id, upload.data)
+            self.session.add(Attachment(
+                tenant_id=self.tenant_id, record_id=record.id, field_key=fld.key,
+                filename=upload.filename[:255], content_type=upload.content_type[:127] or "application/octet-stream",
+                size=upload.size, sha256=hashlib.sha256(upload.data).hexdigest(), storage_key=key,
+                uploaded_by_id=self.access.actor.user_id))
+            names.append(upload.filename)
+        return {fld.key: [None, {"attached": names}]}

@@ -1,0 +1,125 @@
+"""The contract every field type fulfils, and the registry that holds them.
+
+A field type knows, for fields of its kind: which widget template renders it, how to
+turn posted form input into a value, the JSON Schema of a valid value (jsonschema then
+validates what was submitted), how to display a value, which rollups make sense, and
+where its values live (the record's JSON values, the time-phased table, attachments,
+or nowhere because they are computed). Nothing else in the code branches on a type name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    from steerco.config.model import Field, TenantConfig
+
+Storage = Literal["values", "periods", "attachments", "computed"]
+
+
+class FormInput(Protocol):
+    """What the engine needs of posted form data (Werkzeug's MultiDict fits)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def getlist(self, key: str) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file posted for an evidence field, already read into memory by the web layer."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+class FieldInvalid(ValueError):
+    """Input that cannot be turned into a value of the field's type; message is for the user."""
+
+
+class FieldType:
+    """Base class: a text-like field stored in the record's JSON values."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    template: ClassVar[str] = "fields/_input.html"
+    input_type: ClassVar[str] = "text"
+    storage: ClassVar[Storage] = "values"
+    rollups: ClassVar[frozenset[str]] = frozenset({"none", "count"})
+    #: how the stored JSON value is read in SQL to sort and aggregate (string, float, boolean)
+    sql_cast: ClassVar[str] = "string"
+
+    def input_names(self, field: "Field") -> tuple[str, ...]:
+        """Names of the form inputs this field posts (most post one, named by the key)."""
+        return (field.key,)
+
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+        """Turn posted input into a value, or raise FieldInvalid. Empty input is None."""
+        raw = form.get(field.key)
+        if raw is None:
+            return None
+        raw = str(raw).strip()
+        return raw or None
+
+    def value_schema(self, field: "Field") -> dict[str, Any]:
+        """JSON Schema of a valid, non-empty value of this field."""
+        return {"type": "string"}
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == "" or value == [] or value == {}
+
+    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
+        """The value as text for pages, lists and reports."""
+        return "" if self.is_empty(value) else str(value)
+
+    def widget_value(self, field: "Field", value: Any) -> Any:
+        """The value as the widget shows it in an input."""
+        return "" if value is None else value
+
+    def sort_cast(self, field: "Field") -> str:
+        """How SQL reads this field's stored value to sort or aggregate it."""
+        return self.sql_cast
+
+    def sort_key(self, value: Any) -> Any:
+        return (value is None, value if value is not None else "")
+
+    def check_default(self, field: "Field") -> str | None:
+        """A problem with the configured default value, or None when it is acceptable."""
+        if field.default is None:
+            return None
+        import jsonschema
+
+        try:
+            jsonschema.validate(field.default, self.value_schema(field))
+        except jsonschema.ValidationError as exc:
+            return f"default {field.default!r} is not a valid {self.key} value: {exc.message}"
+        return None
+
+
+class FieldTypeRegistry:
+    """Field types by key; the only place a type name is looked up."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, FieldType] = {}
+
+    def register(self, cls: type[FieldType]) -> type[FieldType]:
+        self._types[cls.key] = cls()
+        return cls
+
+    def get(self, key: str) -> FieldType:
+        return self._types[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._types
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self._types)
+
+
+registry = FieldTypeRegistry()

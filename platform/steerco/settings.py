@@ -1,0 +1,50 @@
+"""Settings from the environment, with the embedded defaults `make run` relies on.
+
+Every setting has an environment variable (``STEERCO_*``); ``create_app`` may override
+any of them for tests. Resources (schemas, templates, tenant folders) sit at the
+repository root, two folders above this package.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+RESOURCE_ROOT = Path(os.environ.get("STEERCO_HOME", Path(__file__).resolve().parents[2]))
+INSTANCE_DIR = Path(os.environ.get("STEERCO_INSTANCE", RESOURCE_ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    """A stable secret for the embedded default; production sets STEERCO_SECRET_KEY."""
+    if key := os.environ.get("STEERCO_SECRET_KEY"):
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict[str, Any]:
+    """The Flask configuration for this process."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "STEERCO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'steerco.db'}"
+        ),
+        "UPLOAD_DIR": os.environ.get("STEERCO_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        # Above every field's own limit, so an oversized file still reaches the form and is
+        # answered with a field error and the user's other values, not a bare 413.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("STEERCO_MAX_UPLOAD_MB", "60")) * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "TEMPLATES_AUTO_RELOAD": False,
+    }

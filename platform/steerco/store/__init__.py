@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models and the file store for attachments."""

@@ -1,0 +1,204 @@
+"""The database tables, as plain SQLAlchemy models (no Flask), so the engine can use them.
+
+Layout choices (see ARCHITECTURE.md):
+- records of every level share one table: fixed system columns plus one JSON column of
+  configured values (JSONB on PostgreSQL); no per-tenant DDL;
+- ``Record.path`` is a materialised path (``/12/45/``, ids from the root down to the
+  record itself), so a subtree is one ``LIKE`` on an indexed column;
+- time-phased amounts live in ``period_value`` so that sums are SQL aggregates;
+- every tenant-owned table carries ``tenant_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantOwned:
+    """Marks a table whose every row belongs to one tenant."""
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id"), index=True)
+
+
+class Tenant(Base):
+    __tablename__ = "tenant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: the active ConfigVersion (no foreign key: the two tables would reference each other)
+    active_config_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ConfigVersion(TenantOwned, Base):
+    """Every configuration ever stored for a tenant; one of them is active."""
+
+    __tablename__ = "config_version"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    documents: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class User(Base):
+    """A person; tenants are reached through memberships."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: bumped on logout and password change so that old session cookies stop working
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Membership(TenantOwned, Base):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class RoleAssignment(TenantOwned, Base):
+    """A role held by a user, tenant-wide (no node) or at a node and its subtree."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "role_key", "node_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    role_key: Mapped[str] = mapped_column(String(63))
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("record.id"))
+
+
+class Record(TenantOwned, Base):
+    """One node of a tenant's hierarchy, of any configured level."""
+
+    __tablename__ = "record"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_record_tenant_parent", "tenant_id", "parent_id"),
+        Index("ix_record_tenant_level", "tenant_id", "level_key"),
+        Index("ix_record_tenant_path", "tenant_id", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level_key: Mapped[str] = mapped_column(String(63))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("record.id"))
+    path: Mapped[str] = mapped_column(String(1000), default="")
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    stage_key: Mapped[str | None] = mapped_column(String(63))
+    values: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: the configuration version the values were last validated under
+    config_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+    # The ORM refuses to write a row whose version changed underneath (optimistic locking).
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(p) for p in self.path.strip("/").split("/") if p][:-1]
+
+
+class NumberCounter(TenantOwned, Base):
+    """The last number handed out per level, for readable record numbers (M-0042)."""
+
+    __tablename__ = "number_counter"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id"), primary_key=True)
+    level_key: Mapped[str] = mapped_column(String(63), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PeriodValue(TenantOwned, Base):
+    """One time-phased amount: record, field, period (YYYY-MM), scenario."""
+
+    __tablename__ = "period_value"
+    __table_args__ = (
+        UniqueConstraint("record_id", "field_key", "period", "scenario"),
+        Index("ix_period_value_tenant_field", "tenant_id", "field_key", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    field_key: Mapped[str] = mapped_column(String(63))
+    period: Mapped[str] = mapped_column(String(7))
+    scenario: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+
+
+class Attachment(TenantOwned, Base):
+    """Evidence attached to a record's field; the bytes live outside the web root."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    field_key: Mapped[str] = mapped_column(String(63))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(TenantOwned, Base):
+    """An append-only fact: who did what, when, from which value to which."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_tenant_record", "tenant_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("record.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,193 @@
+"""Generated pages for records of any level: view, list children, create, edit.
+
+Views stay thin: they parse the request into a :class:`Submission`, call the engine and
+choose between the full page and the partial htmx asked for. Errors raised by the engine
+are answered here only where the answer is the form itself (422 with the user's values,
+409 for a stale save); everything else goes to the app's error handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import io
+
+from flask import flash, g, redirect, render_template, request, send_file, url_for
+
+from steerco.config.model import Level
+from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
+from steerco.engine.forms import FieldState, compute
+from steerco.engine.records import Records, Submission
+from steerco.fields import Upload
+from steerco.store.models import Record
+from steerco.web.extensions import db
+from steerco.web.tenancy import records_service, tenant_blueprint
+
+bp = tenant_blueprint("records", __name__)
+
+
+def _uploads() -> dict[str, list[Upload]]:
+    return {
+        name: [Upload(f.filename or "", f.mimetype or "application/octet-stream", f.read())
+               for f in request.files.getlist(name) if f and f.filename]
+        for name in request.files
+    }
+
+
+def _submission() -> Submission:
+    return Submission(title=request.form.get("title"), form=request.form, uploads=_uploads())
+
+
+def _level(key: str) -> Level:
+    level = g.config.levels.get(key)
+    if level is None:
+        raise NotFound("no such level")
+    return level
+
+
+def _state_token(states: Mapping[str, FieldState]) -> str:
+    """A compact summary of field states the form echoes back, so a refresh swaps only changes."""
+    return ";".join(f"{k}={int(s.visible)}{int(s.editable)}{int(s.required)}" for k, s in states.items())
+
+
+def _form_context(records: Records, level: Level, record: Record | None, parent: Record | None,
+                  values: Mapping[str, Any], title: str, errors: Mapping[str, str] | None = None,
+                  message: str | None = None) -> dict[str, Any]:
+    stage = record.stage_key if record else (wf.initial_stage if (wf := g.config.workflow_of(level)) else None)
+    states = records.states(level, values, record, stage, title)
+    return {
+        "level": level, "record": record, "parent": parent, "values": values, "title": title,
+        "states": states, "state_token": _state_token(states), "errors": errors or {},
+        "lookups": records.lookups(level), "message": message,
+        "crumbs": records.breadcrumbs(record) + [record] if record else
+        (records.breadcrumbs(parent) + [parent] if parent else []),
+        "computed": compute(level, values, stage, title),
+    }
+
+
+@bp.get("/r/<int:record_id>")
+def view(record_id: int):  # type: ignore[no-untyped-def]
+    records = records_service()
+    record = records.get(record_id)
+    level = _level(record.level_key)
+    values = records.stored_values(record, level)
+    children = [(g.config.levels[key], records.children(record, key)) for key in level.children
+                if g.access.can("read", key)]
+    return render_template(
+        "record.html", record=record, level=level, values=values, children=children,
+        states=records.states(level, values, record, record.stage_key, record.title),
+        crumbs=records.breadcrumbs(record), lookups=records.lookups(level),
+        can_edit=g.access.can("update", level.key, record),
+        workflow=g.config.workflow_of(level),
+    )
+
+
+def _list_args() -> dict[str, Any]:
+    return {
+        "sort": request.args.get("sort", "number"),
+        "descending": request.args.get("dir") == "desc",
+        "page": request.args.get("page", 1, type=int) or 1,
+        "per_page": request.args.get("per_page", 25, type=int) or 25,
+    }
+
+
+@bp.get("/list/<level_key>")
+@bp.get("/r/<int:record_id>/list/<level_key>")
+def children(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Children of one level under a record (or the top level): sortable, paged."""
+    records = records_service()
+    parent = records.get(record_id) if record_id else None
+    level = _level(level_key)
+    if (parent is None and not level.is_root) or (parent is not None and level.key not in
+                                                  g.config.levels[parent.level_key].children):
+        raise NotFound("no such list")
+    page = records.children(parent, level.key, **_list_args())
+    if request.htmx:
+        return render_template("partials/_children.html", level=level, page=page, parent=parent)
+    crumbs = records.breadcrumbs(parent) + [parent] if parent else []
+    return render_template("list.html", level=level, page=page, parent=parent, crumbs=crumbs)
+
+
+@bp.route("/new/<level_key>", methods=["GET", "POST"])
+def create(level_key: str):  # type: ignore[no-untyped-def]
+    records = records_service()
+    level = _level(level_key)
+    parent_id = request.args.get("parent", type=int)
+    parent = records.get(parent_id) if parent_id else None
+    decision = g.access.decide("create", level.key, parent=parent)
+    if not decision:
+        raise Forbidden(decision.reason)
+    if request.method == "POST":
+        try:
+            record = records.create(level.key, parent, _submission())
+        except ValidationFailed as failed:
+            db.session.rollback()
+            context = _form_context(records, level, None, parent, failed.submitted,
+                                    failed.submitted.get("title", ""), failed.errors, failed.message)
+            return render_template("record_form.html", **context), 422
+        db.session.commit()
+        flash(f"{level.label} {record.number} created.")
+        return redirect(url_for("records.view", record_id=record.id), code=303)
+    context = _form_context(records, level, None, parent, records.stored_values(None, level), "")
+    return render_template("record_form.html", **context)
+
+
+@bp.route("/r/<int:record_id>/edit", methods=["GET", "POST"])
+def edit(record_id: int):  # type: ignore[no-untyped-def]
+    records = records_service()
+    record = records.get(record_id)
+    level = _level(record.level_key)
+    decision = g.access.decide("update", level.key, record)
+    if not decision:
+        raise Forbidden(decision.reason)
+    if request.method == "POST":
+        expected = request.form.get("version", type=int)
+        try:
+            records.update(record, _submission(), expected)
+        except (ValidationFailed, StaleRecord) as failed:
+            db.session.rollback()
+            record = records.get(record_id)
+            values = {**records.stored_values(record, level), **failed.submitted}
+            errors = failed.errors if isinstance(failed, ValidationFailed) else {}
+            context = _form_context(records, level, record, None, values,
+                                    failed.submitted.get("title", record.title), errors, failed.message)
+            if isinstance(failed, StaleRecord):
+                context["stale_version"] = expected
+            return render_template("record_form.html", **context), failed.status
+        db.session.commit()
+        flash("Saved.")
+        return redirect(url_for("records.view", record_id=record.id), code=303)
+    values = records.stored_values(record, level)
+    return render_template("record_form.html", **_form_context(records, level, record, None, values, record.title))
+
+
+@bp.post("/form/<level_key>/state")
+def form_state(level_key: str):  # type: ignore[no-untyped-def]
+    """htmx: re-evaluate field states and inline errors for the values typed so far.
+
+    Only fields whose visible/editable/required state changed are swapped (out of band),
+    plus computed values and every field's error slot, so the input being typed in is
+    never replaced.
+    """
+    records = records_service()
+    level = _level(level_key)
+    record_id = request.args.get("record", type=int)
+    record = records.get(record_id) if record_id else None
+    if record is None and not g.access.can("create", level.key, parent=None) and not request.args.get("parent"):
+        raise Forbidden("not allowed")
+    submission = _submission()
+    values, errors = records.preview(level, submission, record)
+    context = _form_context(records, level, record, None, values, submission.title or "",
+                            {k: v for k, v in errors.items() if k != "title"})
+    previous = dict(part.split("=", 1) for part in request.form.get("_state", "").split(";") if "=" in part)
+    current = dict(part.split("=", 1) for part in context["state_token"].split(";"))
+    context["changed"] = [k for k in current if previous.get(k) != current[k]]
+    return render_template("partials/_form_state.html", **context)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
+    records = records_service()
+    att, data = records.attachment(attachment_id)
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
+                     download_name=att.filename)

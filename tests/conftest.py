@@ -1,0 +1,147 @@
+"""Fixtures shared by every test: a real database (SQLite, or PostgreSQL when
+``STEERCO_TEST_DATABASE_URL`` is set), the app, a client, and small factories.
+
+Tables are created once per run; after each test every row is removed, so no test sees
+another's data. Tenants are always built through the real configuration compiler.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from configs import minimal_documents  # noqa: E402
+
+from steerco.engine import tenants  # noqa: E402
+from steerco.engine.access import Access  # noqa: E402
+from steerco.engine.records import Records  # noqa: E402
+from steerco.engine.users import create_user  # noqa: E402
+from steerco.store.blobs import BlobStore  # noqa: E402
+from steerco.store.models import Base, Tenant, User  # noqa: E402
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("STEERCO_TEST_DATABASE_URL") or \
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'steerco-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+
+def _wipe(engine: Engine) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+    tenants.forget_compiled()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "db_engine" in request.fixturenames:
+        _wipe(request.getfixturevalue("db_engine"))
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    """A plain SQLAlchemy session: engine tests need no Flask."""
+    with Session(db_engine, expire_on_commit=False) as db_session:
+        yield db_session
+
+
+@pytest.fixture(scope="session")
+def upload_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("uploads")
+
+
+@pytest.fixture(scope="session")
+def app(db_engine: Engine, database_url: str, upload_dir: Path):  # type: ignore[no-untyped-def]
+    from steerco import create_app
+
+    return create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
+        "UPLOAD_DIR": str(upload_dir), "WTF_CSRF_ENABLED": False,
+    })
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_tenant(session: Session) -> Callable[..., Tenant]:
+    """Store and activate a tenant configuration (the minimal one unless documents are given)."""
+
+    def make(documents: dict[str, Any] | None = None) -> Tenant:
+        tenant, _ = tenants.store_config(session, documents or minimal_documents())
+        session.commit()
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+def make_user(session: Session) -> Callable[..., User]:
+    """A user who is a member of ``tenant`` holding ``roles`` [(role, node id or None)]."""
+    counter = iter(range(1, 10_000))
+
+    def make(tenant: Tenant | None = None, roles: list[tuple[str, int | None]] | None = None,
+             email: str | None = None, name: str | None = None) -> User:
+        n = next(counter)
+        user = create_user(session, email or f"user{n}@example.com", name or f"User {n}", PASSWORD)
+        if tenant is not None:
+            tenants.add_member(session, tenant, user, roles if roles is not None else [("admin", None)])
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def records_for(session: Session, upload_dir: Path) -> Callable[[Tenant, User], Records]:
+    """The engine's record service as ``user`` in ``tenant``."""
+
+    def make(tenant: Tenant, user: User) -> Records:
+        config = tenants.active_config(session, tenant)
+        return Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, user)),
+                       BlobStore(upload_dir))
+
+    return make
+
+
+@pytest.fixture
+def login(client):  # type: ignore[no-untyped-def]
+    def do(email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        return client.post("/login", data={"email": email, "password": password})
+
+    return do
