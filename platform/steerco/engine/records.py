@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 import jsonschema
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
@@ -323,19 +324,26 @@ class Records:
         stage = workflow.initial_stage if workflow else None
         changes, _ = self._validate(level, submission, None, stage)
         now = self.now or utcnow()
+        title = (submission.title or "").strip()
         record = Record(
             tenant_id=self.tenant_id, level_key=level.key, parent_id=parent.id if parent else None,
-            number=self._next_number(level), title=(submission.title or "").strip(),
+            number=self._next_number(level), title=title, path="",
             owner_id=self.access.actor.user_id, stage_key=stage, values={},
             config_version=self.config.version, created_at=now, updated_at=now,
             created_by_id=self.access.actor.user_id, updated_by_id=self.access.actor.user_id,
             depth=(parent.depth + 1) if parent else 0,
         )
+        defaults = {f.key: f.default for f in level.fields if f.default is not None and f.kind.storage == "values"}
+        changes = {**defaults, **changes}
+        diff = self._apply_values(level, record, changes, {})
         self.session.add(record)
         self.session.flush()
-        record.path = f"{parent.path if parent else '/'}{record.id}/"
-        defaults = {f.key: f.default for f in level.fields if f.default is not None and f.kind.storage == "values"}
-        diff = self._apply(level, record, {**defaults, **changes}, {})
+        # The path holds the record's own id, known only now; writing it is not an edit,
+        # so it bypasses the version counter and a new record starts at version 1.
+        path = f"{parent.path if parent else '/'}{record.id}/"
+        self.session.execute(update(Record).where(Record.id == record.id).values(path=path))
+        set_committed_value(record, "path", path)
+        diff.update(self._apply_related(level, record, changes))
         self.session.flush()
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
                      kind="record.created", record_id=record.id,
@@ -354,7 +362,8 @@ class Records:
         changes, _ = self._validate(level, submission, record, record.stage_key)
         before = dict(record.values or {})
         title = (submission.title or "").strip()
-        diff = self._apply(level, record, changes, before)
+        diff = self._apply_values(level, record, changes, before)
+        diff.update(self._apply_related(level, record, changes))
         if title != record.title:
             diff["title"] = [record.title, title]
             record.title = title
@@ -379,29 +388,33 @@ class Records:
             return failed.submitted
         return {"title": submission.title}
 
-    def _apply(self, level: Level, record: Record, changes: Mapping[str, Any],
-               before: Mapping[str, Any]) -> dict[str, Any]:
-        """Write changes into the record's storage; return {field: [old, new]} for the audit."""
+    def _apply_values(self, level: Level, record: Record, changes: Mapping[str, Any],
+                      before: Mapping[str, Any]) -> dict[str, Any]:
+        """Write changes of JSON-stored fields and recompute computed ones; {field: [old, new]}."""
         values = dict(record.values or {})
+        diff: dict[str, Any] = {}
+        for fld in level.fields:
+            if fld.key in changes and fld.kind.storage == "values" and values.get(fld.key) != changes[fld.key]:
+                diff[fld.key] = [values.get(fld.key), changes[fld.key]]
+                values[fld.key] = changes[fld.key]
+        values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
+        for fld in level.computed_order:
+            if fld.key in before and before.get(fld.key) != values.get(fld.key):
+                diff[fld.key] = [before.get(fld.key), values.get(fld.key)]
+        if values != (record.values or {}):
+            record.values = values
+        return diff
+
+    def _apply_related(self, level: Level, record: Record, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Write time-phased amounts and attachments, which live in tables of their own."""
         diff: dict[str, Any] = {}
         for fld in level.fields:
             if fld.key not in changes:
                 continue
-            new = changes[fld.key]
-            if fld.kind.storage == "values":
-                if values.get(fld.key) != new:
-                    diff[fld.key] = [values.get(fld.key), new]
-                    values[fld.key] = new
-            elif fld.kind.storage == "periods":
-                diff.update(self._store_grid(record, fld, new or {}))
+            if fld.kind.storage == "periods":
+                diff.update(self._store_grid(record, fld, changes[fld.key] or {}))
             elif fld.kind.storage == "attachments":
-                diff.update(self._store_uploads(record, fld, new or []))
-        values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
-        for fld in level.computed_order:
-            if before.get(fld.key) != values.get(fld.key) and fld.key in before:
-                diff[fld.key] = [before.get(fld.key), values.get(fld.key)]
-        if values != (record.values or {}):
-            record.values = values
+                diff.update(self._store_uploads(record, fld, changes[fld.key] or []))
         return diff
 
     def _store_grid(self, record: Record, fld: Field, grid: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
