@@ -16,7 +16,8 @@ from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer
 from steerco.config.expressions import Expression, parse
 from steerco.config.model import (
     ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, Role,
-    Section, Stage, StatusDimension, TenantConfig, Transition, Workflow, frozen_map,
+    Section, Stage, StatusDimension, TenantConfig, Transition, Workflow, deep_freeze,
+    default_number_prefix, frozen_map,
 )
 from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS, validate_document
 from steerco.fields import registry
@@ -126,7 +127,7 @@ def _level(raw: Mapping[str, Any], fields: Mapping[str, Field], children: tuple[
     return Level(
         key=raw["key"], label=raw["label"], label_plural=raw["label_plural"],
         parents=tuple(raw["parents"]), children=children, sections=sections,
-        number_prefix=numbering.get("prefix", raw["key"][:3].upper()),
+        number_prefix=numbering.get("prefix", default_number_prefix(raw["key"])),
         number_digits=numbering.get("digits", 4), workflow=raw.get("workflow"),
         title_label=raw.get("title_label", "Title"),
         list_columns=tuple(raw.get("list_columns", ("number", "title", "owner", "updated_at"))),
@@ -202,7 +203,7 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
             r["key"]: Report(
                 r["key"], r["title"], tuple(r["audience"]), r["level"], _expr(r.get("filter")),
                 r.get("page", {}).get("size", "A4"), r.get("page", {}).get("orientation", "portrait"),
-                tuple(frozen_map(s) for s in r["sections"]),
+                tuple(deep_freeze(s) for s in r["sections"]),
             )
             for r in docs["reports"]["reports"]
         }),

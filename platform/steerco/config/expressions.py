@@ -81,7 +81,8 @@ class Expression:
         """
         today = today or dt.date.today()
         names = {name: values.get(name) for name in self.names}
-        names.setdefault("today", today.isoformat())
+        if names.get("today") is None:
+            names["today"] = today.isoformat()
         functions = {
             "len": len, "min": min, "max": max, "abs": abs, "round": round, "empty": _empty,
             "days_since": lambda v: _days_since(v, today=today),

@@ -29,6 +29,20 @@ def frozen_map(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(items or {}))
 
 
+def default_number_prefix(level_key: str) -> str:
+    """The record-number prefix of a level that configures none."""
+    return level_key[:3].upper()
+
+
+def deep_freeze(value: Any) -> Any:
+    """JSON data made immutable all the way down (dicts to read-only maps, lists to tuples)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(deep_freeze(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     key: str

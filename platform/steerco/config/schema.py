@@ -84,10 +84,11 @@ def _problem(file: str, error: ValidationError) -> ConfigProblem:
     elif error.validator == "enum" and isinstance(error.instance, str):
         hint = closest(error.instance, [str(v) for v in error.validator_value])
         message = f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
-    elif error.validator is None or error.message.startswith("False schema"):
+    elif error.validator == "not" and error.validator_value == {}:
+        # The schemas forbid a property with {"not": {}} so that the pointer names it.
         message = f"{path[-1]!r} is not allowed here" if path else "not allowed here"
-        if len(path) >= 1 and isinstance(path[-1], str):
-            message += " (this field type does not use it)" if file == "fields.json" else ""
+        message += " (this field type does not use it)" if file == "fields.json" else ""
+        return ConfigProblem(file=file, pointer=where, message=message, code="schema.not_allowed")
     elif error.validator == "required":
         message = error.message.replace("is a required property", "is required")
     elif error.validator == "type":

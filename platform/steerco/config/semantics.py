@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from steerco.config.errors import ConfigProblem, closest, pointer
 from steerco.config.expressions import ExpressionError, parse, unknown_names
-from steerco.config.model import SYSTEM_COLUMNS
+from steerco.config.model import SYSTEM_COLUMNS, default_number_prefix
 from steerco.fields import registry
 
 
@@ -103,8 +103,15 @@ class Checker:
         if self.levels and not any(lv.get("parents") == [] for lv in self.levels.values()):
             self.problem("levels", ["levels"], "no top level: at least one level needs \"parents\": []",
                          "no_root_level")
+        prefixes: dict[str, str] = {}
         for index, level in _items(self.docs.get("levels"), "levels"):
             base: list[object] = ["levels", index]
+            numbering = level.get("numbering") if isinstance(level.get("numbering"), dict) else {}
+            prefix = numbering.get("prefix") or default_number_prefix(str(level.get("key", "")))
+            if prefix in prefixes:
+                self.problem("levels", [*base, "numbering"], f"number prefix {prefix!r} is used by level "
+                             f"{prefixes[prefix]!r} too; record numbers would collide", "duplicate_prefix")
+            prefixes.setdefault(prefix, str(level.get("key")))
             for i, parent in enumerate(_keys(level.get("parents"))):
                 self.reference("levels", [*base, "parents", i], parent, self.levels, "level")
             if "workflow" in level:

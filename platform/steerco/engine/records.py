@@ -228,7 +228,7 @@ class Records:
                 if fld.key in parsed:
                     changes[fld.key] = parsed[fld.key]
                 continue
-            problem = self._schema_problem(fld, value)
+            problem = self._schema_problem(fld, value) or fld.kind.check(fld, value, self.config)
             if problem is None and getattr(fld.kind, "lookup", None):
                 lookups = lookups or self.lookups(level)
                 if value not in {key for key, _ in lookups.choices(fld)}:
@@ -375,18 +375,17 @@ class Records:
         try:
             self.session.flush()
         except StaleDataError:
-            raise StaleRecord(record.version, self._resubmission(level, submission)) from None
+            # Another transaction saved first; this session must be rolled back by the caller,
+            # so nothing more is read from it here.
+            raise StaleRecord(expected_version or 0, self._resubmission(level, submission)) from None
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
                      kind="record.updated", record_id=record.id, data={"changes": diff},
                      now=self.now)
         return record
 
     def _resubmission(self, level: Level, submission: Submission) -> dict[str, Any]:
-        try:
-            self._validate(level, submission, None, None)
-        except ValidationFailed as failed:
-            return failed.submitted
-        return {"title": submission.title}
+        """What the user typed, to show again with a refusal (parsing only, no queries)."""
+        return self._parse(level, submission)[1]
 
     def _apply_values(self, level: Level, record: Record, changes: Mapping[str, Any],
                       before: Mapping[str, Any]) -> dict[str, Any]:

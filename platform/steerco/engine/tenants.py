@@ -95,11 +95,13 @@ def actor_for(session: Session, tenant: Tenant, user: User) -> Actor:
     if member is None or not user.is_active:
         raise NotFound("no such workspace")
     rows = session.execute(
-        select(RoleAssignment.role_key, Record.path)
+        select(RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
         .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == tenant.id))
         .where(RoleAssignment.tenant_id == tenant.id, RoleAssignment.user_id == user.id)
     ).all()
-    return Actor(user.id, user.name, tuple(Grant(role, path) for role, path in rows))
+    # A grant at a node that does not resolve in this tenant grants nothing (never tenant-wide).
+    return Actor(user.id, user.name, tuple(
+        Grant(role, path) for role, node_id, path in rows if node_id is None or path is not None))
 
 
 def tenants_of(session: Session, user: User) -> list[Tenant]:
@@ -113,7 +115,11 @@ def add_member(session: Session, tenant: Tenant, user: User, roles: Mapping[str,
     if session.scalar(select(Membership).where(Membership.tenant_id == tenant.id,
                                                Membership.user_id == user.id)) is None:
         session.add(Membership(tenant_id=tenant.id, user_id=user.id))
-    pairs = roles.items() if isinstance(roles, Mapping) else roles
+    pairs = list(roles.items() if isinstance(roles, Mapping) else roles)
+    nodes = {node_id for _, node_id in pairs if node_id is not None}
+    if nodes and len(nodes) != len(session.scalars(select(Record.id).where(
+            Record.id.in_(nodes), Record.tenant_id == tenant.id)).all()):
+        raise NotFound("a role can only be granted at a record of this workspace")
     for role, node_id in pairs:
         session.add(RoleAssignment(tenant_id=tenant.id, user_id=user.id, role_key=role, node_id=node_id))
     session.flush()

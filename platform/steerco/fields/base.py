@@ -89,16 +89,21 @@ class FieldType:
     def sort_key(self, value: Any) -> Any:
         return (value is None, value if value is not None else "")
 
+    def check(self, field: "Field", value: Any, config: "TenantConfig") -> str | None:
+        """A problem of a parsed value that depends on the tenant (beyond its JSON Schema)."""
+        return None
+
     def check_default(self, field: "Field") -> str | None:
         """A problem with the configured default value, or None when it is acceptable."""
         if field.default is None:
             return None
-        import jsonschema
+        from jsonschema import Draft202012Validator
 
-        try:
-            jsonschema.validate(field.default, self.value_schema(field))
-        except jsonschema.ValidationError as exc:
-            return f"default {field.default!r} is not a valid {self.key} value: {exc.message}"
+        validator = Draft202012Validator(self.value_schema(field),
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        error = next(iter(validator.iter_errors(field.default)), None)
+        if error is not None:
+            return f"default {field.default!r} is not a valid {self.key} value: {error.message}"
         return None
 
 

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 NUMERIC_ROLLUPS = frozenset({"none", "sum", "avg", "min", "max", "count"})
 
 
+#: Larger magnitudes lose precision as floats in SQL and make int() conversions costly.
+LARGEST_NUMBER = Decimal("1e15")
+
+
+def _within_limits(number: Decimal) -> Decimal:
+    if not number.is_finite():
+        raise FieldInvalid("Enter a finite number.")
+    if abs(number) >= LARGEST_NUMBER:
+        raise FieldInvalid("This number is too large.")
+    return number
+
+
 def _bounded(schema: dict[str, Any], field: "Field") -> dict[str, Any]:
     if field.min is not None:
         schema["minimum"] = field.min
@@ -57,9 +69,7 @@ class _Number(FieldType):
             number = Decimal(raw.replace(" ", "").replace("_", ""))
         except InvalidOperation:
             raise FieldInvalid("Enter a number, e.g. 1250.50.") from None
-        if not number.is_finite():
-            raise FieldInvalid("Enter a finite number.")
-        return self.from_decimal(number)
+        return self.from_decimal(_within_limits(number))
 
     def from_decimal(self, number: Decimal) -> Any:
         return int(number) if number == number.to_integral_value() else float(number)
@@ -150,8 +160,8 @@ class YesNo(FieldType):
     sql_cast = "boolean"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
-        # The widget posts a hidden "0" before the checkbox, so an unticked box still
-        # says "no" and an absent field (not shown to this user) says nothing.
+        # The widget posts a hidden "0" before the checkbox, so an unticked box still says
+        # "no"; the engine parses only fields that were posted, so an absent one says nothing.
         return any(str(v).lower() in {"on", "true", "1", "yes"} for v in form.getlist(field.key))
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
@@ -292,11 +302,14 @@ class MoneyGrid(FieldType):
                 grid.setdefault(scenario, {})[period] = None
                 continue
             try:
-                amount = Decimal(raw)
+                amount = _within_limits(Decimal(raw))
             except InvalidOperation:
                 problems.append(f"{period} {scenario}: {raw!r} is not a number")
                 continue
-            if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+            except FieldInvalid as exc:
+                problems.append(f"{period} {scenario}: {exc}")
+                continue
+            if amount != amount.quantize(Decimal("0.01")):
                 problems.append(f"{period} {scenario}: at most two decimals")
                 continue
             grid.setdefault(scenario, {})[period] = float(amount)
@@ -306,6 +319,14 @@ class MoneyGrid(FieldType):
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "object"}
+
+    def check(self, field: "Field", value: Any, config: "TenantConfig") -> str | None:
+        known = {p.key for p in config.periods}
+        unknown = sorted({period for amounts in (value or {}).values() for period in amounts} - known)
+        if unknown:
+            return (f"{', '.join(unknown)} outside the reporting periods "
+                    f"({config.periods[0].key} to {config.periods[-1].key}).")
+        return None
 
     def is_empty(self, value: Any) -> bool:
         return not value or all(v is None for periods in value.values() for v in periods.values())
