@@ -15,6 +15,12 @@ def cli() -> None:
     """Steerco: governed strategy execution, configured per tenant."""
 
 
+def _located(path: str, problem: object) -> str:
+    """A problem prefixed with its folder: ``tenants/acme/fields.json:/fields/3: …``."""
+    file = getattr(problem, "file", "")
+    return f"{path.rstrip('/')}/{problem}" if file else f"{path}: {problem}"
+
+
 @cli.command("validate")
 @click.argument("path", type=click.Path(file_okay=False))
 def validate(path: str) -> None:
@@ -26,7 +32,7 @@ def validate(path: str) -> None:
         click.echo(f"{path}: configuration is valid")
         return
     for problem in problems:
-        click.echo(f"{path}/{problem}", err=False)
+        click.echo(_located(path, problem))
     click.echo(f"{len(problems)} problem(s) found; nothing was activated.", err=True)
     sys.exit(1)
 
@@ -44,7 +50,7 @@ def load_tenant(path: str) -> None:
     except ConfigInvalid as invalid:
         db.session.rollback()
         for problem in invalid.problems:
-            click.echo(f"{path}/{problem}")
+            click.echo(_located(path, problem))
         click.echo(f"{len(invalid.problems)} problem(s); the active configuration is unchanged.", err=True)
         sys.exit(1)
     db.session.commit()

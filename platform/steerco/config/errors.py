@@ -23,7 +23,7 @@ class ConfigProblem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.pointer or '/'}"
+        where = f"{self.file}:{self.pointer or '/'}" if self.file else "(folder)"
         text = f"{where}: {self.message} [{self.code}]"
         return f"{text} (did you mean {self.hint!r}?)" if self.hint else text
 

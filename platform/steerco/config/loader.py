@@ -23,7 +23,7 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
     documents: dict[str, Any] = {}
     problems: list[ConfigProblem] = []
     if not folder.is_dir():
-        return documents, [ConfigProblem(str(folder), "", "not a folder of tenant configuration", "no_folder")]
+        return documents, [ConfigProblem("", "", "not a folder of tenant configuration", "no_folder")]
     for name in DOCUMENTS:
         file = folder / f"{name}.json"
         if not file.exists():
@@ -41,6 +41,8 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
 def validate_folder(path: str | Path) -> list[ConfigProblem]:
     """Every problem of a tenant folder; empty when it would compile."""
     documents, problems = read_folder(path)
+    if any(p.code == "no_folder" for p in problems):
+        return problems
     unreadable = {p.file for p in problems}
     checked = problems_of(documents)
     problems.extend(p for p in checked if not (p.code == "missing_file" and p.file in unreadable))

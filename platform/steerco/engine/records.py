@@ -73,6 +73,18 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     }.get(str(error.validator), error.message)
 
 
+_validators: dict[int, tuple[Field, jsonschema.Draft202012Validator]] = {}
+
+
+def _value_validator(fld: Field) -> jsonschema.Draft202012Validator:
+    """The field's value validator, built once per compiled field rather than per save."""
+    hit = _validators.get(id(fld))
+    if hit is None or hit[0] is not fld:
+        hit = (fld, jsonschema.Draft202012Validator(fld.kind.value_schema(fld), format_checker=_FORMAT_CHECKER))
+        _validators[id(fld)] = hit
+    return hit[1]
+
+
 class Records:
     """Record reads and writes for one actor in one tenant."""
 
@@ -169,9 +181,9 @@ class Records:
         lookups = Lookups()
         kinds = {getattr(f.kind, "lookup", None): f for f in level.fields}
         if "users" in kinds:
-            lookups.users = list(self.session.execute(
+            lookups.users = [(user_id, name) for user_id, name in self.session.execute(
                 select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-                .where(Membership.tenant_id == self.tenant_id, Membership.is_active).order_by(User.name)).tuples())
+                .where(Membership.tenant_id == self.tenant_id, Membership.is_active).order_by(User.name)).all()]
         for fld in level.fields:
             if getattr(fld.kind, "lookup", None) == "records" and fld.target_level:
                 rows = self.session.execute(
@@ -296,8 +308,7 @@ class Records:
     def _schema_problem(fld: Field, value: Any) -> str | None:
         if fld.kind.storage != "values":
             return None
-        validator = jsonschema.Draft202012Validator(fld.kind.value_schema(fld), format_checker=_FORMAT_CHECKER)
-        error = next(iter(validator.iter_errors(value)), None)
+        error = next(iter(_value_validator(fld).iter_errors(value)), None)
         return _schema_message(error) if error else None
 
     # -- writing -------------------------------------------------------------------------

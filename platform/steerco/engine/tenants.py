@@ -41,6 +41,9 @@ def compiled(version: ConfigVersion) -> TenantConfig:
 def active_config(session: Session, tenant: Tenant) -> TenantConfig:
     if tenant.active_config_id is None:
         raise NotFound(f"workspace {tenant.slug!r} has no active configuration")
+    cached = _cache.get(tenant.active_config_id)
+    if cached is not None:  # the common case: no query, no JSON decoding
+        return cached
     version = session.get(ConfigVersion, tenant.active_config_id)
     assert version is not None
     return compiled(version)

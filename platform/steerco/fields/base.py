@@ -50,6 +50,8 @@ class FieldType:
     label: ClassVar[str]
     template: ClassVar[str] = "fields/_input.html"
     input_type: ClassVar[str] = "text"
+    #: the on-screen keyboard to offer (HTML inputmode), if not plain text
+    inputmode: ClassVar[str | None] = None
     storage: ClassVar[Storage] = "values"
     rollups: ClassVar[frozenset[str]] = frozenset({"none", "count"})
     #: how the stored JSON value is read in SQL to sort and aggregate (string, float, boolean)

@@ -56,7 +56,10 @@ class LongText(Text):
 class _Number(FieldType):
     """Numbers are parsed as decimals so that '1.000,5' style typos are refused, not guessed."""
 
-    input_type = "number"
+    # A text input: browsers silently drop or rewrite what a number input cannot parse
+    # ("1,5" arrives as "15"), so the server's parser must see exactly what was typed.
+    input_type = "text"
+    inputmode = "decimal"
     rollups = NUMERIC_ROLLUPS
     sql_cast = "float"
     step: ClassVar[str] = "any"

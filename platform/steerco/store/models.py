@@ -192,7 +192,11 @@ class AuditEvent(TenantOwned, Base):
     """An append-only fact: who did what, when, from which value to which."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_tenant_record", "tenant_id", "record_id"),)
+    __table_args__ = (
+        Index("ix_audit_tenant_record", "tenant_id", "record_id"),
+        # the chain's "last event of this tenant" lookup on every write
+        Index("ix_audit_tenant_chain", "tenant_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int | None] = mapped_column(ForeignKey("record.id"))

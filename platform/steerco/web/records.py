@@ -125,9 +125,10 @@ def create(level_key: str):  # type: ignore[no-untyped-def]
             context = _form_context(records, level, None, parent, failed.submitted,
                                     failed.submitted.get("title", ""), failed.errors, failed.message)
             return render_template("record_form.html", **context), 422
+        number, new_id = record.number, record.id  # read before the commit expires the row
         db.session.commit()
-        flash(f"{level.label} {record.number} created.")
-        return redirect(url_for("records.view", record_id=record.id), code=303)
+        flash(f"{level.label} {number} created.")
+        return redirect(url_for("records.view", record_id=new_id), code=303)
     context = _form_context(records, level, None, parent, records.stored_values(None, level), "")
     return render_template("record_form.html", **context)
 
@@ -156,7 +157,7 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
             return render_template("record_form.html", **context), failed.status
         db.session.commit()
         flash("Saved.")
-        return redirect(url_for("records.view", record_id=record.id), code=303)
+        return redirect(url_for("records.view", record_id=record_id), code=303)
     values = records.stored_values(record, level)
     return render_template("record_form.html", **_form_context(records, level, record, None, values, record.title))
 
