@@ -66,3 +66,39 @@ def minimal_documents() -> dict[str, Any]:
              ]},
         ]},
     })
+
+
+def full_documents() -> dict[str, Any]:
+    """The minimal tenant with every optional document and construct filled in."""
+    docs = minimal_documents()
+    docs["workflows"]["status_dimensions"] = [
+        {"key": "health", "label": "Health", "levels": ["measure"],
+         "options": [{"key": "green", "label": "On track", "color": "#16a34a"},
+                     {"key": "red", "label": "Critical"}],
+         "default": "green", "comment_required_for": ["red"]},
+    ]
+    docs["workflows"]["workflows"][0]["transitions"][0].update(
+        condition="not empty(potential)", reject_to="defined", escalate_after_days=5,
+        escalate_to="board",
+        approvals=[{"key": "cfo", "label": "CFO", "role": "admin", "threshold": "potential > 1000",
+                    "quorum": {"n": 1}}],
+    )
+    docs["exceptions"] = {
+        "forums": [{"key": "board", "label": "Board", "role": "admin"}],
+        "rules": [{"key": "late", "label": "Late", "level": "measure",
+                   "condition": "not empty(due) and days_until(due) < 0", "owner_role": "owner",
+                   "forum": "board", "due_days": 14, "required_evidence": ["evidence"],
+                   "escalation": [{"after_days": 7, "to": "board"}]}],
+    }
+    docs["reports"] = {"reports": [{
+        "key": "steerco", "title": "Steerco", "audience": ["admin"], "level": "measure",
+        "filter": "stage != 'closed'", "page": {"size": "A4", "orientation": "landscape"},
+        "sections": [
+            {"type": "kpi_tiles", "tiles": [{"label": "Potential", "field": "potential", "aggregate": "sum"}]},
+            {"type": "table", "columns": ["number", "title", "potential"], "group_by": "category",
+             "totals": True},
+            {"type": "chart", "chart": "bar", "field": "potential"},
+            {"type": "text", "text": "Hello"},
+        ],
+    }]}
+    return docs

@@ -9,67 +9,21 @@ immutable, and computed fields get an evaluation order.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from configs import full_documents, minimal_documents  # tests/ is on sys.path (conftest)
 
 from steerco.config import ConfigInvalid, ConfigProblem, TenantConfig, compile_config, problems_of
 from steerco.config.semantics import check
 
 
-def _load_minimal_documents() -> Callable[[], dict[str, Any]]:
-    path = Path(__file__).resolve().parents[1] / "configs.py"
-    spec = importlib.util.spec_from_file_location("_steerco_test_configs_semantics", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.minimal_documents
-
-
-minimal_documents = _load_minimal_documents()
 
 # Indexes in minimal_documents(), so that the expected pointers below read plainly.
 DESCRIPTION, POTENTIAL, HAS_CAPEX, CAPEX, CATEGORY, FINANCIALS, WEIGHTED, DUE, EVIDENCE = range(9)
 PROGRAM, MEASURE = 0, 1
 ADMIN, OWNER = 0, 1
 DECIDE, CLOSE = 0, 1
-
-
-def full_documents() -> dict[str, Any]:
-    """The minimal tenant with every optional document and construct filled in."""
-    docs = minimal_documents()
-    docs["workflows"]["status_dimensions"] = [
-        {"key": "health", "label": "Health", "levels": ["measure"],
-         "options": [{"key": "green", "label": "On track"}, {"key": "red", "label": "Critical"}],
-         "default": "green", "comment_required_for": ["red"]},
-    ]
-    docs["workflows"]["workflows"][0]["transitions"][DECIDE].update(
-        condition="not empty(potential)", reject_to="defined", escalate_after_days=5,
-        escalate_to="board",
-        approvals=[{"key": "cfo", "label": "CFO", "role": "admin", "threshold": "potential > 1000",
-                    "quorum": {"n": 1}}],
-    )
-    docs["exceptions"] = {
-        "forums": [{"key": "board", "label": "Board", "role": "admin"}],
-        "rules": [{"key": "late", "label": "Late", "level": "measure",
-                   "condition": "not empty(due) and days_until(due) < 0", "owner_role": "owner",
-                   "forum": "board", "due_days": 14, "required_evidence": ["evidence"],
-                   "escalation": [{"after_days": 7, "to": "board"}]}],
-    }
-    docs["reports"] = {"reports": [{
-        "key": "steerco", "title": "Steerco", "audience": ["admin"], "level": "measure",
-        "filter": "stage != 'closed'", "page": {"size": "A4", "orientation": "landscape"},
-        "sections": [
-            {"type": "kpi_tiles", "tiles": [{"label": "Potential", "field": "potential", "aggregate": "sum"}]},
-            {"type": "table", "columns": ["number", "title", "potential"], "group_by": "category",
-             "totals": True},
-            {"type": "chart", "chart": "bar", "field": "potential"},
-            {"type": "text", "text": "Hello"},
-        ],
-    }]}
-    return docs
 
 
 def triples(problems: list[ConfigProblem]) -> list[tuple[str, str, str]]:

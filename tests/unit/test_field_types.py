@@ -7,13 +7,13 @@ Form input is what Werkzeug hands the web layer (a MultiDict), uploads are
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from configs import minimal_documents  # tests/ is on sys.path (conftest)
 from werkzeug.datastructures import MultiDict
 
 from steerco.config import TenantConfig, compile_config
@@ -49,12 +49,7 @@ def valid(field: Field, value: Any) -> bool:
 
 @pytest.fixture(scope="module")
 def config() -> TenantConfig:
-    path = Path(__file__).resolve().parents[1] / "configs.py"
-    spec = importlib.util.spec_from_file_location("_steerco_test_configs_fields", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return compile_config(module.minimal_documents())
+    return compile_config(minimal_documents())
 
 
 CATEGORY_OPTIONS = (Option("procurement", "Procurement"), Option("personnel", "Personnel"),
