@@ -123,14 +123,12 @@ def _service(session: Session, tenant: Tenant, user: User) -> Records:
     return Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, user)))
 
 
-def _build_tree(session: Session, records: Records, tree, extra_children) -> dict[str, Record]:  # type: ignore[no-untyped-def]
+def _build_tree(records: Records, tree: list[tuple[str, str, str | None, dict[str, Any]]]) -> dict[str, Record]:
+    """Create the records of ``tree`` in order; returns them by title."""
     by_title: dict[str, Record] = {}
     for level, title, parent_title, values in tree:
         parent = by_title.get(parent_title) if parent_title else None
         by_title[title] = records.create(level, parent, Submission(title, _form(values)))
-    for parent_title, children in extra_children.items():
-        for level, title, values in children:
-            records.create(level, by_title[parent_title], Submission(title, _form(values)))
     return by_title
 
 
@@ -166,8 +164,8 @@ def load_demo(session: Session) -> list[Tenant]:
     for slug, tenant in by_slug.items():
         tenants.add_member(session, tenant, admins[slug], [("tenant_admin" if slug == "acme" else "service_admin", None)])
 
-    acme = _build_tree(session, _service(session, by_slug["acme"], admins["acme"]), ACME_TREE, {})
-    desk = _build_tree(session, _service(session, by_slug["servicedesk"], admins["servicedesk"]), SERVICEDESK_TREE, {})
+    acme = _build_tree(_service(session, by_slug["acme"], admins["acme"]), ACME_TREE)
+    desk = _build_tree(_service(session, by_slug["servicedesk"], admins["servicedesk"]), SERVICEDESK_TREE)
     nodes = {"acme": acme, "servicedesk": desk}
     for demo_user in DEMO_USERS:
         for slug, roles in demo_user.roles.items():
