@@ -174,8 +174,11 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
     level = _level(level_key)
     record_id = request.args.get("record", type=int)
     record = records.get(record_id) if record_id else None
-    if record is None and not g.access.can("create", level.key, parent=None) and not request.args.get("parent"):
-        raise Forbidden("not allowed")
+    if record is None:  # a new record's form: the same right as opening that form
+        parent_id = request.args.get("parent", type=int)
+        decision = g.access.decide("create", level.key, parent=records.get(parent_id) if parent_id else None)
+        if not decision:
+            raise Forbidden(decision.reason)
     submission = _submission()
     values, errors = records.preview(level, submission, record)
     context = _form_context(records, level, record, None, values, submission.title or "",
