@@ -14,11 +14,11 @@ configuration alone:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterator, Literal
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from steerco.config.model import Action, Field, Permission, TenantConfig
+from steerco.config.model import Action, Field, Permission, Role, TenantConfig
 from steerco.store.models import Record
 
 FieldMode = Literal["hidden", "read", "write"]
@@ -59,6 +59,8 @@ class Access:
     def __init__(self, config: TenantConfig, actor: Actor):
         self.config = config
         self.actor = actor
+        #: role sets per (action, level, record state); an Access lives for one request
+        self._memo: dict[tuple[object, ...], frozenset[str]] = {}
 
     # -- helpers -------------------------------------------------------------------
     def _grants_at(self, path: str | None) -> list[Grant]:
@@ -75,7 +77,9 @@ class Access:
 
     @property
     def admin_rights(self) -> set[str]:
-        return {right for g in self.actor.grants if g.role in self.config.roles
+        """Configuration and user administration concern the whole tenant, so only roles
+        held tenant-wide carry them; the same role granted at one record does not."""
+        return {right for g in self.actor.grants if g.role in self.config.roles and g.node_path is None
                 for right in self.config.roles[g.role].admin}
 
     def _scope_allows(self, scope: str, grant: Grant, record: Record | None, creating: bool) -> bool:
@@ -88,11 +92,9 @@ class Access:
         return in_subtree and record is not None and record.owner_id == self.actor.user_id
 
     # -- decisions -----------------------------------------------------------------
-    def decide(self, action: Action, level_key: str, record: Record | None = None,
-               parent: Record | None = None) -> Decision:
-        """May the actor do ``action`` on ``record`` (or create under ``parent``)?"""
-        creating = action == "create"
-        target = parent if creating else record
+    def _allowing(self, action: Action, level_key: str, target: Record | None,
+                  creating: bool) -> Iterator[tuple[Role, Permission]]:
+        """Each (role, permission) of the actor's grants that allows the action on ``target``."""
         for grant in self.actor.grants:
             role = self.config.roles.get(grant.role)
             if role is None:
@@ -100,7 +102,25 @@ class Access:
             for permission in role.permissions:
                 if _covers(permission, level_key, action) and self._scope_allows(
                         permission.scope, grant, target, creating):
-                    return Decision(True, f"role {role.label} ({permission.scope})")
+                    yield role, permission
+
+    def decide(self, action: Action, level_key: str, record: Record | None = None,
+               parent: Record | None = None) -> Decision:
+        """May the actor do ``action`` on ``record`` (or create under ``parent``)?
+
+        ``update`` is also allowed to a role that may read the record and is granted
+        write access to one of the level's fields by a field override (the controller
+        who validates a benefit without owning the measure); the form then lets them
+        change only those fields.
+        """
+        creating = action == "create"
+        target = parent if creating else record
+        for role, permission in self._allowing(action, level_key, target, creating):
+            return Decision(True, f"role {role.label} ({permission.scope})")
+        if action == "update" and record is not None:
+            writers = self._field_writers(level_key, record)
+            if writers:
+                return Decision(True, "field override of role " + ", ".join(sorted(writers)))
         level = self.config.levels.get(level_key)
         what = level.label if level else level_key
         return Decision(False, f"none of your roles allows {action} on {what} here")
@@ -108,6 +128,34 @@ class Access:
     def can(self, action: Action, level_key: str, record: Record | None = None,
             parent: Record | None = None) -> bool:
         return self.decide(action, level_key, record, parent).allowed
+
+    def can_somewhere(self, action: Action, level_key: str) -> bool:
+        """Does some role of the actor allow ``action`` on some records of the level?
+        (Whether to offer a list at all; each record is still checked on its own.)"""
+        return bool(self.roles_allowing(action, level_key, None))
+
+    def roles_allowing(self, action: Action, level_key: str, record: Record | None) -> frozenset[str]:
+        """Keys of the actor's roles that allow ``action`` on ``record``; with no record,
+        roles allowing it on some record of the level (list headers, new-record forms)."""
+        memo_key = (action, level_key, None if record is None else (record.id, record.path, record.owner_id))
+        hit = self._memo.get(memo_key)
+        if hit is None:
+            if record is None:
+                hit = frozenset(g.role for g in self.actor.grants if g.role in self.config.roles
+                                and any(_covers(p, level_key, action) for p in self.config.roles[g.role].permissions))
+            else:
+                hit = frozenset(role.key for role, _ in self._allowing(action, level_key, record, False))
+            self._memo[memo_key] = hit
+        return hit
+
+    def _field_writers(self, level_key: str, record: Record) -> set[str]:
+        """Roles that may read ``record`` and hold a write override on one of its level's fields."""
+        level = self.config.levels.get(level_key)
+        if level is None:
+            return set()
+        keys = {f.key for f in level.fields}
+        return {r for r in self.roles_allowing("read", level_key, record)
+                if any(mode == "write" and key in keys for key, mode in self.config.roles[r].fields.items())}
 
     def read_filter(self, level_key: str | None = None) -> ColumnElement[bool]:
         """SQL condition on :class:`Record` matching exactly what ``decide('read')`` allows."""
@@ -136,20 +184,36 @@ class Access:
         return or_(*clauses) if clauses else false()
 
     def field_mode(self, field: Field, record: Record | None, level_key: str) -> FieldMode:
-        """The most generous mode any of the actor's roles at the record gives the field."""
-        may_write = self.can("update", level_key, record) if record is not None else True
+        """The most generous mode any of the actor's roles gives the field on ``record``.
+
+        Only roles that may read the record count. A role's mode is its override for the
+        field, else what the field's read/write role lists say; ``write`` needs the role's
+        update right on the record (create right for a new one) unless the override itself
+        says ``write``. A field is read-only only if every role makes it so.
+        """
+        readers = self.roles_allowing("read", level_key, record)
+        writers = self.roles_allowing("create" if record is None else "update", level_key, record)
         best: FieldMode = "hidden"
-        for role_key in self.roles_at(record):
-            role = self.config.roles.get(role_key)
-            if role is None:
-                continue
-            mode: FieldMode = role.fields.get(field.key) or (
-                "write" if not field.write_roles or role_key in field.write_roles
-                else "read" if not field.read_roles or role_key in field.read_roles
-                else "hidden"
-            )
-            if mode == "write" and not may_write:
-                mode = "read"
+        for role_key in readers | writers:
+            mode = self._role_mode(role_key, field, role_key in writers)
             if _MODE_RANK[mode] > _MODE_RANK[best]:
                 best = mode
         return best
+
+    def _role_mode(self, role_key: str, field: Field, may_write: bool) -> FieldMode:
+        role = self.config.roles[role_key]
+        override = role.fields.get(field.key)
+        mode: FieldMode = override or (
+            "write" if not field.write_roles or role_key in field.write_roles
+            else "read" if not field.read_roles or role_key in field.read_roles
+            else "hidden"
+        )
+        if mode == "write" and override != "write" and not may_write:
+            return "read"
+        return mode
+
+    def field_visible_everywhere(self, field: Field, level_key: str) -> bool:
+        """True when no role through which the actor reads the level hides the field:
+        only then may lists sort or filter by it without revealing hidden values."""
+        readers = self.roles_allowing("read", level_key, None)
+        return bool(readers) and all(self._role_mode(r, field, False) != "hidden" for r in readers)

@@ -8,6 +8,7 @@ a domain error that carries the user's input so that nothing typed is lost.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -20,11 +21,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine import audit
 from steerco.engine.access import Access
-from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
+from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState, Lookups, compute, field_states
 from steerco.fields import FieldInvalid, FormInput, Upload
 from steerco.store.blobs import BlobStore
@@ -33,6 +35,13 @@ from steerco.store.models import (
 )
 
 TITLE_MAX = 300
+PER_PAGE_MAX = 200
+
+
+class InvalidQuery(SteercoError):
+    """A list request naming a level, stage, field or sort that cannot be used (-> 400)."""
+
+    status = 400
 _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
@@ -109,6 +118,14 @@ class Records:
             raise NotFound("no such record")
         return record
 
+    def areas(self) -> list[Record]:
+        """The readable records where the actor holds a role: where their work starts,
+        when the top of the hierarchy is not theirs to see."""
+        ids = {int(g.node_path.strip("/").split("/")[-1]) for g in self.access.actor.grants if g.node_path}
+        if not ids:
+            return []
+        return list(self.session.scalars(self._readable().where(Record.id.in_(ids)).order_by(Record.number)))
+
     def breadcrumbs(self, record: Record) -> list[Record]:
         """Readable ancestors from the top down, in one query."""
         ids = record.ancestor_ids
@@ -122,39 +139,124 @@ class Records:
             return {"number": Record.number, "title": Record.title, "owner": Record.owner_id,
                     "stage": Record.stage_key, "updated_at": Record.updated_at}[sort]
         fld = level.field(sort)
-        if fld is None or fld.kind.storage not in {"values", "computed"}:
-            return Record.number
+        if fld is None or fld.kind.storage not in {"values", "computed"} \
+                or not self.access.field_visible_everywhere(fld, level.key):
+            return Record.number  # a hidden field must not order rows: the order would tell its values
         return getattr(Record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
+
+    def _queryable(self, level: Level, key: str, storages: set[str]) -> Field | None:
+        """The level's field ``key`` if a list may sort or filter by it: stored in one of
+        ``storages`` and shown to every role through which the actor reads the level, so
+        neither the order nor the matches tell anything about a value hidden from them."""
+        fld = level.field(key)
+        if fld is None or fld.kind.storage not in storages \
+                or not self.access.field_visible_everywhere(fld, level.key):
+            return None
+        return fld
+
+    def _sortable(self, level: Level, sort: str) -> bool:
+        return sort in SYSTEM_COLUMNS or self._queryable(level, sort, {"values", "computed"}) is not None
 
     def children(self, parent: Record | None, level_key: str, *, sort: str = "number",
                  descending: bool = False, page: int = 1, per_page: int = 25) -> Page:
-        """One page of the readable records of a level under ``parent`` (top level if None)."""
+        """One page of the readable records of a level under ``parent`` (top level if None).
+
+        Pages follow links, so an unusable sort falls back to the number instead of failing;
+        the page still names the sort that was asked for.
+        """
         level = self.config.levels[level_key]
-        query = self._readable().where(Record.level_key == level_key)
-        query = query.where(Record.parent_id == parent.id if parent else Record.parent_id.is_(None))
+        usable = sort in SYSTEM_COLUMNS or sort in level.list_columns and self._sortable(level, sort)
+        found = self.search(level_key, parent=parent, top_level=parent is None,
+                            sort=sort if usable else "number", descending=descending,
+                            page=page, per_page=per_page)
+        return dataclasses.replace(found, sort=sort)
+
+    def search(self, level_key: str, *, parent: Record | None = None, top_level: bool = False,
+               q: str | None = None, stage: str | None = None, owner_id: int | None = None,
+               filters: Mapping[str, str] | None = None, sort: str = "number",
+               descending: bool = False, page: int = 1, per_page: int = 25) -> Page:
+        """One page of the readable records of a level that match every condition given.
+
+        It starts from the one read filter, so no list can show a record ``get`` refuses.
+        ``parent`` keeps its direct children, ``top_level`` records without a parent, ``q``
+        titles containing it (any case); ``filters`` maps a JSON-stored field to a value
+        as typed into its input (parsed by its type; empty means "no value"). A level,
+        stage, field or sort that does not exist or is hidden raises InvalidQuery.
+        """
+        level = self.config.levels.get(level_key)
+        if level is None:
+            raise InvalidQuery(f"unknown level {level_key!r}; levels: {', '.join(self.config.levels)}")
+        if not self._sortable(level, sort):
+            raise InvalidQuery(f"cannot sort {level.label_plural} by {sort!r}; use one of "
+                               f"{', '.join(SYSTEM_COLUMNS)} or a field of the level")
+        query = self._readable().where(Record.level_key == level.key)
+        if parent is not None:
+            query = query.where(Record.parent_id == parent.id)
+        elif top_level:
+            query = query.where(Record.parent_id.is_(None))
+        if q and q.strip():
+            query = query.where(Record.title.icontains(q.strip(), autoescape=True))
+        if stage is not None:
+            query = query.where(Record.stage_key == self._stage_of(level, stage))
+        if owner_id is not None:
+            query = query.where(Record.owner_id == owner_id)
+        for key, raw in (filters or {}).items():
+            query = query.where(self._equals(level, key, raw))
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        column = self._sort_column(level, sort if sort in level.list_columns or sort in SYSTEM_COLUMNS else "number")
+        column = self._sort_column(level, sort)
         order = column.desc() if descending else column.asc()
-        per_page = max(1, min(per_page, 200))
+        per_page = max(1, min(per_page, PER_PAGE_MAX))
         page = max(1, min(page, max(1, math.ceil(total / per_page))))
         items = list(self.session.scalars(query.order_by(order, Record.id)
                                           .offset((page - 1) * per_page).limit(per_page)))
         return Page(items, total, page, per_page, sort, descending)
 
+    def _stage_of(self, level: Level, stage: str) -> str:
+        workflow = self.config.workflow_of(level)
+        if workflow is None:
+            raise InvalidQuery(f"{level.label_plural} have no stages")
+        if workflow.stage(stage) is None:
+            raise InvalidQuery(f"unknown stage {stage!r}; stages: {', '.join(s.key for s in workflow.stages)}")
+        return stage
+
+    def _equals(self, level: Level, key: str, raw: str):  # type: ignore[no-untyped-def]
+        """SQL condition: the field's stored value equals ``raw`` parsed by the field's type."""
+        fld = self._queryable(level, key, {"values"})
+        if fld is None:
+            raise InvalidQuery(f"cannot filter {level.label_plural} by {key!r}; "
+                               "use a field of the level that is stored on the record")
+        try:
+            value = fld.kind.parse(fld, MultiDict([(fld.key, raw)]), {})
+        except FieldInvalid as exc:
+            raise InvalidQuery(f"field.{key}: {exc}") from None
+        if isinstance(value, (list, dict)):
+            raise InvalidQuery(f"field.{key} holds several values and cannot be compared for equality")
+        column = getattr(Record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
+        return column.is_(None) if value is None else column == value
+
     def stored_values(self, record: Record | None, level: Level) -> dict[str, Any]:
         """Everything the record holds for its fields: JSON values, time-phased amounts, files."""
         if record is None:
             return {f.key: f.default for f in level.fields if f.default is not None}
-        values = dict(record.values or {})
-        grid_fields = [f.key for f in level.fields if f.kind.storage == "periods"]
-        if grid_fields:
+        return self.values_of([record], level)[record.id]
+
+    def values_of(self, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
+        """:meth:`stored_values` of many records of one level, in at most three queries,
+        so a page of an API list costs the same whatever its length."""
+        found = {r.id: dict(r.values or {}) for r in records}
+        if not found:
+            return found
+        if any(f.kind.storage == "periods" for f in level.fields):
             for row in self.session.scalars(select(PeriodValue).where(
-                    PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id == record.id)):
-                values.setdefault(row.field_key, {}).setdefault(row.scenario, {})[row.period] = float(row.amount)
+                    PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id.in_(found))):
+                found[row.record_id].setdefault(row.field_key, {}).setdefault(
+                    row.scenario, {})[row.period] = float(row.amount)
         if any(f.kind.storage == "attachments" for f in level.fields):
-            for att in self.attachments(record):
-                values.setdefault(att.field_key, []).append(att)
-        return values
+            for att in self.session.scalars(select(Attachment).where(
+                    Attachment.tenant_id == self.tenant_id, Attachment.record_id.in_(found),
+                    Attachment.deleted_at.is_(None)).order_by(Attachment.id)):
+                found[att.record_id].setdefault(att.field_key, []).append(att)
+        return found
 
     def attachments(self, record: Record) -> list[Attachment]:
         return list(self.session.scalars(select(Attachment).where(
@@ -345,8 +447,12 @@ class Records:
             depth=(parent.depth + 1) if parent else 0,
         )
         defaults = {f.key: f.default for f in level.fields if f.default is not None and f.kind.storage == "values"}
-        changes = {**defaults, **changes}
+        statuses = {d.key: d.default for d in self.config.status_dimensions.values()
+                    if level.key in d.levels and d.default is not None}
+        changes = {**defaults, **statuses, **changes}
         diff = self._apply_values(level, record, changes, {})
+        # Statuses without a field of their name live in the values all the same.
+        record.values = {**{k: v for k, v in statuses.items() if level.field(k) is None}, **(record.values or {})}
         self.session.add(record)
         self.session.flush()
         # The path holds the record's own id, known only now; writing it is not an edit,
@@ -373,11 +479,16 @@ class Records:
         changes, _ = self._validate(level, submission, record, record.stage_key)
         before = dict(record.values or {})
         title = (submission.title or "").strip()
-        diff = self._apply_values(level, record, changes, before)
-        diff.update(self._apply_related(level, record, changes))
-        if title != record.title:
-            diff["title"] = [record.title, title]
-            record.title = title
+        # No autoflush while the changes are applied: the grid's query would otherwise write
+        # the record early, so one save counted as two versions, and a concurrent save
+        # surfaced there as an unhandled StaleDataError instead of the 409 below.
+        renamed = [record.title, title] if title != record.title else None
+        record.title = title  # before computing, so that expressions reading the title see the new one
+        with self.session.no_autoflush:
+            diff = self._apply_values(level, record, changes, before)
+            diff.update(self._apply_related(level, record, changes))
+        if renamed:
+            diff["title"] = renamed
         if not diff:
             return record
         record.updated_at = self.now or utcnow()

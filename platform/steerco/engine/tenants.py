@@ -20,6 +20,7 @@ from steerco.config.errors import ConfigInvalid
 from steerco.engine import audit
 from steerco.engine.access import Actor, Grant
 from steerco.engine.errors import NotFound
+from steerco.store import scoping
 from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User
 
 _cache: dict[int, TenantConfig] = {}
@@ -46,6 +47,16 @@ def active_config(session: Session, tenant: Tenant) -> TenantConfig:
         return cached
     version = session.get(ConfigVersion, tenant.active_config_id)
     assert version is not None
+    return compiled(version)
+
+
+def config_version(session: Session, tenant_id: int, number: int) -> TenantConfig:
+    """The compiled configuration a tenant had as version ``number`` (for work that
+    started under it and finishes under its rules)."""
+    version = session.scalar(select(ConfigVersion).where(
+        ConfigVersion.tenant_id == tenant_id, ConfigVersion.number == number))
+    if version is None:
+        raise NotFound(f"configuration version {number} does not exist")
     return compiled(version)
 
 
@@ -108,9 +119,11 @@ def actor_for(session: Session, tenant: Tenant, user: User) -> Actor:
 
 
 def tenants_of(session: Session, user: User) -> list[Tenant]:
+    """Every workspace the user is an active member of: by nature a query across tenants."""
     return list(session.scalars(
         select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
-        .where(Membership.user_id == user.id, Membership.is_active).order_by(Tenant.name)))
+        .where(Membership.user_id == user.id, Membership.is_active).order_by(Tenant.name)
+        .execution_options(**{scoping.ALL_TENANTS: True})))
 
 
 def add_member(session: Session, tenant: Tenant, user: User, roles: Mapping[str, int | None] | list[tuple[str, int | None]]) -> None:

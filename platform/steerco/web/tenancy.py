@@ -2,23 +2,42 @@
 configuration and the actor once per request, before any view runs.
 
 A user who is not a member of the tenant gets the same 404 as for a tenant that does not
-exist, so workspace names do not leak.
+exist, so workspace names do not leak. How the user is known is the blueprint's choice:
+the HTML pages use the login session, the JSON API a bearer token; everything after
+that (tenant, actor, configuration, access) is resolved by the same code.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, current_app, g
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records
+from steerco.store import scoping
+from steerco.store.models import User
 from steerco.web.extensions import db, login_manager
 
+#: who is asking, or None when the request does not say (or says it wrongly)
+Authenticator = Callable[[], User | None]
 
-def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>") -> Blueprint:
+
+def session_user() -> User | None:
+    """The user logged in with the session cookie (the HTML pages)."""
+    return current_user.user if current_user.is_authenticated else None
+
+
+def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *,
+                     authenticate: Authenticator = session_user,
+                     unauthorized: Callable[[], ResponseReturnValue] = lambda: login_manager.unauthorized(),
+                     ) -> Blueprint:
+    """A blueprint whose views find ``g.tenant``, ``g.actor``, ``g.config``, ``g.access``
+    (and ``g.user``) ready. ``authenticate`` names the user; when it gives None the
+    request is answered by ``unauthorized`` (the login redirect unless told otherwise)."""
     bp = Blueprint(name, import_name, url_prefix=prefix)
 
     @bp.url_value_preprocessor
@@ -32,10 +51,13 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>") -
 
     @bp.before_request
     def _resolve_tenant():  # type: ignore[no-untyped-def]
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
+        user = authenticate()
+        if user is None:
+            return unauthorized()
+        g.user = user
         g.tenant = tenants.tenant_by_slug(db.session, g.tenant_slug)
-        g.actor = tenants.actor_for(db.session, g.tenant, current_user.user)
+        g.actor = tenants.actor_for(db.session, g.tenant, user)
+        scoping.bind_to_tenant(db.session, g.tenant.id)  # from here on, no query sees another tenant
         g.config = tenants.active_config(db.session, g.tenant)
         g.access = Access(g.config, g.actor)
         return None

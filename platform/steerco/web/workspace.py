@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, render_template
 from flask_login import current_user
 
-from steerco.engine import tenants
+from steerco.engine import tables, tenants
 from steerco.web.extensions import db
 from steerco.web.tenancy import records_service, tenant_blueprint
 
@@ -15,6 +15,10 @@ bp = tenant_blueprint("workspace", __name__)
 @bp.get("/")
 def home():  # type: ignore[no-untyped-def]
     records = records_service()
-    lists = [(level, records.children(None, level.key)) for level in g.config.root_levels]
-    return render_template("workspace.html", lists=lists,
+    pages = [(level, records.children(None, level.key)) for level in g.config.root_levels
+             if g.access.can_somewhere("read", level.key)]
+    # An empty top-level list only helps someone who may fill it; others start at their areas.
+    lists = [tables.listing(g.config, g.access, level, None, page) for level, page in pages
+             if page.total or g.access.can("create", level.key)]
+    return render_template("workspace.html", lists=lists, areas=records.areas(),
                            workspaces=tenants.tenants_of(db.session, current_user.user))
