@@ -8,18 +8,20 @@ are answered here only where the answer is the form itself (422 with the user's 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
+import csv
 import io
+from typing import Any, Iterator, Mapping
 
-from flask import flash, g, redirect, render_template, request, send_file, url_for
+from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from steerco.config.model import Level
+from steerco.engine import history, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState, compute
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
-from steerco.store.models import Record
+from steerco.reports.pdf import render_pdf
+from steerco.store.models import Record, utcnow
 from steerco.web.extensions import db
 from steerco.web.tenancy import records_service, tenant_blueprint
 
@@ -70,16 +72,22 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     records = records_service()
     record = records.get(record_id)
     level = _level(record.level_key)
+    children = [tables.listing(g.config, g.access, g.config.levels[key], record, records.children(record, key))
+                for key in level.children if g.access.can_somewhere("read", key)]
+    return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
+                           **_record_page(records, record))
+
+
+def _record_page(records: Records, record: Record) -> dict[str, Any]:
+    """What the record's page and its PDF both show: values in the states the actor sees."""
+    level = _level(record.level_key)
     values = records.stored_values(record, level)
-    children = [(g.config.levels[key], records.children(record, key)) for key in level.children
-                if g.access.can("read", key)]
-    return render_template(
-        "record.html", record=record, level=level, values=values, children=children,
-        states=records.states(level, values, record, record.stage_key, record.title),
-        crumbs=records.breadcrumbs(record), lookups=records.lookups(level),
-        can_edit=g.access.can("update", level.key, record),
-        workflow=g.config.workflow_of(level),
-    )
+    return {
+        "record": record, "level": level, "values": values,
+        "states": records.states(level, values, record, record.stage_key, record.title),
+        "crumbs": records.breadcrumbs(record), "lookups": records.lookups(level),
+        "workflow": g.config.workflow_of(level),
+    }
 
 
 def _list_args() -> dict[str, Any]:
@@ -91,21 +99,28 @@ def _list_args() -> dict[str, Any]:
     }
 
 
-@bp.get("/list/<level_key>")
-@bp.get("/r/<int:record_id>/list/<level_key>")
-def children(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
-    """Children of one level under a record (or the top level): sortable, paged."""
-    records = records_service()
+def _list_of(records: Records, level_key: str, record_id: int | None) -> tuple[Level, Record | None]:
+    """The level and parent of a list URL; 404 for a level that does not sit there."""
     parent = records.get(record_id) if record_id else None
     level = _level(level_key)
     if (parent is None and not level.is_root) or (parent is not None and level.key not in
                                                   g.config.levels[parent.level_key].children):
         raise NotFound("no such list")
+    return level, parent
+
+
+@bp.get("/list/<level_key>")
+@bp.get("/r/<int:record_id>/list/<level_key>")
+def children(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Children of one level under a record (or the top level): sortable, paged."""
+    records = records_service()
+    level, parent = _list_of(records, level_key, record_id)
     page = records.children(parent, level.key, **_list_args())
+    listing = tables.listing(g.config, g.access, level, parent, page)
     if request.htmx:
-        return render_template("partials/_children.html", level=level, page=page, parent=parent)
+        return render_template("partials/_children.html", listing=listing)
     crumbs = records.breadcrumbs(parent) + [parent] if parent else []
-    return render_template("list.html", level=level, page=page, parent=parent, crumbs=crumbs)
+    return render_template("list.html", listing=listing, crumbs=crumbs)
 
 
 @bp.route("/new/<level_key>", methods=["GET", "POST"])
@@ -195,3 +210,57 @@ def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
     att, data = records.attachment(attachment_id)
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
                      download_name=att.filename)
+
+
+def _csv_cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/list/<level_key>/export.csv")
+@bp.get("/r/<int:record_id>/list/<level_key>/export.csv")
+def export(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Every readable record of the list as CSV, with only the values the actor may see."""
+    records = records_service()
+    level, parent = _list_of(records, level_key, record_id)
+    columns = tables.export_columns(g.config, g.access, level)
+
+    def chunks() -> Iterator[str]:
+        """The file a page of 200 records at a time, so a big export starts at once."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([c.label for c in columns])
+        page_number, pages = 1, 1
+        while page_number <= pages:
+            page = records.children(parent, level.key, page=page_number, per_page=200)
+            for row in tables.rows(g.config, g.access, level, columns, page.items):
+                writer.writerow([_csv_cell(cell.text) for cell in row.cells])
+            page_number, pages = page_number + 1, page.pages
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    name = f"{(parent.number + '-') if parent else ''}{level.label_plural}.csv".replace(" ", "_")
+    return Response(stream_with_context(chunks()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/r/<int:record_id>/history")
+def record_history(record_id: int):  # type: ignore[no-untyped-def]
+    """The record's audit trail, without changes of fields hidden from the actor."""
+    records = records_service()
+    record = records.get(record_id)
+    entries = history.record_history(db.session, g.config, g.access, record)
+    return render_template("record_history.html", record=record, level=_level(record.level_key),
+                           entries=entries, crumbs=records.breadcrumbs(record))
+
+
+@bp.get("/r/<int:record_id>/pdf")
+def record_pdf(record_id: int):  # type: ignore[no-untyped-def]
+    """The record page as a PDF: the same field states as on screen, nothing fetched from outside."""
+    records = records_service()
+    record = records.get(record_id)
+    html = render_template("record_pdf.html", now=utcnow(), **_record_page(records, record))
+    pdf = render_pdf(html, current_app.static_folder or "")
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{record.number}.pdf")

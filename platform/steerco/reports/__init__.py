@@ -1,0 +1,1 @@
+"""Reports: printable documents rendered from our own templates, never from tenant-supplied markup."""
