@@ -69,6 +69,23 @@ class FieldType:
         raw = str(raw).strip()
         return raw or None
 
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        """The form input pairs that post ``value``, a JSON value, through :meth:`parse`.
+
+        The JSON API turns a body into these pairs and then into a form, so a value sent
+        as JSON is parsed and validated by exactly the code that handles a browser's post;
+        null clears the field. Raises FieldInvalid for a value of the wrong JSON type.
+        """
+        if value is None:
+            return [(field.key, "")]
+        if isinstance(value, str):
+            return [(field.key, value)]
+        raise FieldInvalid("Send a string, or null to clear the field.")
+
+    def json_value(self, field: "Field", value: Any) -> Any:
+        """The stored value as the JSON API shows it (most values are JSON already)."""
+        return value
+
     def value_schema(self, field: "Field") -> dict[str, Any]:
         """JSON Schema of a valid, non-empty value of this field."""
         return {"type": "string"}

@@ -77,6 +77,15 @@ class _Number(FieldType):
     def from_decimal(self, number: Decimal) -> Any:
         return int(number) if number == number.to_integral_value() else float(number)
 
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        # A JSON number is written out as typed text, so the decimal parser (and its
+        # refusal of NaN, huge magnitudes and extra decimals) decides, as for a form.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return [(field.key, str(value))]
+        if value is None or isinstance(value, str):
+            return super().form_input(field, value)
+        raise FieldInvalid("Send a number, or null to clear the field.")
+
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return _bounded({"type": "number"}, field)
 
@@ -167,6 +176,12 @@ class YesNo(FieldType):
         # "no"; the engine parses only fields that were posted, so an absent one says nothing.
         return any(str(v).lower() in {"on", "true", "1", "yes"} for v in form.getlist(field.key))
 
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        # What the checkbox widget posts: "0" alone for no, "1" for yes.
+        if not isinstance(value, bool):
+            raise FieldInvalid("Send true or false.")
+        return [(field.key, "1" if value else "0")]
+
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "boolean"}
 
@@ -200,6 +215,14 @@ class MultipleChoice(FieldType):
         chosen = [str(v) for v in form.getlist(field.key) if str(v).strip()]
         return chosen or None
 
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        # One input per ticked box; a lone empty input (no box ticked) clears the field.
+        if value is None or value == []:
+            return [(field.key, "")]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise FieldInvalid("Send a list of option keys.")
+        return [(field.key, v) for v in value]
+
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "array", "items": {"enum": list(field.option_keys)}, "uniqueItems": True}
 
@@ -226,6 +249,13 @@ class _Lookup(FieldType):
             return int(raw)
         except ValueError:
             raise FieldInvalid("Choose one of the offered entries.") from None
+
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [(field.key, str(value))]
+        if value is None or isinstance(value, str):
+            return super().form_input(field, value)
+        raise FieldInvalid("Send the id of one of the offered entries.")
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "integer", "minimum": 1}
@@ -272,6 +302,13 @@ class Evidence(FieldType):
                 raise FieldInvalid(f"{upload.filename} is empty.")
         return files
 
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        raise FieldInvalid("Upload files through the form; the JSON API cannot attach them.")
+
+    def json_value(self, field: "Field", value: Any) -> Any:
+        # Metadata only: the bytes are downloaded through the record's page.
+        return [{"id": a.id, "filename": a.filename, "size": a.size} for a in value or []]
+
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "array"}
 
@@ -289,6 +326,20 @@ class MoneyGrid(FieldType):
     @staticmethod
     def input_name(field: "Field", scenario: str, period: str) -> str:
         return f"{field.key}.{scenario}.{period}"
+
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        # {scenario: {period: amount}} becomes one grid cell input per amount; cells not
+        # sent stay as they are, null empties a cell.
+        shape = "Send an object of scenarios, each an object of periods (YYYY-MM) and amounts."
+        if not isinstance(value, dict) or not all(isinstance(p, dict) for p in value.values()):
+            raise FieldInvalid(shape)
+        pairs = []
+        for scenario, amounts in value.items():
+            for period, amount in amounts.items():
+                if isinstance(amount, bool) or not isinstance(amount, (int, float, str, type(None))):
+                    raise FieldInvalid(f"{period} {scenario}: send a number or null.")
+                pairs.append((self.input_name(field, scenario, period), "" if amount is None else str(amount)))
+        return pairs
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         grid: dict[str, dict[str, Any]] = {}
@@ -354,6 +405,9 @@ class Computed(FieldType):
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         return None
+
+    def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
+        raise FieldInvalid("This value is computed from other fields and cannot be set.")
 
     def result_kind(self, field: "Field") -> FieldType:
         return registry.get(field.result_type or "text")

@@ -1,0 +1,457 @@
+"""The JSON API: records of any level under ``/api/t/<tenant>/``, for scripts and integrations.
+
+A request authenticates with a personal API token (``Authorization: Bearer stc_…``) and
+nothing else: no session cookie counts here, which is why the blueprint needs no CSRF
+token. From there on it is the HTML pages' path: the tenant, actor and configuration are
+resolved by :func:`tenant_blueprint`, and every read and write goes through the same
+engine calls as the forms (``Records.get/search/create/update``), so access, field states,
+validation messages, the version check and the audit trail cannot differ. JSON values
+are turned into the form input each field type already parses (``FieldType.form_input``).
+Errors come back as ``{"error": {"status", "message", "fields"?}}`` (see ``web/app.py``).
+
+Workflow actions (transitions, approvals, withdrawal, statuses, comments, the inbox) are the
+same :class:`Workflows` calls as the HTML screens: the engine decides, scopes every id to
+the tenant and the caller's read right (404 otherwise) and writes the audit trail; a view
+here only checks the JSON body, commits on success and shapes the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from flask import g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict, WWWAuthenticate
+from werkzeug.exceptions import BadRequest, Unauthorized
+
+from sqlalchemy import select
+
+from steerco.config.model import Level
+from steerco.engine import tokens
+from steerco.engine.errors import NotFound, ValidationFailed
+from steerco.engine.records import InvalidQuery, Records, Submission
+from steerco.engine.workflow import TransitionOption, Workflows
+from steerco.fields import FieldInvalid
+from steerco.store.models import ApprovalTask, ApprovalVote, Record, TransitionRequest, User
+from steerco.web.extensions import csrf, db
+from steerco.web.tenancy import records_service, tenant_blueprint
+
+#: query parameters of the list besides ``field.<key>`` filters
+LIST_PARAMS = frozenset({"level", "parent", "q", "stage", "owner", "sort", "dir", "page", "per_page"})
+FILTER_PREFIX = "field."
+CREATE_PROPERTIES = frozenset({"level", "parent", "title", "values"})
+UPDATE_PROPERTIES = frozenset({"version", "title", "values"})
+
+
+def bearer_user() -> User | None:
+    """The user whose token the request carries, or None (missing, unknown, revoked, inactive)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    user = tokens.user_for_token(db.session, credentials.strip())
+    if user is not None and db.session.dirty:
+        db.session.commit()  # the token's last use; the request's own writes get a fresh transaction
+    return user
+
+
+def _unauthorized() -> ResponseReturnValue:
+    # One answer for every failure, so a caller cannot probe which tokens once existed.
+    raise Unauthorized("Send a valid API token as 'Authorization: Bearer <token>'; "
+                       "create one under API tokens in your account.",
+                       www_authenticate=WWWAuthenticate("Bearer"))
+
+
+bp = tenant_blueprint("api", __name__, "/api/t/<tenant>", authenticate=bearer_user, unauthorized=_unauthorized)
+csrf.exempt(bp)
+
+
+@bp.after_request
+def _no_store(response):  # type: ignore[no-untyped-def]
+    """API answers carry tenant data for one user: no shared cache may keep them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# -- the JSON of a record ------------------------------------------------------------------
+def _timestamp(value: dt.datetime | None) -> str | None:
+    """Stored times are naive UTC; the API says so explicitly."""
+    return value.replace(tzinfo=dt.timezone.utc).isoformat() if value else None
+
+
+def record_json(records: Records, record: Record, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as the API shows it: only the fields visible to this actor right now.
+
+    Visibility is the field state the forms use (role field modes merged with
+    ``visible_if``), so a field hidden on the page has no key here at all.
+    """
+    level = g.config.levels[record.level_key]
+    states = records.states(level, values, record, record.stage_key, record.title)
+    return {
+        "id": record.id, "number": record.number, "level": record.level_key, "title": record.title,
+        "parent_id": record.parent_id, "stage": record.stage_key,
+        "owner": {"id": record.owner.id, "name": record.owner.name} if record.owner else None,
+        "version": record.version, "config_version": record.config_version,
+        "created_at": _timestamp(record.created_at), "updated_at": _timestamp(record.updated_at),
+        "values": {fld.key: fld.kind.json_value(fld, values.get(fld.key))
+                   for fld in level.fields if states[fld.key].visible},
+        "url": url_for("records.view", tenant=g.tenant.slug, record_id=record.id, _external=True),
+    }
+
+
+def _one(records: Records, record: Record) -> dict[str, Any]:
+    return record_json(records, record, records.stored_values(record, g.config.levels[record.level_key]))
+
+
+# -- reading -------------------------------------------------------------------------------
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidQuery(f"{name} must be a whole number") from None
+
+
+def _filters() -> dict[str, str]:
+    """``field.<key>=value`` pairs; any other unknown parameter is a mistake worth naming."""
+    filters: dict[str, str] = {}
+    for name in request.args:
+        if name.startswith(FILTER_PREFIX):
+            values = request.args.getlist(name)
+            if len(values) > 1:
+                raise InvalidQuery(f"{name} is given more than once")
+            filters[name[len(FILTER_PREFIX):]] = values[0]
+        elif name not in LIST_PARAMS:
+            raise InvalidQuery(f"unknown parameter {name!r}; use {', '.join(sorted(LIST_PARAMS))} "
+                               f"or {FILTER_PREFIX}<field>")
+    return filters
+
+
+@bp.get("/records")
+def list_records():  # type: ignore[no-untyped-def]
+    """One page of readable records of a level, filtered, sorted and paged in SQL."""
+    records = records_service()
+    filters = _filters()
+    level_key = request.args.get("level") or ""
+    if level_key not in g.config.levels:
+        raise InvalidQuery(f"level {'is required' if not level_key else repr(level_key) + ' is unknown'}; "
+                           f"levels: {', '.join(g.config.levels)}")
+    owner = request.args.get("owner") or None
+    if owner not in (None, "me"):
+        raise InvalidQuery("owner: only 'me' is supported")
+    direction = request.args.get("dir") or "asc"
+    if direction not in ("asc", "desc"):
+        raise InvalidQuery("dir must be asc or desc")
+    parent_id = _int_arg("parent")
+    page = records.search(
+        level_key, parent=records.get(parent_id) if parent_id is not None else None,
+        q=request.args.get("q"), stage=request.args.get("stage") or None,
+        owner_id=g.actor.user_id if owner == "me" else None, filters=filters,
+        sort=request.args.get("sort") or "number", descending=direction == "desc",
+        page=_int_arg("page", 1) or 1, per_page=_int_arg("per_page", 25) or 25,
+    )
+    values = records.values_of(page.items, g.config.levels[level_key])
+    return jsonify(items=[record_json(records, r, values[r.id]) for r in page.items],
+                   total=page.total, page=page.page, per_page=page.per_page, pages=page.pages)
+
+
+@bp.get("/records/<int:record_id>")
+def read_record(record_id: int):  # type: ignore[no-untyped-def]
+    records = records_service()
+    return jsonify(_one(records, records.get(record_id)))
+
+
+# -- writing -------------------------------------------------------------------------------
+def _body(allowed: frozenset[str]) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object with 'Content-Type: application/json'.")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"Unknown properties {', '.join(unknown)}; send {', '.join(sorted(allowed))}.")
+    return body
+
+
+def _submission(level: Level, record: Record | None, title: Any, values: Any) -> Submission:
+    """The body's title and values as the form post the engine parses and validates.
+
+    Keys that are no field of the level, or whose field is hidden from the actor, are
+    refused with the same words, so a refusal tells nothing about hidden fields.
+    """
+    if not isinstance(values, dict):
+        raise BadRequest("'values' must be an object of field keys and values.")
+    errors: dict[str, str] = {}
+    if title is not None and not isinstance(title, str):
+        errors["title"] = "Send a string."
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        fld = level.field(key)
+        if fld is None or g.access.field_mode(fld, record, level.key) == "hidden":
+            errors[key] = f"{level.label} has no field {key!r}."
+            continue
+        try:
+            pairs += fld.kind.form_input(fld, value)
+        except FieldInvalid as exc:
+            errors[key] = str(exc)
+    if errors:
+        raise ValidationFailed(errors, values)
+    return Submission(title=title, form=MultiDict(pairs))
+
+
+def _parent(records: Records, parent_id: Any) -> Record | None:
+    if parent_id is None:
+        return None
+    if isinstance(parent_id, bool) or not isinstance(parent_id, int):
+        raise ValidationFailed({"parent": "Send the id of the parent record, or null."})
+    try:
+        return records.get(parent_id)
+    except NotFound:
+        raise ValidationFailed({"parent": "No such record."}) from None
+
+
+@bp.post("/records")
+def create_record():  # type: ignore[no-untyped-def]
+    """Create a record: ``{"level", "parent", "title", "values"}`` -> 201 and its Location."""
+    body = _body(CREATE_PROPERTIES)
+    records = records_service()
+    level = g.config.levels.get(body.get("level")) if isinstance(body.get("level"), str) else None
+    if level is None:
+        raise ValidationFailed({"level": f"Unknown level; levels: {', '.join(g.config.levels)}."})
+    parent = _parent(records, body.get("parent"))
+    record = records.create(level.key, parent, _submission(level, None, body.get("title"), body.get("values", {})))
+    record_id = record.id
+    db.session.commit()
+    response = jsonify(_one(records, records.get(record_id)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.read_record", record_id=record_id, _external=True)
+    return response
+
+
+@bp.patch("/records/<int:record_id>")
+def update_record(record_id: int):  # type: ignore[no-untyped-def]
+    """Change a record: ``{"version", "title"?, "values"}``; the version is mandatory so that
+    a script never overwrites a change it has not seen (409 when it is stale)."""
+    body = _body(UPDATE_PROPERTIES)
+    records = records_service()
+    record = records.get(record_id)
+    version = body.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BadRequest("'version' is required: send the version of the record you read, "
+                         "so that a change saved since is not overwritten.")
+    level = g.config.levels[record.level_key]
+    submission = _submission(level, record, body.get("title", record.title), body.get("values", {}))
+    records.update(record, submission, version)
+    db.session.commit()
+    return jsonify(_one(records, records.get(record_id)))
+
+
+# -- workflow: transitions, approvals, statuses, comments, the inbox --------------------------
+REQUEST_PROPERTIES = frozenset({"comment"})
+DECISION_PROPERTIES = frozenset({"decision", "comment"})
+STATUS_PROPERTIES = frozenset({"value", "comment"})
+COMMENT_PROPERTIES = frozenset({"body"})
+
+
+def workflows() -> Workflows:
+    """The workflow engine for this request's tenant and actor."""
+    return Workflows(db.session, g.tenant.id, g.config, g.access)
+
+
+def _optional_body(allowed: frozenset[str]) -> dict[str, Any]:
+    """Like :func:`_body`, but a request without a body counts as ``{}`` (nothing to say)."""
+    if not request.get_data(cache=True):
+        return {}
+    return _body(allowed)
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    """An optional string property (absent or null: empty)."""
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationFailed({key: "Send a string."})
+    return value
+
+
+def _users(ids: set[int | None]) -> dict[int, dict[str, Any]]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {user_id: {"id": user_id, "name": name} for user_id, name in db.session.execute(
+        select(User.id, User.name).where(User.id.in_(wanted)))}
+
+
+def record_ref(record: Record) -> dict[str, Any]:
+    """A record as lists of work name it: enough to find it and fetch it."""
+    return {"id": record.id, "number": record.number, "title": record.title, "level": record.level_key,
+            "stage": record.stage_key}
+
+
+def step_json(task: ApprovalTask, votes: list[ApprovalVote], users: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": task.id, "key": task.step_key, "label": task.label, "role": task.role, "state": task.state,
+        "needed": task.needed, "due_at": _timestamp(task.due_at), "escalated_at": _timestamp(task.escalated_at),
+        "votes": [{"user": users.get(v.user_id), "decision": v.decision, "comment": v.comment,
+                   "on_behalf_of": users.get(v.on_behalf_of_id) if v.on_behalf_of_id else None,
+                   "at": _timestamp(v.decided_at)} for v in votes if v.task_id == task.id],
+    }
+
+
+def request_json(flow: Workflows, req: TransitionRequest) -> dict[str, Any]:
+    """A transition request with its approval steps (in order) and every decision taken."""
+    tasks, votes = flow.tasks(req), flow.votes(req)
+    users = _users({req.requested_by_id} | {v.user_id for v in votes} | {v.on_behalf_of_id for v in votes})
+    return {
+        "id": req.id, "record_id": req.record_id, "transition": req.transition_key,
+        "from": req.from_stage, "to": req.to_stage, "state": req.state,
+        "requested_by": users.get(req.requested_by_id), "requested_at": _timestamp(req.requested_at),
+        "decided_at": _timestamp(req.decided_at), "comment": req.comment, "config_version": req.config_version,
+        "steps": [step_json(t, votes, users) for t in tasks],
+    }
+
+
+def option_json(option: TransitionOption) -> dict[str, Any]:
+    t = option.transition
+    return {"key": t.key, "label": t.label, "to": t.target, "ready": option.ready,
+            "missing": [{"field": m.field, "label": m.label, "message": m.message} for m in option.missing],
+            "approvals": [{"key": s.key, "label": s.label, "role": s.role} for s in option.steps]}
+
+
+def _request_of(flow: Workflows, request_id: int) -> TransitionRequest:
+    """A request of this tenant whose record the actor may read; else 404."""
+    req = db.session.scalar(select(TransitionRequest).where(
+        TransitionRequest.id == request_id, TransitionRequest.tenant_id == g.tenant.id))
+    if req is None:
+        raise NotFound("no such request")
+    flow.records.get(req.record_id)  # NotFound when the record is not the actor's to read
+    return req
+
+
+@bp.get("/records/<int:record_id>/transitions")
+def transitions(record_id: int):  # type: ignore[no-untyped-def]
+    """The transitions the caller may request from the record's stage, with their gates."""
+    flow = workflows()
+    record = flow.records.get(record_id)
+    pending = flow.pending_request(record)
+    return jsonify(transitions=[option_json(o) for o in flow.options(record)],
+                   pending=request_json(flow, pending) if pending else None)
+
+
+@bp.post("/records/<int:record_id>/transitions/<key>")
+def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def]
+    """Request a transition ``{"comment"?}``: 201 and the request (applied at once when no
+    approval step applies); 422 with ``missing`` while the gate is closed."""
+    flow = workflows()
+    record = flow.records.get(record_id)
+    comment = _text(_optional_body(REQUEST_PROPERTIES), "comment")
+    req = flow.request(record, key, comment)
+    request_id = req.id
+    db.session.commit()
+    response = jsonify(request_json(flow, _request_of(flow, request_id)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.read_request", request_id=request_id, _external=True)
+    return response
+
+
+@bp.get("/requests/<int:request_id>")
+def read_request(request_id: int):  # type: ignore[no-untyped-def]
+    flow = workflows()
+    return jsonify(request_json(flow, _request_of(flow, request_id)))
+
+
+@bp.post("/requests/<int:request_id>/withdraw")
+def withdraw_request(request_id: int):  # type: ignore[no-untyped-def]
+    """The requester takes a pending request back ``{"comment"?}``."""
+    flow = workflows()
+    _request_of(flow, request_id)
+    comment = _text(_optional_body(REQUEST_PROPERTIES), "comment")
+    flow.withdraw(request_id, comment)
+    db.session.commit()
+    return jsonify(request_json(flow, _request_of(flow, request_id)))
+
+
+@bp.post("/approvals/<int:task_id>")
+def decide(task_id: int):  # type: ignore[no-untyped-def]
+    """Decide an open approval step ``{"decision": "approve"|"reject", "comment"?}`` (a
+    rejection needs a comment); 409 when it was decided already."""
+    flow = workflows()
+    task, _ = flow.task(task_id)  # 404 for another tenant's or an unreadable record's step
+    request_id = task.request_id
+    body = _body(DECISION_PROPERTIES)
+    # The engine checks who may decide before it looks at the decision itself.
+    flow.decide(task_id, body.get("decision"), _text(body, "comment"))  # type: ignore[arg-type]
+    db.session.commit()
+    return jsonify(request_json(flow, _request_of(flow, request_id)))
+
+
+def _request_summary(req: TransitionRequest) -> dict[str, Any]:
+    """What an inbox entry says about the request a step belongs to."""
+    return {"id": req.id, "record_id": req.record_id, "transition": req.transition_key, "from": req.from_stage,
+            "to": req.to_stage, "requested_by": _users({req.requested_by_id}).get(req.requested_by_id),
+            "requested_at": _timestamp(req.requested_at), "comment": req.comment}
+
+
+def _inbox_step(flow: Workflows, task: ApprovalTask, record: Record) -> dict[str, Any]:
+    votes = [v for v in flow.votes(task.request) if v.task_id == task.id]
+    users = _users({v.user_id for v in votes} | {v.on_behalf_of_id for v in votes})
+    return {**step_json(task, votes, users), "request": _request_summary(task.request), "record": record_ref(record)}
+
+
+@bp.get("/inbox")
+def inbox():  # type: ignore[no-untyped-def]
+    """The caller's work: steps to decide (``on_behalf_of`` when as someone's deputy), their
+    own open requests, their records whose gates are not met, and overdue steps escalated
+    to a forum or role they hold."""
+    flow = workflows()
+    waiting = flow.waiting_for_me()
+    principals = _users({t.on_behalf_of for t in waiting})
+    return jsonify(
+        approvals=[{**_inbox_step(flow, item.task, item.record), "overdue": item.overdue,
+                    "on_behalf_of": principals.get(item.on_behalf_of) if item.on_behalf_of else None}
+                   for item in waiting],
+        requests=[{**request_json(flow, req), "record": record_ref(record)} for req, record in flow.my_requests()],
+        blocked=[{"record": record_ref(record), "transitions": [option_json(o) for o in options]}
+                 for record, options in flow.blocked_records()],
+        escalated=[_inbox_step(flow, task, record) for task, record in flow.escalated_to_me()],
+    )
+
+
+@bp.post("/records/<int:record_id>/status/<dimension>")
+def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
+    """Change a status ``{"value", "comment"?}``; some values need a comment."""
+    flow = workflows()
+    record = flow.records.get(record_id)
+    body = _body(STATUS_PROPERTIES)
+    value = body.get("value")
+    if not isinstance(value, str):
+        raise ValidationFailed({"value": "Send the key of one of the status's options."})
+    change = flow.set_status(record, dimension, value, _text(body, "comment"))
+    db.session.commit()
+    record = flow.records.get(record_id)
+    history = flow.status_history(record).get(dimension, [])
+    users = _users({c.user_id for c in history})
+    return jsonify(dimension=dimension, value=(record.values or {}).get(dimension), changed=change is not None,
+                   history=[{"from": c.old_value, "to": c.new_value, "comment": c.comment,
+                             "user": users.get(c.user_id) if c.user_id else None,
+                             "at": _timestamp(c.changed_at)} for c in history])
+
+
+@bp.post("/records/<int:record_id>/comments")
+def add_comment(record_id: int):  # type: ignore[no-untyped-def]
+    """Comment on a record ``{"body"}``: 201 and the comment."""
+    flow = workflows()
+    record = flow.records.get(record_id)
+    body = _body(COMMENT_PROPERTIES)
+    text_ = body.get("body")
+    if not isinstance(text_, str):
+        raise ValidationFailed({"body": "Send the comment as a string."})
+    entry = flow.comment(record, text_)
+    db.session.commit()
+    response = jsonify(id=entry.id, record_id=record_id, body=entry.body,
+                       user=_users({entry.user_id}).get(entry.user_id) if entry.user_id else None,
+                       created_at=_timestamp(entry.created_at))
+    response.status_code = 201
+    return response
