@@ -1,0 +1,129 @@
+"""User administration for a tenant's admins: members, their roles, (de)activation.
+
+Views stay thin: the engine (``steerco.engine.members``) checks the right, keeps every
+lookup inside the tenant and writes the audit trail; a view parses the form, commits, and
+answers 422 with the form when the engine reports bad input. Everything else (403 without
+the right, 404 for ids of other tenants) goes to the app's error handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from steerco.engine import members
+from steerco.engine.errors import ValidationFailed
+from steerco.web.extensions import db
+from steerco.web.tenancy import tenant_blueprint
+
+bp = tenant_blueprint("admin", __name__)
+
+
+@bp.before_request
+def _require_users_right() -> None:
+    """Every route here needs the right; checked once, after the tenant resolved the actor."""
+    members.require_users_right(g.config, g.actor)
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Pages with people's data (and once a generated password) are not kept in caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _user_page(user_id: int, errors: Mapping[str, str] | None = None,
+               values: Mapping[str, Any] | None = None, message: str | None = None) -> str:
+    return render_template(
+        "admin/user.html", member=members.member(db.session, g.tenant, user_id),
+        nodes=members.node_choices(db.session, g.tenant, g.config),
+        errors=errors or {}, values=values or {}, message=message)
+
+
+def _back_to(user_id: int) -> BaseResponse:
+    return redirect(url_for("admin.user", user_id=user_id), code=303)
+
+
+@bp.get("/admin/users")
+def users():  # type: ignore[no-untyped-def]
+    query = request.args.get("q", "")
+    found = members.members(db.session, g.tenant, query)
+    # A history restore asks for the whole page even though it comes from htmx.
+    if request.htmx and not request.htmx.history_restore_request:
+        return render_template("admin/_users_table.html", found=found, q=query)
+    return render_template("admin/users.html", found=found, q=query)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+def new_user():  # type: ignore[no-untyped-def]
+    nodes = members.node_choices(db.session, g.tenant, g.config)
+    if request.method == "GET":
+        return render_template("admin/user_new.html", nodes=nodes, errors={}, values={}, message=None)
+    form = request.form
+    role, node = form.get("role", ""), form.get("node", "")
+    try:
+        invited = members.invite(db.session, g.tenant, g.config, g.actor, form.get("email", ""),
+                                 form.get("name", ""), form.get("password") or None,
+                                 [(role, node)] if role or node.strip() else [])
+    except ValidationFailed as failed:
+        db.session.rollback()
+        values = {"email": form.get("email", ""), "name": form.get("name", ""), "role": role, "node": node}
+        return render_template("admin/user_new.html", nodes=nodes, errors=failed.errors, values=values,
+                               message=failed.message), 422
+    user_id, name, email = invited.user.id, invited.user.name, invited.user.email
+    db.session.commit()
+    flash(_invited_message(invited, name, email))
+    return _back_to(user_id)
+
+
+def _invited_message(invited: members.Invited, name: str, email: str) -> str:
+    if invited.password:
+        return (f"{name} can now log in as {email}. Initial password: {invited.password} "
+                "(shown only this once: hand it over privately).")
+    if invited.created:
+        return f"{name} can now log in as {email} with the password you set."
+    return f"{name} had an account already and now belongs to this workspace; they keep their own password."
+
+
+@bp.get("/admin/users/<int:user_id>")
+def user(user_id: int):  # type: ignore[no-untyped-def]
+    return _user_page(user_id)
+
+
+@bp.post("/admin/users/<int:user_id>/roles")
+def grant(user_id: int):  # type: ignore[no-untyped-def]
+    role, node = request.form.get("role", ""), request.form.get("node", "")
+    try:
+        members.grant_role(db.session, g.tenant, g.config, g.actor, user_id, role, node or None)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _user_page(user_id, failed.errors, {"role": role, "node": node}, failed.message), 422
+    db.session.commit()
+    flash("Role granted.")
+    return _back_to(user_id)
+
+
+@bp.post("/admin/users/<int:user_id>/roles/<int:assignment_id>/delete")
+def revoke(user_id: int, assignment_id: int):  # type: ignore[no-untyped-def]
+    members.revoke_role(db.session, g.tenant, g.actor, assignment_id, user_id=user_id, config=g.config)
+    db.session.commit()
+    flash("Role removed.")
+    return _back_to(user_id)
+
+
+@bp.post("/admin/users/<int:user_id>/deactivate")
+def deactivate(user_id: int):  # type: ignore[no-untyped-def]
+    members.deactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
+    db.session.commit()
+    flash("User deactivated in this workspace; their open sessions have ended.")
+    return _back_to(user_id)
+
+
+@bp.post("/admin/users/<int:user_id>/reactivate")
+def reactivate(user_id: int):  # type: ignore[no-untyped-def]
+    members.reactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
+    db.session.commit()
+    flash("User reactivated in this workspace.")
+    return _back_to(user_id)

@@ -1,0 +1,365 @@
+"""User administration pages: list and search, invite, grant and revoke roles, deactivate.
+
+Only members holding the "users" admin right reach these pages (everyone else: 403);
+ids of another workspace answer 404 without a trace of that workspace; every change is
+audited, and a deactivated user's sessions end at once while their history stays.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from configs import minimal_documents
+from steerco.engine import tenants
+from steerco.engine.records import Submission
+from steerco.store.models import AuditEvent, Membership, Record, RoleAssignment, User
+
+PASSWORD = "correct-horse-battery"  # the conftest's password for every made user
+
+
+def _other_documents() -> dict[str, Any]:
+    documents = minimal_documents()
+    documents["tenant"].update(key="other", name="Other Ltd")
+    return documents
+
+
+@pytest.fixture
+def world(session, make_tenant, make_user, records_for):  # type: ignore[no-untyped-def]
+    """mini: an admin, a member owning a measure; other: its admin with a role of their own."""
+    mini, other = make_tenant(), make_tenant(_other_documents())
+    admin = make_user(mini, email="admin@mini.example", name="Ada Admin")
+    outsider = make_user(other, [("owner", None)], email="secret@other.example", name="Zelda Secret")
+    other_admin = make_user(other, email="admin@other.example", name="Otto Other")
+    mine = records_for(mini, admin)
+    program = mine.create("program", None, Submission("Mini program", MultiDict()))
+    member = make_user(mini, [("owner", program.id)], email="mia@mini.example", name="Mia Member")
+    measure = mine.create("measure", program, Submission("Mia's measure", MultiDict()))
+    measure.owner_id = member.id
+    session.flush()
+    # an edit of her own, so that the audit trail has events by her
+    records_for(mini, member).update(measure, Submission("Mia's measure, edited", MultiDict()), measure.version)
+    records_for(other, other_admin).create("program", None, Submission("Other program", MultiDict()))
+    foreign_program = records_for(other, other_admin).create("program", None, Submission("Hidden plan", MultiDict()))
+    session.commit()
+    foreign_assignment = session.scalar(select(RoleAssignment.id).where(RoleAssignment.user_id == outsider.id))
+    return {"mini": mini, "other": other, "admin": admin, "outsider": outsider, "member": member,
+            "program": program, "measure": measure, "foreign_program": foreign_program,
+            "foreign_assignment": foreign_assignment}
+
+
+def _assignment_ids(session, user_id: int) -> list[int]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return list(session.scalars(select(RoleAssignment.id).where(RoleAssignment.user_id == user_id)
+                                .order_by(RoleAssignment.id)))
+
+
+def _kinds(session, tenant) -> list[str]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return list(session.scalars(select(AuditEvent.kind).where(AuditEvent.tenant_id == tenant.id)
+                                .order_by(AuditEvent.id)))
+
+
+def _logged_in_client(app, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    other = app.test_client()
+    assert other.post("/login", data={"email": email, "password": password}).status_code == 302
+    return other
+
+
+def _to_login(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+
+
+# -- list and search ---------------------------------------------------------------------
+
+def test_workspace_links_to_users_only_for_user_admins(client, world, login, app):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    assert 'href="/t/mini/admin/users"' in client.get("/t/mini/").get_data(as_text=True)
+    member = _logged_in_client(app, world["member"].email)
+    assert "/admin/users" not in member.get("/t/mini/").get_data(as_text=True)
+
+
+def test_list_shows_members_with_roles_and_nodes_and_nothing_of_other_tenants(client, world, login):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    response = client.get("/t/mini/admin/users")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    for expected in ("Ada Admin", "admin@mini.example", "Mia Member", "mia@mini.example", "Administrator",
+                     "Measure owner", world["program"].number, "Mini program", "tenant-wide", 'id="users-table"',
+                     'hx-trigger="input changed delay:300ms', 'hx-get="/t/mini/admin/users"', 'for="user-search"'):
+        assert expected in html, expected
+    assert "Zelda" not in html and "secret@other.example" not in html
+
+
+def test_search_filters_and_htmx_gets_only_the_table(client, world, login):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    page = client.get("/t/mini/admin/users?q=MIA").get_data(as_text=True)
+    assert "mia@mini.example" in page and "admin@mini.example" not in page and 'value="MIA"' in page
+    partial = client.get("/t/mini/admin/users?q=admin@mini", headers={"HX-Request": "true"})
+    html = partial.get_data(as_text=True)
+    assert partial.status_code == 200
+    assert html.lstrip().startswith('<section class="card" id="users-table"')
+    assert "<html" not in html and "Ada Admin" in html and "Mia Member" not in html
+    restore = client.get("/t/mini/admin/users?q=mia", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.get_data(as_text=True)
+    assert "No user matches" in client.get("/t/mini/admin/users?q=zelda", headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
+# -- inviting ----------------------------------------------------------------------------
+
+def test_invite_with_a_generated_password_that_works_for_login(client, world, login, app, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    form = client.get("/t/mini/admin/users/new").get_data(as_text=True)
+    assert 'name="csrf_token"' in form and 'list="node-options"' in form
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "Neo@Mini.example", "name": "Neo New", "password": "", "role": "owner",
+        "node": world["program"].number})
+    assert response.status_code == 303
+    session.expire_all()
+    neo = session.scalar(select(User).where(User.email == "neo@mini.example"))
+    assert urlsplit(response.headers["Location"]).path == f"/t/mini/admin/users/{neo.id}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    password = re.search(r"Initial password: (\S+) \(shown only this once", page).group(1)
+    assert "Neo New" in page and world["program"].number in page
+    assert password not in client.get(response.headers["Location"]).get_data(as_text=True)  # only once
+    newcomer = _logged_in_client(app, "neo@mini.example", password)
+    assert newcomer.get("/t/mini/").status_code == 200
+    assert session.scalar(select(RoleAssignment.node_id).where(RoleAssignment.user_id == neo.id)) == world["program"].id
+    assert _kinds(session, world["mini"])[-2:] == ["member.invited", "role.granted"]
+
+
+def test_invite_with_a_chosen_password_and_no_role(client, world, login, app):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "pat@mini.example", "name": "Pat Chosen", "password": "chosen-password", "role": "", "node": ""})
+    assert response.status_code == 303
+    assert "with the password you set" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _logged_in_client(app, "pat@mini.example", "chosen-password").get("/t/mini/").status_code == 200
+
+
+def test_invite_an_existing_account_keeps_its_password(client, world, login, app, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "secret@other.example", "name": "", "password": "try-to-take-over", "role": "owner", "node": ""})
+    assert response.status_code == 303
+    assert "keep their own password" in client.get(response.headers["Location"]).get_data(as_text=True)
+    outsider = _logged_in_client(app, "secret@other.example")
+    assert outsider.get("/t/mini/").status_code == 200 and outsider.get("/t/other/").status_code == 200
+    assert app.test_client().post("/login", data={"email": "secret@other.example",
+                                                  "password": "try-to-take-over"}).status_code == 401
+
+
+def test_bad_invitation_is_422_with_values_and_messages_and_saves_nothing(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    events = len(_kinds(session, world["mini"]))
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "broken", "name": "Bo Broken", "password": "short", "role": "chief", "node": "PG-9999"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'value="broken"' in html and 'value="Bo Broken"' in html and 'value="PG-9999"' in html
+    assert 'value="short"' not in html  # a password is never echoed
+    assert "Enter a valid e-mail address." in html and "At least 8 characters" in html
+    assert "There is no role &#39;chief&#39; in this workspace" in html
+    assert 'aria-invalid="true"' in html
+    again = client.post("/t/mini/admin/users/new", data={"email": "ok@mini.example", "name": "Ok",
+                                                          "role": "owner", "node": "PG-9999"})
+    assert again.status_code == 422 and "There is no record &#39;PG-9999&#39; in this workspace" in again.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(User.id).where(User.email.in_(["broken", "ok@mini.example"]))) is None
+    assert len(_kinds(session, world["mini"])) == events
+
+
+# -- roles ---------------------------------------------------------------------------------
+
+def test_grant_at_a_node_and_tenant_wide_then_revoke(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    member = world["member"]
+    url = f"/t/mini/admin/users/{member.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert '<select id="input-role" name="role"' in page and 'for="input-role"' in page and 'for="input-node"' in page
+    assert f'<option value="{world["program"].number}">' in page and "Leave it empty for the whole workspace" in page
+    before = _assignment_ids(session, member.id)
+    response = client.post(f"{url}/roles", data={"role": "admin", "node": ""})
+    assert response.status_code == 303 and urlsplit(response.headers["Location"]).path == url
+    assert client.post(f"{url}/roles", data={"role": "owner", "node": "pg-0001"}).status_code == 422  # held already
+    after = _assignment_ids(session, member.id)
+    assert len(after) == len(before) + 1
+    html = client.get(url).get_data(as_text=True)
+    assert "Administrator" in html and "tenant-wide" in html and f"at {world['program'].number} Mini program" in html
+    new_id = after[-1]
+    removal = client.post(f"{url}/roles/{new_id}/delete")
+    assert removal.status_code == 303
+    assert _assignment_ids(session, member.id) == before
+    assert _kinds(session, world["mini"])[-2:] == ["role.granted", "role.revoked"]
+
+
+def test_unknown_role_or_node_is_422_with_a_message_and_nothing_saved(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    member = world["member"]
+    before = _assignment_ids(session, member.id)
+    events = len(_kinds(session, world["mini"]))
+    url = f"/t/mini/admin/users/{member.id}/roles"
+    unknown_role = client.post(url, data={"role": "emperor", "node": ""})
+    assert unknown_role.status_code == 422
+    assert "There is no role &#39;emperor&#39; in this workspace" in unknown_role.get_data(as_text=True)
+    foreign_node = client.post(url, data={"role": "admin", "node": world["foreign_program"].number})
+    html = foreign_node.get_data(as_text=True)
+    assert foreign_node.status_code == 422
+    assert f"There is no record &#39;{world['foreign_program'].number}&#39; in this workspace" in html
+    assert f'value="{world["foreign_program"].number}"' in html and "Hidden plan" not in html
+    assert _assignment_ids(session, member.id) == before
+    assert len(_kinds(session, world["mini"])) == events
+
+
+def test_destructive_forms_ask_for_confirmation_and_every_post_form_carries_csrf(client, world, login):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    pages = [client.get(f"/t/mini/admin/users/{world['member'].id}").get_data(as_text=True),
+             client.get("/t/mini/admin/users/new").get_data(as_text=True)]
+    detail = pages[0]
+    for action in ("/delete", "/deactivate"):
+        form = re.search(r'<form[^>]*action="[^"]*' + action + r'"[^>]*>', detail).group(0)
+        assert "return confirm(" in form, form
+    for html in pages:
+        forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", html, flags=re.S)
+        assert forms
+        for form in forms:
+            assert 'name="csrf_token"' in form, form
+        for input_id in re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', html):
+            assert f'for="{input_id}"' in html, input_id
+
+
+# -- deactivation ------------------------------------------------------------------------------
+
+def test_deactivate_ends_the_session_blocks_login_and_keeps_history(client, world, login, app, session):  # type: ignore[no-untyped-def]
+    member, measure = world["member"], world["measure"]
+    theirs = _logged_in_client(app, member.email)
+    assert theirs.get("/t/mini/").status_code == 200
+    login(world["admin"].email)
+    response = client.post(f"/t/mini/admin/users/{member.id}/deactivate")
+    assert response.status_code == 303
+    assert "Deactivated in this workspace" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _to_login(theirs.get("/t/mini/"))
+    assert app.test_client().post("/login", data={"email": member.email, "password": PASSWORD}).status_code == 401
+    session.expire_all()
+    assert session.get(Record, measure.id).owner_id == member.id
+    assert session.scalar(select(AuditEvent.id).where(AuditEvent.user_id == member.id)) is not None
+    listing = client.get("/t/mini/admin/users").get_data(as_text=True)
+    assert "Mia Member" in listing and "Deactivated" in listing
+    assert _kinds(session, world["mini"])[-1] == "member.deactivated"
+    reactivated = client.post(f"/t/mini/admin/users/{member.id}/reactivate")
+    assert reactivated.status_code == 303
+    assert _logged_in_client(app, member.email).get("/t/mini/").status_code == 200
+    assert _kinds(session, world["mini"])[-1] == "member.reactivated"
+
+
+def test_deactivated_in_one_workspace_still_logs_in_to_the_other(client, world, login, app, session):  # type: ignore[no-untyped-def]
+    outsider = world["outsider"]
+    tenants.add_member(session, world["mini"], outsider, [("owner", None)])
+    session.commit()
+    login(world["admin"].email)
+    assert client.post(f"/t/mini/admin/users/{outsider.id}/deactivate").status_code == 303
+    theirs = _logged_in_client(app, outsider.email)
+    assert theirs.get("/t/other/").status_code == 200
+    assert theirs.get("/t/mini/").status_code == 404
+    session.expire_all()
+    assert session.scalar(select(Membership.is_active).where(
+        Membership.user_id == outsider.id, Membership.tenant_id == world["other"].id))
+
+
+def test_an_admin_cannot_deactivate_themselves(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    own_page = client.get(f"/t/mini/admin/users/{world['admin'].id}").get_data(as_text=True)
+    assert "/deactivate" not in own_page
+    response = client.post(f"/t/mini/admin/users/{world['admin'].id}/deactivate")
+    assert response.status_code == 403
+    assert "You cannot deactivate yourself" in response.get_data(as_text=True)
+    assert client.get("/t/mini/admin/users").status_code == 200
+    session.expire_all()
+    assert session.get(User, world["admin"].id).is_active
+
+
+# -- who may, and the wall between workspaces --------------------------------------------------
+
+def _admin_routes(user_id: int, assignment_id: int) -> list[tuple[str, str, dict[str, str]]]:
+    base = f"/t/mini/admin/users/{user_id}"
+    return [
+        ("GET", "/t/mini/admin/users", {}), ("GET", "/t/mini/admin/users/new", {}),
+        ("POST", "/t/mini/admin/users/new", {"email": "x@mini.example", "name": "X", "role": "admin"}),
+        ("GET", base, {}), ("POST", f"{base}/roles", {"role": "admin", "node": ""}),
+        ("POST", f"{base}/roles/{assignment_id}/delete", {}),
+        ("POST", f"{base}/deactivate", {}), ("POST", f"{base}/reactivate", {}),
+    ]
+
+
+def test_a_member_without_the_users_right_gets_403_everywhere(world, app, session):  # type: ignore[no-untyped-def]
+    member = _logged_in_client(app, world["member"].email)
+    admin, own = world["admin"], _assignment_ids(session, world["admin"].id)[0]
+    for method, url, data in _admin_routes(admin.id, own):
+        response = member.open(url, method=method, data=data)
+        assert response.status_code == 403, (method, url)
+    assert _assignment_ids(session, admin.id) == [own]
+    assert session.scalar(select(User.id).where(User.email == "x@mini.example")) is None
+
+
+def test_ids_of_another_workspace_are_404_everywhere_without_a_trace(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    outsider = world["outsider"]
+    member_assignment = _assignment_ids(session, world["member"].id)[0]
+    routes = [r for r in _admin_routes(outsider.id, world["foreign_assignment"]) if str(outsider.id) in r[1]]
+    # a foreign assignment under one of our own users, and our assignment under their user
+    routes += [("POST", f"/t/mini/admin/users/{world['member'].id}/roles/{world['foreign_assignment']}/delete", {}),
+               ("POST", f"/t/mini/admin/users/{outsider.id}/roles/{member_assignment}/delete", {})]
+    for method, url, data in routes:
+        response = client.open(url, method=method, data=data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 404, (method, url)
+        for secret in ("Zelda", "secret@other.example", "Other Ltd", "Hidden plan"):
+            assert secret not in html, (url, secret)
+    session.expire_all()
+    assert session.get(RoleAssignment, world["foreign_assignment"]) is not None
+    assert session.get(RoleAssignment, member_assignment) is not None
+    assert session.get(User, outsider.id).is_active
+    assert all(m.is_active for m in session.scalars(select(Membership).where(Membership.user_id == outsider.id)))
+
+
+def test_a_user_admin_of_another_workspace_has_no_rights_here(world, app):  # type: ignore[no-untyped-def]
+    other_admin = _logged_in_client(app, "admin@other.example")
+    assert other_admin.get("/t/mini/admin/users").status_code == 404
+    assert other_admin.get("/t/other/admin/users").status_code == 200
+
+
+def test_anonymous_is_sent_to_login(client, world):  # type: ignore[no-untyped-def]
+    assert _to_login(client.get("/t/mini/admin/users"))
+    assert _to_login(client.post(f"/t/mini/admin/users/{world['member'].id}/deactivate"))
+
+
+# -- CSRF for real -------------------------------------------------------------------------------
+
+@pytest.fixture
+def csrf_client(database_url, upload_dir):  # type: ignore[no-untyped-def]
+    from steerco import create_app
+    from steerco.web.extensions import db
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "csrf-admin-secret", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "UPLOAD_DIR": str(upload_dir)})
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_admin_posts_need_the_csrf_token(csrf_client, world, session):  # type: ignore[no-untyped-def]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', csrf_client.get("/login").get_data(as_text=True)).group(1)
+    csrf_client.post("/login", data={"email": world["admin"].email, "password": PASSWORD, "csrf_token": token})
+    url = f"/t/mini/admin/users/{world['member'].id}"
+    assert csrf_client.post(f"{url}/deactivate").status_code == 400
+    page = csrf_client.get(url).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert csrf_client.post(f"{url}/deactivate", data={"csrf_token": token}).status_code == 303
+    session.expire_all()
+    assert not session.get(User, world["member"].id).is_active
