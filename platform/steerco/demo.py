@@ -17,6 +17,7 @@ from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.users import create_user
+from steerco.engine.workflow import Workflows
 from steerco.settings import RESOURCE_ROOT
 from steerco.store.models import Record, Tenant, User
 
@@ -88,6 +89,9 @@ MEASURE_TITLES = {
                             "Discount governance", "Service contract upsell"],
 }
 
+#: measures in the measure owner's program that the program manager owns instead
+PROGRAM_MANAGER_MEASURES = {"Long-term agreement for sensors"}
+
 SERVICEDESK_TREE: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("service_line", "Workplace Services", None, {"annual_budget": "3400000", "headcount": "42"}),
     ("service_line", "Business Applications", None, {"annual_budget": "5100000", "headcount": "57"}),
@@ -137,21 +141,31 @@ def _measure_values(index: int, owner_id: int) -> dict[str, Any]:
     values: dict[str, Any] = {
         "category": ["procurement", "personnel", "process", "footprint", "product", "logistics"][index % 6],
         "potential": str(potential), "baseline": str(potential * 4),
-        "implementation_status": ["on_track", "on_track", "delayed", "critical"][index % 4],
-        "potential_status": ["confirmed", "at_risk", "confirmed", "lost"][index % 4],
         "benefit_probability": str(50 + index % 5 * 10), "responsible": str(owner_id),
         "effect_type": "recurring" if index % 3 else "one_time",
         "has_capex": "1" if index % 4 == 0 else "0",
     }
     if index % 4 == 0:
         values["capex_amount"] = str(potential // 2)
-    if values["potential_status"] in {"at_risk", "lost"}:
-        values["risk_note"] = "Supplier has not confirmed the new terms yet."
     for month in range(1, 13):
         values[f"financials.plan.2026-{month:02d}"] = str(round(potential / 12, 2))
         if month <= 10:
             values[f"financials.actual.2026-{month:02d}"] = str(round(potential / 12 * (0.8 + index % 3 * 0.1), 2))
     return values
+
+
+def _set_statuses(session: Session, records: Records, measure: Record, index: int) -> None:
+    """Statuses change with a reason, as a person would change them, not through the form."""
+    workflows = Workflows(session, records.tenant_id, records.config, records.access)
+    implementation = ["on_track", "on_track", "delayed", "critical"][index % 4]
+    potential = ["confirmed", "at_risk", "confirmed", "lost"][index % 4]
+    workflows.set_status(measure, "implementation_status", implementation,
+                         "" if implementation == "on_track" else "Supplier audit slipped by six weeks.")
+    workflows.set_status(measure, "potential_status", potential,
+                         "" if potential == "confirmed" else "Volumes fell short of the plan.")
+    if potential in {"at_risk", "lost"}:
+        records.update(measure, Submission(measure.title, _form({
+            "risk_note": "Supplier has not confirmed the new terms yet."})), measure.version)
 
 
 def load_demo(session: Session) -> list[Tenant]:
@@ -176,14 +190,19 @@ def load_demo(session: Session) -> list[Tenant]:
 
     owner = users["owner@acme.example"]
     owner_records = _service(session, by_slug["acme"], owner)
+    pm_records = _service(session, by_slug["acme"], users["pm@acme.example"])
     admin_records = _service(session, by_slug["acme"], admins["acme"])
     index = 0
     for package, titles in MEASURE_TITLES.items():
         parent = acme[package]
-        # Measures in the owner's program belong to the owner; the others to the admin.
-        records = owner_records if parent.path.startswith(acme["Procurement 2027"].path) else admin_records
+        # Measures in the owner's program belong to the owner, except one the program
+        # manager took on; the others belong to the admin.
+        in_program = parent.path.startswith(acme["Procurement 2027"].path)
         for title in titles:
-            records.create("measure", parent, Submission(title, _form(_measure_values(index, records.access.actor.user_id))))
+            records = (pm_records if title in PROGRAM_MANAGER_MEASURES else owner_records) if in_program \
+                else admin_records
+            measure = records.create("measure", parent, Submission(title, _form(_measure_values(index, records.access.actor.user_id))))
+            _set_statuses(session, records, measure, index)
             index += 1
 
     desk_records = _service(session, by_slug["servicedesk"], users["owner@servicedesk.example"])

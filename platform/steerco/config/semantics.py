@@ -241,6 +241,18 @@ class Checker:
                 self.reference("workflows", [*base, "default"], dimension["default"], options, "option")
             for i, key in enumerate(_keys(dimension.get("comment_required_for"))):
                 self.reference("workflows", [*base, "comment_required_for", i], key, options, "option")
+            self.check_status_field(base, dimension, options)
+
+    def check_status_field(self, base: list[object], dimension: Mapping[str, Any], options: list[Any]) -> None:
+        """A field named like a status dimension holds that status: it must be a single
+        choice with exactly the dimension's options, or the two would disagree."""
+        field = self.fields.get(dimension.get("key"))
+        if field is None:
+            return
+        field_options = sorted(str(o.get("key")) for _, o in _items(field, "options"))
+        if field.get("type") != "single_choice" or field_options != sorted(map(str, options)):
+            self.problem("workflows", [*base, "key"], f"field {dimension.get('key')!r} holds this status, so it "
+                         "must be a single choice with the same options", "status_field_mismatch")
 
     def check_reachable(self, base: list[object], initial: str, stages: list[Any],
                         edges: Mapping[str, set[str]]) -> None:

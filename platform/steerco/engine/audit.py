@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from steerco.store.models import AuditEvent
+from steerco.store import scoping
+from steerco.store.models import AuditEvent, Tenant
 
 
 def _digest(event: AuditEvent) -> str:
@@ -29,7 +30,12 @@ def _digest(event: AuditEvent) -> str:
 def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
            record_id: int | None = None, data: dict[str, Any] | None = None,
            now: dt.datetime | None = None) -> AuditEvent:
-    """Add one event to the tenant's chain (in the caller's transaction)."""
+    """Add one event to the tenant's chain (in the caller's transaction).
+
+    The tenant's row is locked first (PostgreSQL; SQLite serialises writers anyway), so two
+    transactions cannot both read the same last hash and fork the chain.
+    """
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
     previous = session.scalar(
         select(AuditEvent.hash).where(AuditEvent.tenant_id == tenant_id)
         .order_by(AuditEvent.id.desc()).limit(1)
@@ -46,6 +52,11 @@ def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
     return event
 
 
+def content_matches(event: AuditEvent) -> bool:
+    """Whether the event's stored hash still covers its stored content (False: the row was edited)."""
+    return event.hash == _digest(event)
+
+
 def first_broken(events: Iterable[AuditEvent]) -> AuditEvent | None:
     """The first event (in id order) whose hash or link does not match; None if intact."""
     previous = ""
@@ -54,3 +65,28 @@ def first_broken(events: Iterable[AuditEvent]) -> AuditEvent | None:
             return event
         previous = event.hash
     return None
+
+
+def events(session: Session, tenant_id: int, *, batch: int = 500) -> Iterator[AuditEvent]:
+    """The tenant's events in chain (id) order, fetched ``batch`` rows at a time.
+
+    ``yield_per`` streams the rows (a server-side cursor on PostgreSQL) instead of loading
+    the whole trail; the explicit tenant filter makes the query valid whatever tenant the
+    session may be bound to, so the tripwire is told to stand aside.
+    """
+    result = session.scalars(
+        select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.id)
+        .execution_options(yield_per=batch, **{scoping.ALL_TENANTS: True}))
+    try:
+        yield from result
+    finally:
+        result.close()  # also when the caller stops early, at the first broken event
+
+
+def verify(session: Session, tenant_id: int, *, batch: int = 500) -> AuditEvent | None:
+    """The first event of the tenant's chain that was altered, inserted or removed; None if intact."""
+    stream = events(session, tenant_id, batch=batch)
+    try:
+        return first_broken(stream)
+    finally:
+        stream.close()

@@ -4,7 +4,10 @@
     ├── NotFound          the thing does not exist for this user in this tenant (-> 404)
     ├── Forbidden         the user may see it but not do this (-> 403), with a reason
     ├── ValidationFailed  bad input: a message per field, and the user's values to re-show
-    └── StaleRecord       the record changed since the form was opened (-> 409)
+    ├── StaleRecord       the record changed since the form was opened (-> 409)
+    ├── Conflict          the action no longer fits the record's state: an approval decided
+    │                     already, a request in flight already (-> 409)
+    └── GateNotMet        a transition's criteria do not hold; carries what is missing (-> 422)
 
 The web layer maps each class to an answer once; views do not catch them one by one.
 """
@@ -53,3 +56,17 @@ class StaleRecord(SteercoError):
         )
         self.current_version = current_version
         self.submitted = dict(submitted or {})
+
+
+class Conflict(SteercoError):
+    status = 409
+
+
+class GateNotMet(SteercoError):
+    """``missing`` lists the unmet criteria (each with a field key where one applies)."""
+
+    status = 422
+
+    def __init__(self, message: str, missing: list[Any]):
+        super().__init__(message)
+        self.missing = list(missing)

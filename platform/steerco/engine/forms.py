@@ -68,6 +68,13 @@ def stage_reached(config: TenantConfig, level: Level, stage: str | None, thresho
     return current is not None and needed is not None and current.order >= needed.order
 
 
+def _holds_status(config: TenantConfig, level: Level, fld: Field) -> bool:
+    """A field named like a status dimension changes only through a status change, which
+    keeps its own history and may require a reason; the form shows it read-only."""
+    dimension = config.status_dimensions.get(fld.key)
+    return dimension is not None and level.key in dimension.levels
+
+
 def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], *,
                  stage: str | None, title: str, access: Access, record: Record | None,
                  today: dt.date | None = None) -> dict[str, FieldState]:
@@ -78,6 +85,7 @@ def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], 
         mode = access.field_mode(fld, record, level.key)
         visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
         editable = (visible and mode == "write" and fld.kind.storage != "computed"
+                    and not _holds_status(config, level, fld)
                     and (fld.editable_if is None or fld.editable_if.holds(scope, today=today)))
         required = editable and (fld.required_always or (
             fld.required_from_stage is not None

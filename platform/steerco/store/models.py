@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -77,6 +77,25 @@ class User(Base):
     #: bumped on logout and password change so that old session cookies stop working
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token: it acts as its user in every workspace the user belongs to.
+
+    Only the SHA-256 of the token is stored, so a leaked database does not leak working
+    tokens; ``prefix`` (the token's first characters) lets the owner recognise it in lists.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Membership(TenantOwned, Base):
@@ -206,3 +225,132 @@ class AuditEvent(TenantOwned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TransitionRequest(TenantOwned, Base):
+    """A request to move a record through a transition that needs approvals.
+
+    It keeps the configuration version it started under, so a workflow changed while
+    the request is in flight does not change the rules it finishes under. At most one
+    request per record is pending, enforced by a partial unique index.
+    """
+
+    __tablename__ = "transition_request"
+    __table_args__ = (
+        Index("ix_transition_request_tenant_state", "tenant_id", "state"),
+        Index("uq_transition_request_pending", "record_id", unique=True,
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    workflow_key: Mapped[str] = mapped_column(String(63))
+    transition_key: Mapped[str] = mapped_column(String(63))
+    config_version: Mapped[int] = mapped_column(Integer)
+    from_stage: Mapped[str] = mapped_column(String(63))
+    to_stage: Mapped[str] = mapped_column(String(63))
+    #: pending, approved, rejected, withdrawn
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+
+
+class ApprovalTask(TenantOwned, Base):
+    """One approval step of a request: who must decide (a role at the record's place),
+    how many approvals it needs, and by when before it is escalated."""
+
+    __tablename__ = "approval_task"
+    __table_args__ = (Index("ix_approval_task_tenant_state", "tenant_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("transition_request.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    step_key: Mapped[str] = mapped_column(String(63))
+    label: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(63))
+    needed: Mapped[int] = mapped_column(Integer, default=1)
+    same_approver_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: waiting (an earlier step is open), pending, approved, rejected, cancelled
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    escalate_to: Mapped[str | None] = mapped_column(String(63))
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: bumped by every decision; the conditional update on it lets one decider in at a time
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+
+    request: Mapped[TransitionRequest] = relationship(lazy="joined")
+
+
+class ApprovalVote(TenantOwned, Base):
+    """One person's decision on a task (in their own name or as someone's deputy)."""
+
+    __tablename__ = "approval_vote"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("approval_task.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("transition_request.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: approve or reject
+    decision: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class Delegation(TenantOwned, Base):
+    """A user's approvals handed to a deputy for a period (both days included)."""
+
+    __tablename__ = "delegation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    deputy: Mapped[User] = relationship(foreign_keys=[deputy_id], lazy="joined")
+
+
+class StatusChange(TenantOwned, Base):
+    """One change of a record's status in a configured dimension, with its reason."""
+
+    __tablename__ = "status_change"
+    __table_args__ = (Index("ix_status_change_record", "tenant_id", "record_id", "dimension_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"))
+    dimension_key: Mapped[str] = mapped_column(String(63))
+    old_value: Mapped[str | None] = mapped_column(String(63))
+    new_value: Mapped[str] = mapped_column(String(63))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class Comment(TenantOwned, Base):
+    """A remark on a record, kept in its history."""
+
+    __tablename__ = "comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="joined")

@@ -1,0 +1,382 @@
+"""Stage gates and approvals without Flask: gates, thresholds, quorum, four-eyes,
+rejection, withdrawal, delegation, escalation, statuses, and rules that change in flight."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from configs import minimal_documents
+from steerco.engine import audit, tenants
+from steerco.engine.access import Access
+from steerco.engine.errors import Conflict, Forbidden, GateNotMet, ValidationFailed
+from steerco.engine.records import Records, Submission
+from steerco.engine.workflow import Workflows, escalate_overdue
+from steerco.store.models import ApprovalTask, ApprovalVote, AuditEvent, Record, StatusChange
+
+MONDAY = dt.datetime(2026, 11, 23, 9, 0)
+
+
+def workflow_documents(**decide: Any) -> dict[str, Any]:
+    """Program > Measure; "decide" needs a lead's approval, and the CFO's above 1,000."""
+    docs = minimal_documents()
+    docs["roles"]["roles"] += [
+        {"key": "lead", "label": "Program lead", "permissions": [
+            {"levels": ["*"], "actions": ["create", "read", "update", "transition", "approve"], "scope": "subtree"}]},
+        {"key": "cfo", "label": "CFO", "permissions": [
+            {"levels": ["*"], "actions": ["read", "approve"], "scope": "tenant"}]},
+        {"key": "board_member", "label": "Board member", "permissions": [
+            {"levels": ["*"], "actions": ["read"], "scope": "tenant"}]},
+    ]
+    docs["roles"]["roles"][1]["permissions"] += [
+        {"levels": ["measure"], "actions": ["transition"], "scope": "own"},
+        {"levels": ["measure"], "actions": ["create"], "scope": "tenant"}]
+    docs["exceptions"] = {"forums": [{"key": "board", "label": "Board", "role": "board_member"}], "rules": []}
+    docs["workflows"]["status_dimensions"] = [
+        {"key": "health", "label": "Health", "levels": ["measure"], "default": "green",
+         "comment_required_for": ["red"],
+         "options": [{"key": "green", "label": "On track"}, {"key": "red", "label": "Critical"}]}]
+    transition = docs["workflows"]["workflows"][0]["transitions"][0]
+    transition.update(roles=["admin", "owner", "lead"], required_fields=["potential", "due"],
+                      reject_to="defined", escalate_after_days=5, escalate_to="board", approvals=[
+                          {"key": "lead", "label": "Lead decision", "role": "lead", "quorum": "any"},
+                          {"key": "cfo", "label": "CFO approval", "role": "cfo", "threshold": "potential > 1000",
+                           "quorum": "any"}])
+    transition.update(decide)
+    return docs
+
+
+class World:
+    """A tenant with a program, a measure owned by ``owner``, and people by name."""
+
+    def __init__(self, session, make_tenant, make_user, documents: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        self.session = session
+        self.tenant = make_tenant(documents or workflow_documents())
+        self.people = {"admin": make_user(self.tenant, [("admin", None)], name="Ada Admin")}
+        admin = self.records("admin")
+        self.program = admin.create("program", None, Submission("Cost program", MultiDict()))
+        session.commit()
+        self.make_user = make_user
+
+    def add(self, name: str, role: str, at_program: bool = False) -> None:
+        self.people[name] = self.make_user(self.tenant, [(role, self.program.id if at_program else None)],
+                                           name=name.title())
+
+    def access(self, name: str, config=None) -> Access:  # type: ignore[no-untyped-def]
+        config = config or tenants.active_config(self.session, self.tenant)
+        return Access(config, tenants.actor_for(self.session, self.tenant, self.people[name]))
+
+    def records(self, name: str) -> Records:
+        config = tenants.active_config(self.session, self.tenant)
+        return Records(self.session, self.tenant.id, config, self.access(name, config))
+
+    def flow(self, name: str, now: dt.datetime = MONDAY) -> Workflows:
+        config = tenants.active_config(self.session, self.tenant)
+        return Workflows(self.session, self.tenant.id, config, self.access(name, config), now=now)
+
+    def measure(self, owner: str, **values: str) -> Record:
+        record = self.records(owner).create("measure", self.program, Submission("Steel", MultiDict(values)))
+        self.session.commit()
+        return record
+
+    def fresh(self, record: Record) -> Record:
+        self.session.expire_all()
+        return self.session.get(Record, record.id)
+
+
+@pytest.fixture
+def world(session, make_tenant, make_user) -> World:  # type: ignore[no-untyped-def]
+    w = World(session, make_tenant, make_user)
+    w.add("owner", "owner")
+    w.add("lead", "lead", at_program=True)
+    w.add("lead2", "lead", at_program=True)
+    w.add("cfo", "cfo")
+    w.add("board", "board_member")
+    w.add("deputy", "board_member")
+    return w
+
+
+def _task(world: World, record: Record, step: str) -> ApprovalTask:
+    return world.session.scalar(select(ApprovalTask).where(
+        ApprovalTask.record_id == record.id, ApprovalTask.step_key == step).order_by(ApprovalTask.id.desc()))
+
+
+def test_the_gate_names_every_missing_criterion_until_they_hold(world: World) -> None:
+    measure = world.measure("owner")
+    options = world.flow("owner").options(measure)
+    assert [o.transition.key for o in options] == ["decide"]
+    assert [(m.field, m.message) for m in options[0].missing] == [
+        ("potential", "Potential is empty."), ("due", "Due date is empty.")]
+    with pytest.raises(GateNotMet) as refused:
+        world.flow("owner").request(measure, "decide")
+    assert [m.field for m in refused.value.missing] == ["potential", "due"]
+    world.records("owner").update(measure, Submission("Steel", MultiDict({"potential": "500", "due": "2026-12-31"})),
+                                  measure.version)
+    assert world.flow("owner").options(world.fresh(measure))[0].ready
+
+
+def test_evidence_and_conditions_are_gate_criteria(world: World) -> None:
+    measure = world.measure("admin", potential="500", due="2026-12-31")
+    measure.stage_key = "decided"
+    world.session.commit()
+    close = world.flow("admin").options(world.fresh(measure))[0]
+    assert close.transition.key == "close"
+    assert [(m.field, m.message) for m in close.missing] == [("evidence", "Business case: no file attached.")]
+
+
+def test_thresholds_decide_which_steps_apply(world: World) -> None:
+    small = world.measure("owner", potential="500", due="2026-12-31")
+    large = world.measure("owner", potential="5000", due="2026-12-31")
+    assert [s.key for s in world.flow("owner").options(small)[0].steps] == ["lead"]
+    assert [s.key for s in world.flow("owner").options(large)[0].steps] == ["lead", "cfo"]
+    world.flow("owner").request(small, "decide")
+    world.session.commit()
+    world.flow("lead").decide(_task(world, small, "lead").id, "approve")
+    world.session.commit()
+    assert world.fresh(small).stage_key == "decided"
+
+
+def test_steps_are_decided_in_order_and_the_last_one_moves_the_record(world: World) -> None:
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.flow("owner").request(measure, "decide", "Signed by the supplier")
+    world.session.commit()
+    cfo_task = _task(world, measure, "cfo")
+    assert cfo_task.state == "waiting"
+    assert [t.task.step_key for t in world.flow("cfo").waiting_for_me()] == []
+    with pytest.raises(Conflict, match="not open yet"):
+        world.flow("cfo").decide(cfo_task.id, "approve")
+    world.session.rollback()
+    assert [t.task.step_key for t in world.flow("lead").waiting_for_me()] == ["lead"]
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "defined"
+    assert [t.task.step_key for t in world.flow("cfo").waiting_for_me()] == ["cfo"]
+    world.flow("cfo").decide(cfo_task.id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+    kinds = [e.kind for e in world.session.scalars(select(AuditEvent).where(
+        AuditEvent.record_id == measure.id).order_by(AuditEvent.id))]
+    assert kinds[-5:] == ["transition.requested", "approval.decided", "approval.decided",
+                          "transition.approved", "record.transitioned"]
+
+
+def test_four_eyes_the_requester_never_approves_their_own_request(world: World) -> None:
+    measure = world.measure("lead", potential="500", due="2026-12-31")
+    world.flow("lead").request(measure, "decide")
+    world.session.commit()
+    task = _task(world, measure, "lead")
+    assert world.flow("lead").waiting_for_me() == []
+    with pytest.raises(Forbidden, match="you requested this transition"):
+        world.flow("lead").decide(task.id, "approve")
+    world.session.rollback()
+    world.flow("lead2").decide(task.id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+
+
+def test_one_person_does_not_approve_two_steps_unless_the_step_allows_it(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    for allowed in (False, True):
+        docs = workflow_documents()
+        docs["workflows"]["workflows"][0]["transitions"][0]["approvals"][1]["same_approver_allowed"] = allowed
+        if allowed:
+            docs["tenant"]["key"] = "mini2"
+        world = World(session, make_tenant, make_user, docs)
+        world.add("owner", "owner")
+        world.people["both"] = make_user(world.tenant, [("lead", world.program.id), ("cfo", None)])
+        measure = world.measure("owner", potential="5000", due="2026-12-31")
+        world.flow("owner").request(measure, "decide")
+        world.flow("both").decide(_task(world, measure, "lead").id, "approve")
+        session.commit()
+        if allowed:
+            world.flow("both").decide(_task(world, measure, "cfo").id, "approve")
+            session.commit()
+            assert world.fresh(measure).stage_key == "decided"
+        else:
+            assert world.flow("both").waiting_for_me() == []  # not offered in their inbox either
+            with pytest.raises(Forbidden, match="another step of this request"):
+                world.flow("both").decide(_task(world, measure, "cfo").id, "approve")
+            session.rollback()
+
+
+@pytest.mark.parametrize("quorum,approvals_needed", [("all", 2), ({"n": 2}, 2), ("any", 1)])
+def test_quorum(session, make_tenant, make_user, quorum, approvals_needed) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"][0]["quorum"] = quorum
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    for name in ("lead", "lead2"):
+        world.add(name, "lead", at_program=True)
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    session.commit()
+    task = _task(world, measure, "lead")
+    assert task.needed == approvals_needed
+    world.flow("lead").decide(task.id, "approve")
+    session.commit()
+    assert world.fresh(measure).stage_key == ("decided" if approvals_needed == 1 else "defined")
+    if approvals_needed == 2:
+        with pytest.raises(Conflict, match="decided this step already"):
+            world.flow("lead").decide(task.id, "approve")  # a double click counts once
+        session.rollback()
+        world.flow("lead2").decide(task.id, "approve")
+        session.commit()
+        assert world.fresh(measure).stage_key == "decided"
+    with pytest.raises(Conflict, match="already decided"):
+        world.flow("lead2" if approvals_needed == 1 else "lead").decide(task.id, "approve")
+    session.rollback()
+    assert session.query(ApprovalVote).count() == approvals_needed
+
+
+def test_rejection_needs_a_comment_and_sends_the_record_back(world: World) -> None:
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.session.execute(Record.__table__.update().where(Record.id == measure.id).values(stage_key="defined"))
+    world.flow("owner").request(measure, "decide")
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    cfo_task = _task(world, measure, "cfo")
+    with pytest.raises(ValidationFailed) as failed:
+        world.flow("cfo").decide(cfo_task.id, "reject", "  ")
+    assert failed.value.errors == {"comment": "Say why you reject: a comment is required."}
+    world.session.rollback()
+    world.flow("cfo").decide(cfo_task.id, "reject", "Savings are not backed by a contract.")
+    world.session.commit()
+    request = world.session.get(ApprovalTask, cfo_task.id).request
+    assert request.state == "rejected" and world.fresh(measure).stage_key == "defined"
+    assert world.flow("owner").pending_request(measure) is None
+    summaries = [e.data.get("summary") for e in world.session.scalars(select(AuditEvent).where(
+        AuditEvent.kind == "transition.rejected"))]
+    assert summaries == ["“Decide” rejected: Savings are not backed by a contract."]
+
+
+def test_the_requester_withdraws_and_the_steps_close(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    request = world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    with pytest.raises(Forbidden, match="only the person who asked"):
+        world.flow("lead").withdraw(request.id)
+    world.session.rollback()
+    world.flow("owner").withdraw(request.id, "Numbers need another look")
+    world.session.commit()
+    assert _task(world, measure, "lead").state == "cancelled"
+    with pytest.raises(Conflict, match="already decided"):
+        world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.rollback()
+    with pytest.raises(Conflict, match="can no longer be withdrawn"):
+        world.flow("owner").withdraw(request.id)
+    world.session.rollback()
+    # A new request may start again.
+    world.flow("owner").request(world.fresh(measure), "decide")
+    world.session.commit()
+
+
+def test_only_one_request_is_in_flight_per_record(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    with pytest.raises(Conflict, match="waiting for approval already"):
+        world.flow("admin").request(measure, "decide")
+    world.session.rollback()
+
+
+def test_a_deputy_decides_for_the_cfo_within_the_period_only(world: World) -> None:
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    task = _task(world, measure, "cfo")
+    with pytest.raises(Forbidden):
+        world.flow("deputy").decide(task.id, "approve")
+    world.session.rollback()
+    with pytest.raises(ValidationFailed):
+        world.flow("cfo").delegate(world.people["cfo"].id, MONDAY.date(), MONDAY.date())
+    world.session.rollback()
+    world.flow("cfo").delegate(world.people["deputy"].id, dt.date(2026, 11, 30), dt.date(2026, 12, 11))
+    world.session.commit()
+    assert world.flow("deputy").waiting_for_me() == []  # the period has not started on Monday
+    holiday = dt.datetime(2026, 12, 2, 10, 0)
+    waiting = world.flow("deputy", now=holiday).waiting_for_me()
+    assert [(t.task.step_key, t.on_behalf_of) for t in waiting] == [("cfo", world.people["cfo"].id)]
+    world.flow("deputy", now=holiday).decide(task.id, "approve", "Approved while Frank is away")
+    world.session.commit()
+    vote = world.session.scalar(select(ApprovalVote).where(ApprovalVote.task_id == task.id))
+    assert (vote.user_id, vote.on_behalf_of_id) == (world.people["deputy"].id, world.people["cfo"].id)
+    assert world.fresh(measure).stage_key == "decided"
+
+
+def test_overdue_steps_are_escalated_once_with_a_fixed_clock(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    task = _task(world, measure, "lead")
+    assert task.due_at == MONDAY + dt.timedelta(days=5)
+    assert escalate_overdue(world.session, MONDAY + dt.timedelta(days=4)) == []
+    assert world.flow("board").escalated_to_me() == []
+    later = MONDAY + dt.timedelta(days=6)
+    assert [t.id for t in escalate_overdue(world.session, later)] == [task.id]
+    world.session.commit()
+    assert escalate_overdue(world.session, later + dt.timedelta(days=1)) == []
+    assert [t.id for t, _ in world.flow("board", now=later).escalated_to_me()] == [task.id]
+    assert [t.overdue for t in world.flow("lead", now=later).waiting_for_me()] == [True]
+    event = world.session.scalar(select(AuditEvent).where(AuditEvent.kind == "approval.escalated"))
+    assert event.record_id == measure.id and event.data["to"] == "board"
+
+
+def test_status_changes_keep_their_own_history_and_may_need_a_reason(world: World) -> None:
+    measure = world.measure("owner")
+    assert measure.values["health"] == "green"
+    with pytest.raises(ValidationFailed) as failed:
+        world.flow("owner").set_status(measure, "health", "red")
+    assert "comment is required" in failed.value.errors["comment"]
+    world.session.rollback()
+    world.flow("owner").set_status(world.fresh(measure), "health", "red", "Supplier insolvent")
+    world.session.commit()
+    history = world.flow("owner").status_history(world.fresh(measure))
+    assert [(c.old_value, c.new_value, c.comment) for c in history["health"]] == [("green", "red", "Supplier insolvent")]
+    with pytest.raises(Forbidden):
+        world.flow("board").set_status(world.fresh(measure), "health", "green")
+    world.session.rollback()
+    assert world.session.query(StatusChange).count() == 1
+
+
+def test_a_workflow_changed_in_flight_finishes_under_the_rules_it_started_with(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    # The consultant adds a stage and a second approval step, and stores the new version.
+    docs = copy.deepcopy(workflow_documents())
+    workflow = docs["workflows"]["workflows"][0]
+    workflow["stages"].append({"key": "validated", "label": "Validated", "order": 4})
+    workflow["transitions"].append({"key": "validate", "label": "Validate", "from": ["closed"],
+                                    "to": "validated", "roles": ["admin"]})
+    workflow["transitions"][0]["approvals"].append(
+        {"key": "board", "label": "Board decision", "role": "cfo", "quorum": "any"})
+    workflow["transitions"][0]["approvals"][1]["threshold"] = "potential > 100000"
+    tenants.store_config(world.session, docs)
+    world.session.commit()
+    # The request in flight: its one step completes it, as when it started.
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+    # A new request runs under the new rules: two steps now.
+    second = world.measure("owner", potential="500", due="2026-12-31")
+    assert [s.key for s in world.flow("owner").options(second)[0].steps] == ["lead", "board"]
+    # And the new stage is there for records that reach it.
+    second.stage_key = "closed"
+    world.session.commit()
+    assert [o.transition.target for o in world.flow("admin").options(world.fresh(second))] == ["validated"]
+
+
+def test_the_audit_chain_of_a_workflow_is_intact(world: World) -> None:
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.flow("cfo").decide(_task(world, measure, "cfo").id, "approve")
+    world.session.commit()
+    events = world.session.scalars(select(AuditEvent).where(AuditEvent.tenant_id == world.tenant.id)
+                                   .order_by(AuditEvent.id)).all()
+    assert audit.first_broken(events) is None
