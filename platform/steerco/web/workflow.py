@@ -1,0 +1,412 @@
+"""Workflow screens: a record's workflow panel, its statuses and comments, the to-do inbox
+and delegation to a deputy.
+
+Views stay thin: they parse the form, call :class:`~steerco.engine.workflow.Workflows`,
+commit, and answer with the partial htmx swaps (``#workflow``, ``#statuses``,
+``#comments``, one inbox row) or, without htmx, a 303 back to the page with a flash.
+The engine's refusals (a gate not met, a conflict, a forbidden step, bad input) come back
+inside the same partial with their status code (422, 409, 403), so the user sees why
+in place; without htmx they are flashed, except 403 and 404, which get the error page.
+
+The record page includes the panels through template globals (``workflow_panel``,
+``status_cards``, ``comment_box``), so the generic record view needs no workflow code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, TypeVar
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
+
+from steerco.engine import history
+from steerco.engine.errors import Conflict, Forbidden, GateNotMet, SteercoError, ValidationFailed
+from steerco.engine.workflow import COMMENT_MAX, Workflows
+from steerco.store.models import ApprovalTask, Membership, Record, TransitionRequest, User, utcnow
+from steerco.web.extensions import db
+from steerco.web.tenancy import records_service, tenant_blueprint
+
+bp = tenant_blueprint("workflow", __name__)
+
+#: the engine's refusals a view answers in place; NotFound goes to the 404 page
+REFUSALS = (GateNotMet, Conflict, Forbidden, ValidationFailed)
+RECENT_COMMENTS = 5
+T = TypeVar("T")
+
+
+@dataclass
+class Feedback:
+    """What the user is told after an action, inside the partial that was swapped."""
+
+    message: str = ""
+    ok: bool = False
+    missing: tuple[Any, ...] = ()
+    #: field -> message, for the form named by ``form``
+    errors: dict[str, str] = field(default_factory=dict)
+    #: which form the errors belong to, e.g. "reject-12", "request-decide", "status-health"
+    form: str = ""
+    #: what the user typed into that form, shown again
+    submitted: dict[str, str] = field(default_factory=dict)
+
+    def error(self, form: str, key: str = "comment") -> str:
+        return self.errors.get(key, "") if form == self.form else ""
+
+    def typed(self, form: str, key: str = "comment") -> str:
+        return self.submitted.get(key, "") if form == self.form else ""
+
+
+def _refused(error: SteercoError, form: str) -> Feedback:
+    submitted = {"comment": request.form.get("comment", ""), "body": request.form.get("body", ""),
+                 "value": request.form.get("value", "")}
+    if isinstance(error, ValidationFailed):
+        return Feedback(" ".join(error.errors.values()) or error.message, errors=error.errors,
+                        form=form, submitted=submitted)
+    return Feedback(error.message, missing=tuple(getattr(error, "missing", ())), form=form, submitted=submitted)
+
+
+def flow() -> Workflows:
+    """The workflow engine for this request's tenant and actor."""
+    if "workflows" not in g:
+        g.workflows = Workflows(db.session, g.tenant.id, g.config, g.access)
+    return g.workflows
+
+
+def _attempt(action: Callable[[], T], form: str) -> tuple[T | None, Feedback | None, int]:
+    """Run an engine action: commit on success; on a refusal roll back and say why."""
+    try:
+        result = action()
+    except REFUSALS as error:
+        db.session.rollback()
+        if isinstance(error, Forbidden) and not request.htmx:
+            raise  # the 403 page
+        return None, _refused(error, form), error.status
+    db.session.commit()
+    return result, None, 200
+
+
+def _back(fallback: str, feedback: Feedback) -> BaseResponse:
+    """Without htmx: the page again, with what happened as a flash."""
+    flash(feedback.message + "".join(f" {m.message}" for m in feedback.missing))
+    return redirect(fallback, code=303)
+
+
+def _names(ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {user_id: name for user_id, name in db.session.execute(
+        select(User.id, User.name).where(User.id.in_(wanted)))}
+
+
+def transition_label(req: TransitionRequest) -> str:
+    """The label of a request's transition (from the active configuration, else its key)."""
+    workflow = g.config.workflows.get(req.workflow_key)
+    found = next((t for t in workflow.transitions if t.key == req.transition_key), None) if workflow else None
+    return found.label if found else req.transition_key
+
+
+def stage_label(record: Record, key: str | None = None) -> str:
+    workflow = g.config.workflow_of(g.config.levels[record.level_key])
+    stage = workflow.stage(key or record.stage_key) if workflow else None
+    return stage.label if stage else (key or record.stage_key or "")
+
+
+# -- the record page's panels ------------------------------------------------------------------
+@bp.app_template_global()
+def workflow_panel(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
+    """Everything the workflow panel shows for ``record``."""
+    wf = flow()
+    workflow = wf.workflow(record)
+    assert workflow is not None
+    pending = wf.pending_request(record)
+    tasks = wf.tasks(pending) if pending else []
+    votes = wf.votes(pending) if pending else []
+    mine = {t.task.id: t for t in wf.waiting_for_me() if t.record.id == record.id} if pending else {}
+    latest = next((r for r in wf.requests(record) if r.state != "pending"), None) if not pending else None
+    latest_votes = wf.votes(latest) if latest is not None and latest.state == "rejected" else []
+    by_task: dict[int, list[Any]] = {}
+    for vote in votes:
+        by_task.setdefault(vote.task_id, []).append(vote)
+    return {
+        "workflow": workflow, "stages": sorted(workflow.stages, key=lambda s: s.order),
+        "current": workflow.stage(record.stage_key), "pending": pending, "tasks": tasks, "votes": by_task,
+        "mine": mine, "options": [] if pending else wf.options(record), "latest": latest,
+        "latest_votes": [v for v in latest_votes if v.decision == "reject"],
+        "names": _names({v.on_behalf_of_id for v in votes} | {t.on_behalf_of for t in mine.values()}),
+        "can_edit": g.access.can("update", record.level_key, record), "now": utcnow(),
+        "feedback": feedback or Feedback(),
+    }
+
+
+@bp.app_template_global()
+def status_cards(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
+    """One card per status dimension of the record: current value, form, history."""
+    wf = flow()
+    changes = wf.status_history(record)
+    cards = []
+    for dimension in wf.dimensions(record):
+        options = {o.key: o for o in dimension.options}
+        cards.append({"dimension": dimension, "options": options,
+                      "can_change": wf.can_set_status(record, dimension.key),
+                      "current": options.get((record.values or {}).get(dimension.key)),
+                      "history": changes.get(dimension.key, []),
+                      "needs_comment": [options[k].label for k in dimension.comment_required_for if k in options]})
+    return {"cards": cards, "feedback": feedback or Feedback(), "comment_max": COMMENT_MAX}
+
+
+@bp.app_template_global()
+def comment_box(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
+    """The comment form and the latest comments (all of them are in the history)."""
+    comments = [e for e in history.record_history(db.session, g.config, g.access, record)
+                if e.kind == "comment.added"]
+    return {"recent": comments[:RECENT_COMMENTS], "more": len(comments) > RECENT_COMMENTS,
+            "can_comment": g.access.can("comment", record.level_key, record),
+            "feedback": feedback or Feedback(), "comment_max": COMMENT_MAX}
+
+
+bp.add_app_template_global(transition_label, "transition_label")
+bp.add_app_template_global(stage_label, "stage_label")
+
+
+def _inbox_count() -> int | None:
+    """Approvals waiting for the actor plus steps escalated to them: computed once per
+    request, and only when a page's navigation shows it."""
+    if "inbox_count_value" not in g:
+        value = None
+        if g.get("tenant") is not None and g.get("access") is not None:
+            try:
+                wf = flow()
+                value = len(wf.waiting_for_me()) + len(wf.escalated_to_me())
+            except SQLAlchemyError:  # an error page after a failed transaction: no count
+                current_app.logger.exception("inbox count")
+        g.inbox_count_value = value
+    return g.inbox_count_value
+
+
+@bp.app_context_processor
+def _inbox_context() -> dict[str, Any]:
+    return {"inbox_count": _inbox_count}
+
+
+def _record_and_level(record_id: int) -> tuple[Record, Any]:
+    record = records_service().get(record_id)
+    return record, g.config.levels[record.level_key]
+
+
+def _panel_response(record_id: int, feedback: Feedback | None, status: int, *,
+                    changed: bool):  # type: ignore[no-untyped-def]
+    """The workflow panel for htmx (with the stage badge and the inbox count out of band
+    when something changed)."""
+    record, level = _record_and_level(record_id)
+    return render_template("partials/_workflow.html", record=record, level=level,
+                           panel=workflow_panel(record, feedback), oob=changed), status
+
+
+# -- transitions and decisions -------------------------------------------------------------------
+@bp.post("/r/<int:record_id>/transitions/<key>")
+def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def]
+    record = records_service().get(record_id)
+    comment = request.form.get("comment", "")
+    req, refused, status = _attempt(lambda: flow().request(record, key, comment), f"request-{key}")
+    if refused is None:
+        assert req is not None
+        label = transition_label(req)
+        if req.state == "approved":
+            feedback = Feedback(f"{label}: done. The record is now at {stage_label(record, req.to_stage)}.", ok=True)
+        else:
+            first = next((t for t in flow().tasks(req) if t.state == "pending"), None)
+            feedback = Feedback(f"{label}: requested." + (f" Waiting for: {first.label}." if first else ""), ok=True)
+    else:
+        feedback = refused
+    if request.htmx:
+        return _panel_response(record_id, feedback, status, changed=refused is None)
+    return _back(url_for("records.view", record_id=record_id), feedback)
+
+
+def _decided(task: ApprovalTask, decision: str) -> Feedback:
+    """Say what a decision led to: the next step, the record's new stage, or the rejection."""
+    req = task.request
+    record = db.session.get(Record, task.record_id)
+    assert record is not None
+    label = f"{task.label}: {'rejected' if decision == 'reject' else 'approved'}."
+    if req.state == "approved":
+        return Feedback(f"{label} {record.number} is now at {stage_label(record)}.", ok=True)
+    if req.state == "rejected":
+        return Feedback(f"{label} The request is closed; {record.number} stays at {stage_label(record)}.", ok=True)
+    following = next((t for t in flow().tasks(req) if t.state == "pending"), None)
+    if following is not None and following.id == task.id:
+        return Feedback(f"{label} More approvals are needed for this step.", ok=True)
+    return Feedback(f"{label}" + (f" Next: {following.label}." if following else ""), ok=True)
+
+
+@bp.post("/tasks/<int:task_id>/decision")
+def decide(task_id: int):  # type: ignore[no-untyped-def]
+    decision = request.form.get("decision", "")
+    task, record = flow().task(task_id)  # NotFound (another tenant's or unreadable) -> 404
+    record_id = record.id
+    decided, refused, status = _attempt(
+        lambda: flow().decide(task_id, decision, request.form.get("comment", "")),  # type: ignore[arg-type]
+        f"{decision}-{task_id}")
+    feedback = refused or _decided(decided, decision)  # type: ignore[arg-type]
+    from_inbox = request.form.get("from") == "inbox"
+    if request.htmx:
+        if from_inbox:
+            return _inbox_task_response(task_id, feedback, status, done=refused is None)
+        return _panel_response(record_id, feedback, status, changed=refused is None)
+    return _back(url_for("workflow.inbox") if from_inbox else url_for("records.view", record_id=record_id), feedback)
+
+
+@bp.post("/requests/<int:request_id>/withdraw")
+def withdraw(request_id: int):  # type: ignore[no-untyped-def]
+    req, refused, status = _attempt(lambda: flow().withdraw(request_id, request.form.get("comment", "")),
+                                    "withdraw")
+    from_inbox = request.form.get("from") == "inbox"
+    if refused is None:
+        assert req is not None
+        record_id = req.record_id
+        feedback = Feedback(f"{transition_label(req)}: request withdrawn.", ok=True)
+    else:
+        feedback = refused
+        found = db.session.scalar(select(TransitionRequest.record_id).where(
+            TransitionRequest.id == request_id, TransitionRequest.tenant_id == g.tenant.id))
+        record_id = records_service().get(found).id if found else None
+    if request.htmx:
+        if from_inbox:
+            return render_template("partials/_inbox_request.html", request_id=request_id, entry=None,
+                                   feedback=feedback), status
+        if record_id is not None:
+            return _panel_response(record_id, feedback, status, changed=refused is None)
+    if record_id is None or from_inbox:
+        return _back(url_for("workflow.inbox"), feedback)
+    return _back(url_for("records.view", record_id=record_id), feedback)
+
+
+# -- statuses and comments -------------------------------------------------------------------------
+@bp.post("/r/<int:record_id>/status/<dimension>")
+def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
+    record = records_service().get(record_id)
+    value, comment = request.form.get("value", ""), request.form.get("comment", "")
+    change, refused, status = _attempt(lambda: flow().set_status(record, dimension, value, comment),
+                                       f"status-{dimension}")
+    if refused is None:
+        feedback = Feedback("Status changed." if change else "The status was already that; nothing changed.",
+                            ok=True, form=f"status-{dimension}")
+    else:
+        feedback = refused
+    if request.htmx:
+        record, level = _record_and_level(record_id)
+        context: dict[str, Any] = {"record": record, "level": level, "statuses": status_cards(record, feedback),
+                                   "oob": refused is None}
+        if refused is None:  # the values and the gates may depend on the status
+            records = records_service()
+            values = records.stored_values(record, level)
+            context.update(values=values, lookups=records.lookups(level),
+                           states=records.states(level, values, record, record.stage_key, record.title),
+                           panel=workflow_panel(record) if g.config.workflow_of(level) else None)
+        return render_template("partials/_statuses.html", **context), status
+    return _back(url_for("records.view", record_id=record_id), feedback)
+
+
+@bp.post("/r/<int:record_id>/comments")
+def add_comment(record_id: int):  # type: ignore[no-untyped-def]
+    record = records_service().get(record_id)
+    _, refused, status = _attempt(lambda: flow().comment(record, request.form.get("body", "")), "comment")
+    feedback = refused or Feedback("Comment added.", ok=True)
+    if request.htmx:
+        record, level = _record_and_level(record_id)
+        return render_template("partials/_comments.html", record=record, level=level,
+                               comments=comment_box(record, feedback)), status
+    return _back(url_for("records.view", record_id=record_id), feedback)
+
+
+# -- the inbox ------------------------------------------------------------------------------------
+def _inbox_task_response(task_id: int, feedback: Feedback, status: int, *,
+                         done: bool):  # type: ignore[no-untyped-def]
+    """One row of "waiting for me": the outcome once decided, else the row with the refusal."""
+    item = None if done else next((t for t in flow().waiting_for_me() if t.task.id == task_id), None)
+    names = _names({item.on_behalf_of} if item else set())
+    task, record = flow().task(task_id)
+    return render_template("partials/_inbox_task.html", item=item, task=task, record=record, names=names,
+                           feedback=feedback, oob=done, now=utcnow()), status
+
+
+@bp.get("/inbox")
+def inbox():  # type: ignore[no-untyped-def]
+    wf = flow()
+    waiting = wf.waiting_for_me()
+    escalated = wf.escalated_to_me()
+    g.inbox_count_value = len(waiting) + len(escalated)
+    mine = [(req, record, next((t for t in wf.tasks(req) if t.state == "pending"), None))
+            for req, record in wf.my_requests()]
+    blocked = wf.blocked_records()
+    return render_template(
+        "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked,
+        overdue=[t for t in waiting if t.overdue], names=_names({t.on_behalf_of for t in waiting}),
+        editable={r.id for r, _ in blocked if g.access.can("update", r.level_key, r)},
+        now=utcnow(), feedback=Feedback())
+
+
+# -- delegation -----------------------------------------------------------------------------------
+def _members() -> list[tuple[int, str]]:
+    """Active members of this workspace other than the actor, by name."""
+    return [(user_id, name) for user_id, name in db.session.execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == g.tenant.id, Membership.is_active, User.is_active,
+               User.id != g.actor.user_id)
+        .order_by(User.name))]
+
+
+def _date(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _delegations_page(errors: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
+                      message: str = ""):  # type: ignore[no-untyped-def]
+    today = utcnow().date()
+    return render_template("delegations.html", delegations=flow().delegations(), members=_members(),
+                           errors=errors or {}, values=values or {"starts_on": today.isoformat()},
+                           message=message, today=today)
+
+
+@bp.route("/delegations", methods=["GET", "POST"])
+def delegations():  # type: ignore[no-untyped-def]
+    if request.method == "GET":
+        return _delegations_page()
+    form = request.form
+    values = {k: form.get(k, "") for k in ("deputy", "starts_on", "ends_on")}
+    deputy, starts, ends = form.get("deputy", type=int), _date(values["starts_on"]), _date(values["ends_on"])
+    errors = {k: msg for k, msg, missing in (
+        ("deputy", "Choose your deputy.", deputy is None),
+        ("starts_on", "Enter the first day as a date.", starts is None),
+        ("ends_on", "Enter the last day as a date.", ends is None)) if missing}
+    if not errors:
+        assert deputy is not None and starts is not None and ends is not None
+        try:
+            flow().delegate(deputy, starts, ends)
+        except ValidationFailed as failed:
+            db.session.rollback()
+            errors = failed.errors
+    if errors:
+        return _delegations_page(errors, values, "Please correct the marked fields."), 422
+    db.session.commit()
+    name = dict(_members()).get(deputy, "your deputy")  # type: ignore[arg-type]
+    flash(f"Your approvals go to {name} from {starts} to {ends}.")
+    return redirect(url_for("workflow.delegations"), code=303)
+
+
+@bp.post("/delegations/<int:delegation_id>/revoke")
+def revoke_delegation(delegation_id: int):  # type: ignore[no-untyped-def]
+    flow().revoke_delegation(delegation_id)  # NotFound (not theirs, another tenant's) -> 404
+    db.session.commit()
+    if request.htmx:
+        return _delegations_page(message="Delegation revoked.")
+    flash("Delegation revoked.")
+    return redirect(url_for("workflow.delegations"), code=303)
+
