@@ -1,4 +1,5 @@
-"""The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, demo, user)."""
+"""The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, demo, user, token,
+tick, audit)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,192 @@ def user_create(email: str, name: str, password: str, tenant_slug: str | None, r
         raise click.UsageError(missing.message) from None
     db.session.commit()
     click.echo(f"user {created.email} created")
+
+
+@cli.group("token")
+def token() -> None:
+    """Manage personal API tokens (Authorization: Bearer <token> on /api/t/<tenant>/...)."""
+
+
+def _user_by_email(email: str):  # type: ignore[no-untyped-def]
+    """The user with this e-mail (any case), or a click error naming the address."""
+    from sqlalchemy import func, select
+
+    from steerco.store.models import User
+    from steerco.web.extensions import db
+
+    found = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if found is None:
+        raise click.ClickException(f"no user with e-mail {email!r}")
+    return found
+
+
+def _when(value) -> str:  # type: ignore[no-untyped-def]
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for, e.g. 'monthly export'.")
+def token_create(email: str, name: str) -> None:
+    """Create an API token for a user and print it (it is shown only this once)."""
+    from steerco.engine import tokens
+    from steerco.engine.errors import Forbidden, ValidationFailed
+    from steerco.web.extensions import db
+
+    owner = _user_by_email(email)
+    try:
+        created, plaintext = tokens.create_token(db.session, owner, name)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in failed.errors.items())) from None
+    except Forbidden as refused:
+        db.session.rollback()
+        raise click.ClickException(refused.message) from None
+    token_id = created.id
+    db.session.commit()
+    click.echo(f"API token {token_id} ({name.strip()}) for {owner.email}:")
+    click.echo(plaintext)
+    click.echo("Copy it now; it cannot be shown again. Send it with every API request as")
+    click.echo("  Authorization: Bearer <the token above>")
+
+
+@token.command("list")
+@click.argument("email")
+def token_list(email: str) -> None:
+    """List a user's API tokens (never their values)."""
+    from steerco.engine import tokens
+    from steerco.web.extensions import db
+
+    owner = _user_by_email(email)
+    found = tokens.tokens_of(db.session, owner)
+    if not found:
+        click.echo(f"{owner.email} has no API tokens")
+        return
+    click.echo(f"{'id':>5}  {'name':30}  {'starts with':14}  {'created':16}  {'last used':16}  status")
+    for t in found:
+        status = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
+        click.echo(f"{t.id:>5}  {t.name[:30]:30}  {t.prefix + '…':14}  {_when(t.created_at):16}  "
+                   f"{_when(t.last_used_at):16}  {status}")
+
+
+@token.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int)
+def token_revoke(email: str, token_id: int) -> None:
+    """Revoke one of a user's API tokens by its id (see ``steerco token list``)."""
+    from steerco.engine import tokens
+    from steerco.engine.errors import NotFound
+    from steerco.web.extensions import db
+
+    owner = _user_by_email(email)
+    try:
+        revoked = tokens.revoke_token(db.session, owner, token_id)
+    except NotFound:
+        db.session.rollback()
+        raise click.ClickException(f"{owner.email} has no API token {token_id}") from None
+    name = revoked.name
+    db.session.commit()
+    click.echo(f"API token {token_id} ({name}) of {owner.email} is revoked")
+
+
+#: what ``--now`` accepts (naive times are UTC, as stored)
+NOW_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+
+
+def _record_numbers(ids: set[int]) -> dict[int, str]:
+    """Record numbers by id, across tenants (the commands below work on every tenant)."""
+    from sqlalchemy import select
+
+    from steerco.store import scoping
+    from steerco.store.models import Record
+    from steerco.web.extensions import db
+
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Record.id, Record.number).where(Record.id.in_(ids))
+                                   .execution_options(**{scoping.ALL_TENANTS: True})).all())
+
+
+@cli.command("tick")
+@click.option("--now", type=click.DateTime(formats=NOW_FORMATS), default=None,
+              help="The moment to act as if it were (UTC), e.g. 2026-12-01T09:00; default: now.")
+def tick(now) -> None:  # type: ignore[no-untyped-def]
+    """Escalate every open approval step past its due time, in every workspace (run from cron)."""
+    from sqlalchemy import select
+
+    from steerco.engine import tenants, workflow
+    from steerco.store.models import Tenant, utcnow
+    from steerco.web.extensions import db
+
+    moment = now or utcnow()
+    escalated = workflow.escalate_overdue(db.session, moment)
+    numbers = _record_numbers({t.record_id for t in escalated})
+    slugs = {tenant.id: tenant for tenant in db.session.scalars(
+        select(Tenant).where(Tenant.id.in_({t.tenant_id for t in escalated})))} if escalated else {}
+    lines = []
+    for task in escalated:
+        tenant = slugs[task.tenant_id]
+        target = task.escalate_to or "nobody (no escalation target configured)"
+        if task.escalate_to:
+            forum = tenants.active_config(db.session, tenant).forums.get(task.escalate_to)
+            target = f"{forum.label} ({task.escalate_to})" if forum else task.escalate_to
+        lines.append(f"  {tenant.slug} {numbers.get(task.record_id, task.record_id)}: {task.label}, "
+                     f"due {task.due_at:%Y-%m-%d %H:%M}, escalated to {target}")
+    db.session.commit()
+    click.echo(f"{moment:%Y-%m-%d %H:%M} UTC: {len(escalated)} overdue approval step(s) escalated"
+               + (":" if escalated else "."))
+    for line in lines:
+        click.echo(line)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check the hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--tenant", "tenant_slug", help="Check only this workspace (default: every workspace).")
+def audit_verify(tenant_slug: str | None) -> None:
+    """Walk each workspace's audit events in order and name the first one that was altered.
+
+    Exits 1 when a chain is broken.
+    """
+    from sqlalchemy import func, select
+
+    from steerco.engine import audit
+    from steerco.store import scoping
+    from steerco.store.models import AuditEvent, Tenant
+    from steerco.web.extensions import db
+
+    query = select(Tenant).order_by(Tenant.slug)
+    if tenant_slug:
+        query = query.where(Tenant.slug == tenant_slug)
+    workspaces = list(db.session.scalars(query))
+    if tenant_slug and not workspaces:
+        raise click.ClickException(f"no workspace {tenant_slug!r}")
+    if not workspaces:
+        click.echo("no workspaces, nothing to verify")
+        return
+    broken = 0
+    for tenant in workspaces:
+        count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.tenant_id == tenant.id).execution_options(**{scoping.ALL_TENANTS: True}))
+        event = audit.verify(db.session, tenant.id)
+        if event is None:
+            click.echo(f"{tenant.slug}: {count} events, chain intact")
+            continue
+        broken += 1
+        record = _record_numbers({event.record_id}).get(event.record_id) if event.record_id else None
+        why = ("its stored content no longer matches its hash (the row was edited)"
+               if not audit.content_matches(event) else
+               "it does not link to the event before it (an event was removed or inserted)")
+        click.echo(f"{tenant.slug}: chain broken at event {event.id} ({event.kind}"
+                   + (f", record {record}" if record else "")
+                   + f", {event.created_at:%Y-%m-%d %H:%M:%S} UTC): {why}")
+    if broken:
+        click.echo(f"{broken} of {len(workspaces)} workspace(s) have an altered audit trail.", err=True)
+        sys.exit(1)
 
 
 def main() -> None:  # pragma: no cover

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from steerco import settings
-from steerco.engine.errors import SteercoError
+from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.store.blobs import BlobStore
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 
@@ -36,11 +36,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = BlobStore(app.config["UPLOAD_DIR"])
 
-    from steerco.web import auth, records, workspace
+    from steerco.web import account, admin, api, auth, records, workflow, workspace
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(workflow.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(api.bp)
     _register_error_handlers(app)
 
     @app.context_processor
@@ -58,31 +62,77 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def is_api_request() -> bool:
+    """Requests to the JSON API are answered in JSON whatever failed: routing, the token,
+    the engine or a bug; a script must never have to parse an HTML error page."""
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str, *, fields: Mapping[str, str] | None = None,
+               headers: Iterable[tuple[str, str]] = (), **extra: Any) -> Response:
+    """The API's one error shape: ``{"error": {"status", "message", "fields"?, ...}}``."""
+    body: dict[str, Any] = {"status": status, "message": message}
+    if fields:
+        body["fields"] = dict(fields)
+    body.update(extra)
+    response = jsonify(error=body)
+    response.status_code = status
+    for name, value in headers:
+        response.headers.add(name, value)
+    return response
+
+
+def _answer(status: int, message: str, **json_details: Any):  # type: ignore[no-untyped-def]
+    if is_api_request():
+        return json_error(status, message, **json_details)
+    return render_template("error.html", status=status, message=message), status
+
+
+def _domain_json(error: SteercoError) -> Response:
+    """A domain error for an API client: field messages, the current version and a gate's
+    unmet criteria (``missing``) travel along."""
+    db.session.rollback()
+    if isinstance(error, ValidationFailed):
+        return json_error(error.status, error.message, fields=error.errors)
+    if isinstance(error, StaleRecord):
+        return json_error(error.status, "The record was changed after the version you sent; nothing "
+                          "was saved. Read it again and re-apply your change.",
+                          current_version=error.current_version)
+    if isinstance(error, GateNotMet):
+        return json_error(error.status, error.message, missing=[
+            {"field": getattr(m, "field", None), "label": getattr(m, "label", ""),
+             "message": getattr(m, "message", str(m))} for m in error.missing])
+    return json_error(error.status, error.message)
+
+
 def _register_error_handlers(app: Flask) -> None:
     """Each error class gets one answer here; views do not catch them one by one."""
 
     @app.errorhandler(SteercoError)
     def _domain(error: SteercoError):  # type: ignore[no-untyped-def]
+        if is_api_request():
+            return _domain_json(error)
         return render_template("error.html", status=error.status, message=error.message), error.status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
         message = "Your form expired or was sent from elsewhere. Go back, reload the page and try again."
-        return render_template("error.html", status=400, message=message), 400
+        return _answer(400, message)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         message = f"The upload is larger than {limit} MB in total and was not accepted."
-        return render_template("error.html", status=413, message=message), 413
+        return _answer(413, message)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
-        return render_template("error.html", status=error.code, message=error.description), error.code
+        # Allow (405) and WWW-Authenticate (401) tell an API client what to do next.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return _answer(error.code or 500, error.description or "", headers=headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unexpected error on %s", request.path)
         db.session.rollback()
-        return render_template("error.html", status=500,
-                               message="Something went wrong on our side; nothing was saved."), 500
+        return _answer(500, "Something went wrong on our side; nothing was saved.")
