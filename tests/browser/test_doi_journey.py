@@ -3,8 +3,8 @@ people who move it:
 
 - the measure owner (Oskar) fills what each gate asks for through the edit form, reached
   from the gate's links (target date, description, the business case file), and requests
-  each transition; a status change to "lost" (with its required comment) closes the last
-  gate until the potential is confirmed again;
+  each transition; a critical implementation status closes the DoI5 gate and a lost
+  potential (each with its required comment) closes the last one, until they recover;
 - the program manager (Petra) finds the DoI4 decision in her inbox and approves it there;
 - the CFO (Frank) finds the second step in his inbox (potential 425,000 > 250,000) and
   approves it on the record page;
@@ -169,6 +169,18 @@ def test_a_measure_goes_from_doi1_to_doi6(page: Page, demo, session, console_err
     log_in(page, "owner@acme.example")
     page.goto(record_url)
     stage_is(page, "DoI4 Decided")
+    # A critical implementation cannot be confirmed: the gate says so until the status recovers.
+    card = page.locator("#status-implementation_status")
+    card.get_by_label("Change to").select_option("critical")
+    card.get_by_label("Comment").fill("Supplier B failed qualification.")
+    card.get_by_role("button", name="Change implementation status").click()
+    expect(page.locator("#status-implementation_status .status-current")).to_have_text("Critical")
+    expect(option(page, "implement")).to_contain_text("The condition implementation_status != 'critical' does not hold.")
+    expect(option(page, "implement").get_by_role("button", name=re.compile("^Request"))).to_have_count(0)
+    card = page.locator("#status-implementation_status")
+    card.get_by_label("Change to").select_option("on_track")
+    card.get_by_role("button", name="Change implementation status").click()
+    expect(page.locator("#status-implementation_status .status-current")).to_have_text("On track")
     request(page, "implement")
     stage_is(page, "DoI5 Implemented")
     expect(option(page, "close")).to_contain_text("Benefit validation by controlling")

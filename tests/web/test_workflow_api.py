@@ -218,13 +218,14 @@ def test_a_measure_walks_from_doi1_to_doi6_through_the_api(api, session, acme, u
     assert ok(owner.get("/inbox"))["requests"] == []
     assert all(not steps for steps in inbox_steps(api).values())
 
-    # DoI4 -> DoI5: its criteria cannot be unmet here. The potential is required from DoI2 on
-    # (a PATCH cannot empty it), and the implementation status has a default and changes only
-    # through its status (the field is read-only in forms and the API), never to empty. So
-    # the gate is open; a status change with its reason is what the owner does at this point.
-    assert option(owner, record_id, "implement") == {
-        "key": "implement", "label": "Confirm implementation (DoI4 → DoI5)", "to": "doi5", "ready": True,
-        "missing": [], "approvals": []}
+    # DoI4 -> DoI5: an implementation in critical state cannot be confirmed.
+    critical = ok(owner.post(f"/records/{record_id}/status/implementation_status",
+                             {"value": "critical", "comment": "Second supplier failed qualification."}))
+    assert critical["changed"] is True
+    assert option(owner, record_id, "implement")["ready"] is False
+    refused = error_of(owner.post(f"/records/{record_id}/transitions/implement"), 422)
+    assert refused["missing"] == [{"field": None, "label": "Condition",
+                                   "message": "The condition implementation_status != 'critical' does not hold."}]
     record = ok(owner.get(f"/records/{record_id}"))
     cleared = owner.patch(f"/records/{record_id}", {"version": record["version"],
                                                     "values": {"implementation_status": None, "potential": None}})
@@ -235,7 +236,7 @@ def test_a_measure_walks_from_doi1_to_doi6_through_the_api(api, session, acme, u
                            {"value": "delayed", "comment": "Second supplier qualification slipped."}))
     assert (status["dimension"], status["value"], status["changed"]) == ("implementation_status", "delayed", True)
     assert [(h["from"], h["to"], h["comment"], h["user"]["name"]) for h in status["history"]][0] == \
-        ("on_track", "delayed", "Second supplier qualification slipped.", "Oskar Owner")
+        ("critical", "delayed", "Second supplier qualification slipped.", "Oskar Owner")
     again = ok(owner.post(f"/records/{record_id}/status/implementation_status",
                           {"value": "delayed", "comment": "Still"}))
     assert again["changed"] is False and len(again["history"]) == len(status["history"])
