@@ -55,3 +55,24 @@ def test_admin_rights_come_only_from_roles_held_tenant_wide() -> None:
     assert Access(config, Actor(1, "Ann", (Grant("lead"),))).admin_rights == {"users"}
     assert Access(config, Actor(1, "Ann", (Grant("lead", "/1/"),))).admin_rights == set()
     assert Access(config, Actor(1, "Ann", (Grant("reader"),))).admin_rights == set()
+
+
+def test_a_new_records_fields_follow_the_roles_at_its_parent_only() -> None:
+    config = _config()
+    # Reader of everything (potential hidden), lead only in program 1.
+    access = Access(config, Actor(1, "Ann", (Grant("reader"), Grant("lead", "/1/"))))
+    potential = next(f for f in config.levels["measure"].fields if f.key == "potential")
+    in_one = Record(id=1, level_key="program", path="/1/", tenant_id=1)
+    in_two = Record(id=2, level_key="program", path="/2/", tenant_id=1)
+    assert access.new_record_mode(potential, "measure", in_one) == "read"  # the lead sees it there
+    assert access.new_record_mode(potential, "measure", in_two) == "hidden"
+
+
+def test_a_computed_field_is_hidden_where_one_of_its_inputs_is() -> None:
+    config = _config()
+    fields = {f.key: f for f in config.levels["measure"].fields}
+    reader = Access(config, Actor(1, "Rita", (Grant("reader"),)))
+    assert reader.field_mode(fields["weighted"], _measure("/1/5/"), "measure") == "hidden"
+    assert not reader.field_visible_everywhere(fields["weighted"], "measure")
+    checker = Access(config, Actor(2, "Chris", (Grant("checker"),)))
+    assert checker.field_mode(fields["weighted"], _measure("/1/5/"), "measure") == "read"

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from configs import minimal_documents
 from steerco.engine import audit, tenants
 from steerco.engine.access import Access
-from steerco.engine.errors import Conflict, Forbidden, GateNotMet, ValidationFailed
+from steerco.engine.errors import Conflict, Forbidden, GateNotMet, NotFound, ValidationFailed
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows, escalate_overdue
 from steerco.store.models import ApprovalTask, ApprovalVote, AuditEvent, Record, StatusChange
@@ -380,3 +380,77 @@ def test_the_audit_chain_of_a_workflow_is_intact(world: World) -> None:
     events = world.session.scalars(select(AuditEvent).where(AuditEvent.tenant_id == world.tenant.id)
                                    .order_by(AuditEvent.id)).all()
     assert audit.first_broken(events) is None
+
+
+def test_raising_the_potential_while_a_request_waits_cannot_skip_the_cfo(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    fresh = world.fresh(measure)
+    world.records("owner").update(fresh, Submission("Steel", MultiDict({"potential": "900000"})), fresh.version)
+    world.session.commit()
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "defined"  # not yet: the CFO step applies now
+    cfo = _task(world, measure, "cfo")
+    assert cfo.state == "pending"
+    world.flow("cfo").decide(cfo.id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+
+
+def test_an_approval_needs_the_gate_to_hold_still(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    fresh = world.fresh(measure)
+    world.records("owner").update(fresh, Submission("Steel", MultiDict({"due": ""})), fresh.version)
+    world.session.commit()
+    with pytest.raises(GateNotMet) as refused:
+        world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    assert [m.field for m in refused.value.missing] == ["due"]
+    world.session.rollback()
+
+
+def test_a_person_and_their_deputy_are_one_voice_in_a_quorum(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"][0]["quorum"] = {"n": 2}
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    for name in ("lead", "lead2"):
+        world.add(name, "lead", at_program=True)
+    world.add("deputy", "board_member")
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.flow("lead").delegate(world.people["deputy"].id, MONDAY.date(), MONDAY.date() + dt.timedelta(days=9))
+    session.commit()
+    task = _task(world, measure, "lead")
+    world.flow("deputy").decide(task.id, "approve")
+    session.commit()
+    with pytest.raises(Conflict, match="decided this step already"):
+        world.flow("lead").decide(task.id, "approve")
+    session.rollback()
+    assert world.fresh(measure).stage_key == "defined"
+    world.flow("lead2").decide(task.id, "approve")
+    session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+
+
+def test_a_status_held_by_a_hidden_field_is_hidden_too(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["fields"]["fields"].append({"key": "health", "label": "Health", "type": "single_choice", "options": [
+        {"key": "green", "label": "On track"}, {"key": "red", "label": "Critical"}]})
+    docs["levels"]["levels"][1]["sections"][0]["fields"].append("health")
+    docs["roles"]["roles"].append({"key": "auditor", "label": "Auditor", "fields": {"health": "hidden"},
+                                   "permissions": [{"levels": ["*"], "actions": ["read", "update"], "scope": "tenant"}]})
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("auditor", "auditor")
+    measure = world.measure("owner")
+    world.flow("owner").set_status(measure, "health", "red", "Supplier insolvent")
+    session.commit()
+    auditor = world.flow("auditor")
+    assert auditor.dimensions(world.fresh(measure)) == [] and auditor.status_history(world.fresh(measure)) == {}
+    with pytest.raises(NotFound):
+        auditor.set_status(world.fresh(measure), "health", "green")
+    session.rollback()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from configs import minimal_documents
 from steerco.demo import DEMO_PASSWORD, load_demo
 from steerco.engine import tenants
 from steerco.engine.access import Access
@@ -182,3 +184,72 @@ def test_pdf_rendering_fetches_only_our_static_files(app, tmp_path):  # type: ig
                      f'<link rel="stylesheet" href="file://{secret}">', app.static_folder)
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Hello" in text and "TOP-SECRET" not in text and b"TOP-SECRET" not in pdf
+
+
+def test_controller_may_not_rename_a_measure_through_the_benefit_override(client, acme, session):  # type: ignore[no-untyped-def]
+    _, _, measure = acme
+    _login(client, "controller@acme.example")
+    form = client.get(f"/t/acme/r/{measure.id}/edit").get_data(as_text=True)
+    assert re.search(r'<input id="input-title"[^>]*readonly', form)
+    version = session.get(Record, measure.id).version
+    refused = client.post(f"/t/acme/r/{measure.id}/edit", data={
+        "title": "Renamed by the controller", "version": version})
+    assert refused.status_code == 422 and "You may only read this field" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Record, measure.id).title == measure.title
+
+
+def _mini_with_editor(make_tenant, make_user, records_for, session):  # type: ignore[no-untyped-def]
+    """The minimal tenant; an editor may update measures but not see the potential."""
+    documents = minimal_documents()
+    documents["roles"]["roles"].append({
+        "key": "editor", "label": "Editor", "fields": {"potential": "hidden"},
+        "permissions": [{"levels": ["*"], "actions": ["read", "update"], "scope": "tenant"}]})
+    tenant = make_tenant(documents)
+    admin = make_user(tenant, [("admin", None)])
+    service = records_for(tenant, admin)
+    program = service.create("program", None, Submission("Cost program", MultiDict()))
+    measure = service.create("measure", program, Submission("Steel", MultiDict({"potential": "120000"})))
+    session.commit()
+    return tenant, make_user(tenant, [("editor", None)]), program, measure
+
+
+def test_a_guess_of_a_hidden_value_gets_the_same_answer_whatever_it_is(client, session, make_tenant, make_user, records_for, login):  # type: ignore[no-untyped-def]
+    _, editor, _, measure = _mini_with_editor(make_tenant, make_user, records_for, session)
+    login(editor.email)
+    answers = set()
+    for guess in ("120000", "1000"):  # the stored value, and another
+        response = client.post(f"/t/mini/r/{measure.id}/edit", data={
+            "title": "Steel", "version": measure.version, "potential": guess})
+        answers.add((response.status_code, "may not change" in response.get_data(as_text=True)))
+    assert answers == {(422, True)}
+
+
+def test_what_is_computed_from_a_hidden_field_is_hidden_with_it(client, session, make_tenant, make_user, records_for, login):  # type: ignore[no-untyped-def]
+    _, editor, program, measure = _mini_with_editor(make_tenant, make_user, records_for, session)
+    login(editor.email)
+    page = client.get(f"/t/mini/r/{measure.id}").get_data(as_text=True)
+    assert 'id="value-weighted"' not in page and "60,000" not in page  # weighted = potential * 0.5
+    listing = client.get(f"/t/mini/r/{program.id}/list/measure/export.csv").get_data(as_text=True)
+    assert "60000" not in listing and "60,000" not in listing and "Weighted" not in listing
+    state = client.post(f"/t/mini/form/measure/state?record={measure.id}", data={"title": "Steel"})
+    assert state.status_code == 200 and "60,000" not in state.get_data(as_text=True)
+
+
+def test_a_reader_cannot_run_what_ifs_through_the_form_refresh(client, acme, session):  # type: ignore[no-untyped-def]
+    _, project, measure = acme
+    _login(client, "viewer@acme.example")
+    assert client.post(f"/t/acme/form/measure/state?record={measure.id}", data={"title": "x"}).status_code == 403
+    # And a record of another level than the URL's is no such record.
+    _login(client, "admin@acme.example")
+    assert client.post(f"/t/acme/form/project/state?record={measure.id}", data={"title": "x"}).status_code == 404
+
+
+def test_the_history_leaves_out_changes_of_hidden_fields_entirely(client, acme, session):  # type: ignore[no-untyped-def]
+    _, project, _ = acme
+    _login(client, "viewer@acme.example")
+    history = client.get(f"/t/acme/r/{project.id}/history").get_data(as_text=True)
+    assert history.count('<li class="event-') == 1 and "Created" in history  # the budget change is not listed
+    _login(client, "admin@acme.example")
+    history = client.get(f"/t/acme/r/{project.id}/history").get_data(as_text=True)
+    assert history.count('<li class="event-') == 2 and "987,654" in history

@@ -14,7 +14,7 @@ configuration alone:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
@@ -61,6 +61,8 @@ class Access:
         self.actor = actor
         #: role sets per (action, level, record state); an Access lives for one request
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
+        #: fields whose dependencies are being looked at (visible_if may refer in a circle)
+        self._resolving: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------
     def _grants_at(self, path: str | None) -> list[Grant]:
@@ -188,17 +190,59 @@ class Access:
 
         Only roles that may read the record count. A role's mode is its override for the
         field, else what the field's read/write role lists say; ``write`` needs the role's
-        update right on the record (create right for a new one) unless the override itself
-        says ``write``. A field is read-only only if every role makes it so.
+        update right on the record unless the override itself says ``write``. A field is
+        read-only only if every role makes it so. With no record: the mode on some record
+        of the level (list headers); a new record's form asks :meth:`new_record_mode`.
+
+        A field computed from, or shown depending on, a field hidden from the actor is
+        hidden too: its value or its appearing would tell what the hidden one holds.
         """
         readers = self.roles_allowing("read", level_key, record)
         writers = self.roles_allowing("create" if record is None else "update", level_key, record)
+        return self._merged_mode(field, level_key, readers, writers,
+                                 lambda dep: self.field_mode(dep, record, level_key))
+
+    def new_record_mode(self, field: Field, level_key: str, parent: Record | None) -> FieldMode:
+        """The field's mode on a new record under ``parent``: only roles that cover that
+        place count, not the same role held in another part of the tree."""
+        readers = self._roles_creating("read", level_key, parent)
+        writers = self._roles_creating("create", level_key, parent)
+        return self._merged_mode(field, level_key, readers, writers,
+                                 lambda dep: self.new_record_mode(dep, level_key, parent))
+
+    def _roles_creating(self, action: Action, level_key: str, parent: Record | None) -> frozenset[str]:
+        memo_key = ("new", action, level_key, None if parent is None else (parent.id, parent.path))
+        hit = self._memo.get(memo_key)
+        if hit is None:
+            hit = frozenset(role.key for role, _ in self._allowing(action, level_key, parent, True))
+            self._memo[memo_key] = hit
+        return hit
+
+    def _merged_mode(self, field: Field, level_key: str, readers: frozenset[str], writers: frozenset[str],
+                     mode_of: Callable[[Field], FieldMode]) -> FieldMode:
         best: FieldMode = "hidden"
         for role_key in readers | writers:
             mode = self._role_mode(role_key, field, role_key in writers)
             if _MODE_RANK[mode] > _MODE_RANK[best]:
                 best = mode
+        if best == "hidden" or field.key in self._resolving:
+            return best
+        self._resolving.add(field.key)
+        try:
+            if any(mode_of(dep) == "hidden" for dep in self._inputs(field, level_key)):
+                return "hidden"
+        finally:
+            self._resolving.discard(field.key)
         return best
+
+    def _inputs(self, field: Field, level_key: str) -> list[Field]:
+        """The level's fields that the field's value or visibility is computed from."""
+        level = self.config.levels.get(level_key)
+        names = (field.expression.names if field.expression is not None else frozenset()) | \
+            (field.visible_if.names if field.visible_if is not None else frozenset())
+        if level is None or not names:
+            return []
+        return [dep for name in sorted(names) if (dep := level.field(name)) is not None and dep.key != field.key]
 
     def _role_mode(self, role_key: str, field: Field, may_write: bool) -> FieldMode:
         role = self.config.roles[role_key]
@@ -212,8 +256,13 @@ class Access:
             return "read"
         return mode
 
-    def field_visible_everywhere(self, field: Field, level_key: str) -> bool:
-        """True when no role through which the actor reads the level hides the field:
-        only then may lists sort or filter by it without revealing hidden values."""
+    def field_visible_everywhere(self, field: Field, level_key: str, _seen: frozenset[str] = frozenset()) -> bool:
+        """True when no role through which the actor reads the level hides the field (or a
+        field it is computed from): only then may lists sort or filter by it without
+        revealing hidden values."""
         readers = self.roles_allowing("read", level_key, None)
-        return bool(readers) and all(self._role_mode(r, field, False) != "hidden" for r in readers)
+        if not readers or any(self._role_mode(r, field, False) == "hidden" for r in readers):
+            return False
+        seen = _seen | {field.key}
+        return all(self.field_visible_everywhere(dep, level_key, seen)
+                   for dep in self._inputs(field, level_key) if dep.key not in seen)

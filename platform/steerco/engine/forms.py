@@ -77,12 +77,14 @@ def _holds_status(config: TenantConfig, level: Level, fld: Field) -> bool:
 
 def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], *,
                  stage: str | None, title: str, access: Access, record: Record | None,
-                 today: dt.date | None = None) -> dict[str, FieldState]:
-    """Visible / editable / required for every field of the level, right now."""
+                 today: dt.date | None = None, parent: Record | None = None) -> dict[str, FieldState]:
+    """Visible / editable / required for every field of the level, right now (for a new
+    record under ``parent`` when ``record`` is None)."""
     scope = expression_scope({**values, **compute(level, values, stage, title, today)}, stage, title)
     states: dict[str, FieldState] = {}
     for fld in level.fields:
-        mode = access.field_mode(fld, record, level.key)
+        mode = access.field_mode(fld, record, level.key) if record is not None \
+            else access.new_record_mode(fld, level.key, parent)
         visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
         editable = (visible and mode == "write" and fld.kind.storage != "computed"
                     and not _holds_status(config, level, fld)

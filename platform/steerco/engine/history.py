@@ -34,6 +34,10 @@ KIND_LABELS = {
 }
 
 
+#: events that are nothing but their changes: left out when every change is hidden
+HIDDEN_WITH_THEIR_CHANGES = frozenset({"record.updated", "status.changed"})
+
+
 @dataclass(frozen=True)
 class Change:
     label: str
@@ -78,12 +82,16 @@ def visible_changes(config: TenantConfig, access: Access, record: Record,
     level = config.levels[record.level_key]
     shown = []
     for key, pair in changes.items():
-        if key != "title":
-            fld = level.field(key.split(".", 1)[0])
-            if fld is None or access.field_mode(fld, record, level.key) == "hidden":
-                continue
         old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-        shown.append(Change(_label(level, key), _text(level, key, old, config), _text(level, key, new, config)))
+        fld = level.field(key.split(".", 1)[0])
+        dimension = config.status_dimensions.get(key)
+        if key == "title":
+            shown.append(Change(level.title_label, _text(level, key, old, config), _text(level, key, new, config)))
+        elif fld is not None and access.field_mode(fld, record, level.key) != "hidden":
+            shown.append(Change(_label(level, key), _text(level, key, old, config), _text(level, key, new, config)))
+        elif fld is None and dimension is not None and level.key in dimension.levels:
+            labels = {o.key: o.label for o in dimension.options}
+            shown.append(Change(dimension.label, labels.get(old, "—"), labels.get(new, str(new))))
     return tuple(shown)
 
 
@@ -97,10 +105,12 @@ def record_history(session: Session, config: TenantConfig, access: Access, recor
     entries = []
     for event, name in rows:
         data = event.data or {}
+        changes = visible_changes(config, access, record, data.get("changes") or {})
+        if data.get("changes") and not changes and event.kind in HIDDEN_WITH_THEIR_CHANGES:
+            continue  # nothing of it is the reader's to see, not even that it happened
         entries.append(Entry(
             event.id, event.created_at, name or "system", event.kind,
             KIND_LABELS.get(event.kind, event.kind.replace(".", " ").capitalize()),
-            str(data.get("summary", "")),
-            visible_changes(config, access, record, data.get("changes") or {}),
+            str(data.get("summary", "")), changes,
         ))
     return entries

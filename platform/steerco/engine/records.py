@@ -295,14 +295,14 @@ class Records:
         return lookups
 
     def states(self, level: Level, values: Mapping[str, Any], record: Record | None,
-               stage: str | None, title: str) -> dict[str, FieldState]:
+               stage: str | None, title: str, parent: Record | None = None) -> dict[str, FieldState]:
         return field_states(self.config, level, values, stage=stage, title=title,
-                            access=self.access, record=record,
+                            access=self.access, record=record, parent=parent,
                             today=(self.now or utcnow()).date())
 
     # -- validation ----------------------------------------------------------------------
     def _validate(self, level: Level, submission: Submission, record: Record | None,
-                  stage: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+                  stage: str | None, parent: Record | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Parse and check a submission; returns (changes, submitted) or raises ValidationFailed.
 
         ``changes`` holds the values of the fields the actor may edit in the state the
@@ -312,7 +312,11 @@ class Records:
         parsed, submitted, errors = self._parse(level, submission)
         title = (submission.title or "").strip()
         candidate = {**current, **{k: v for k, v in parsed.items() if k not in errors}}
-        states = self.states(level, candidate, record, stage, title)
+        states = self.states(level, candidate, record, stage, title, parent)
+        if record is not None and title != record.title and not self.access.roles_allowing(
+                "update", level.key, record):
+            # A field override lets a role change that field, not the record's title.
+            errors["title"] = "You may only read this field; your change was not applied."
         lookups = None
         changes: dict[str, Any] = {}
         for fld in level.fields:
@@ -322,7 +326,9 @@ class Records:
             if fld.key in parsed and not state.editable:
                 # A field hidden by a condition is ignored (the browser still posts it);
                 # a change to a field the actor may not write is refused, never dropped quietly.
-                if state.mode == "hidden" and self._differs(fld, parsed[fld.key], current.get(fld.key)):
+                # A field hidden from the actor is never in their form: posting it at all is
+                # refused, whatever the value, so a refusal cannot confirm a guess of it.
+                if state.mode == "hidden":
                     errors["_form"] = "The form contained a field you may not change; nothing was saved."
                 elif state.visible and self._differs(fld, parsed[fld.key], current.get(fld.key)):
                     errors[fld.key] = "You may only read this field; your change was not applied."
@@ -380,8 +386,8 @@ class Records:
         submitted.update({k: v for k, v in parsed.items() if k not in submitted})
         return parsed, submitted, errors
 
-    def preview(self, level: Level, submission: Submission,
-                record: Record | None) -> tuple[dict[str, Any], dict[str, str]]:
+    def preview(self, level: Level, submission: Submission, record: Record | None,
+                parent: Record | None = None) -> tuple[dict[str, Any], dict[str, str]]:
         """The values as typed so far and what is wrong with them, without saving.
 
         Used for inline validation while the user types: it runs the same checks as a
@@ -391,7 +397,7 @@ class Records:
         stage = record.stage_key if record else (workflow.initial_stage if workflow else None)
         errors: dict[str, str] = {}
         try:
-            self._validate(level, submission, record, stage)
+            self._validate(level, submission, record, stage, parent)
         except ValidationFailed as failed:
             errors = {k: v for k, v in failed.errors.items() if v != "Required."}
         current = self.stored_values(record, level)
@@ -435,7 +441,7 @@ class Records:
             raise Forbidden(decision.reason)
         workflow = self.config.workflow_of(level)
         stage = workflow.initial_stage if workflow else None
-        changes, _ = self._validate(level, submission, None, stage)
+        changes, _ = self._validate(level, submission, None, stage, parent)
         now = self.now or utcnow()
         title = (submission.title or "").strip()
         record = Record(

@@ -125,15 +125,27 @@ class Workflows:
         for key in transition.required_fields:
             fld = level.field(key)
             if fld is not None and fld.kind.is_empty(self._value(fld.kind.storage, values.get(key))):
-                missing.append(Missing(key, fld.label, f"{fld.label} is empty."))
+                missing.append(self._missing(record, level, fld.key, f"{fld.label} is empty."))
         for key in transition.required_evidence:
             fld = level.field(key)
             if fld is not None and not [a for a in values.get(key) or [] if isinstance(a, Attachment)]:
-                missing.append(Missing(key, fld.label, f"{fld.label}: no file attached."))
+                missing.append(self._missing(record, level, fld.key, f"{fld.label}: no file attached."))
         if transition.condition is not None and not transition.condition.holds(
                 self._scope(level, record, values), today=self._now.date()):
-            missing.append(Missing(None, "Condition", f"The condition {transition.condition.source} does not hold."))
+            hidden = any(self._hidden(record, level, name) for name in transition.condition.names)
+            missing.append(Missing(None, "Condition", "A condition of this transition does not hold." if hidden
+                                   else f"The condition {transition.condition.source} does not hold."))
         return missing
+
+    def _hidden(self, record: Record, level: Level, key: str) -> bool:
+        fld = level.field(key)
+        return fld is not None and self.access.field_mode(fld, record, level.key) == "hidden"
+
+    def _missing(self, record: Record, level: Level, key: str, message: str) -> Missing:
+        """A criterion; about a field hidden from the actor it names neither field nor value."""
+        if self._hidden(record, level, key):
+            return Missing(None, "Criterion", "A criterion that is not visible to you is not met.")
+        return Missing(key, level.field(key).label, message)  # type: ignore[union-attr]
 
     @staticmethod
     def _value(storage: str, value: Any) -> Any:
@@ -225,15 +237,20 @@ class Workflows:
             self._move(record, transition.target, f"“{transition.label}”", request.id)
             return request
         for position, step in enumerate(steps):
-            eligible = self.eligible_approvers(step.role, record) - {self._me}
-            self.session.add(ApprovalTask(
-                tenant_id=self.tenant_id, request_id=request.id, record_id=record.id, position=position,
-                step_key=step.key, label=step.label, role=step.role,
-                needed=_quorum_needed(step, len(eligible)), same_approver_allowed=step.same_approver_allowed,
-                escalate_to=transition.escalate_to, state="waiting"))
+            self._add_task(request, record, transition, step, position)
         self.session.flush()
         self._open_next(request, transition)
         return request
+
+    def _add_task(self, request: TransitionRequest, record: Record, transition: Transition,
+                  step: ApprovalStep, position: int) -> None:
+        """A step's task, waiting its turn; "all" counts everyone eligible but the requester."""
+        eligible = self.eligible_approvers(step.role, record) - {request.requested_by_id}
+        self.session.add(ApprovalTask(
+            tenant_id=self.tenant_id, request_id=request.id, record_id=record.id, position=position,
+            step_key=step.key, label=step.label, role=step.role,
+            needed=_quorum_needed(step, len(eligible)), same_approver_allowed=step.same_approver_allowed,
+            escalate_to=transition.escalate_to, state="waiting"))
 
     def _open_next(self, request: TransitionRequest, transition: Transition) -> ApprovalTask | None:
         task = self.session.scalar(select(ApprovalTask).where(
@@ -306,7 +323,7 @@ class Workflows:
         deputy, False when they may not decide this task at all."""
         if task.role in self.access.roles_allowing("approve", record.level_key, record):
             return None
-        delegators = self._active_delegators()
+        delegators = [d for d in self._active_delegators() if d != task.request.requested_by_id]
         if delegators:
             eligible = self.eligible_approvers(task.role, record)
             for user_id in delegators:
@@ -338,7 +355,14 @@ class Workflows:
         comment = self._comment(comment)
         if decision == "reject" and not comment:
             raise ValidationFailed({"comment": "Say why you reject: a comment is required."}, {"comment": comment})
-        self._claim(task)
+        if decision == "approve":
+            # The record may have changed since the request: what is approved must still pass.
+            transition = self._transition_of(request)
+            missing = self.gate(record, transition)
+            if missing:
+                raise GateNotMet(f"The record no longer meets the criteria of “{transition.label}”; "
+                                 "it can be approved once they hold again.", missing)
+        self._claim(task, capacity)
         self._check_one_step_per_person(task, request, capacity)
         self.session.add(ApprovalVote(
             tenant_id=self.tenant_id, task_id=task.id, request_id=request.id, user_id=self._me,
@@ -356,7 +380,7 @@ class Workflows:
             self._approve(task, request, record)
         return task
 
-    def _claim(self, task: ApprovalTask) -> None:
+    def _claim(self, task: ApprovalTask, capacity: int | None) -> None:
         """Let one decider at a time in: a conditional UPDATE that matches only an open task.
 
         On PostgreSQL it waits for a concurrent decider's transaction and then sees the
@@ -372,10 +396,14 @@ class Workflows:
                 raise Conflict("This step is not open yet: an earlier step is still waiting.")
             raise Conflict("This step was already decided; nothing was changed.")
         self.session.refresh(task)
+        people = {self._me} | ({capacity} if capacity else set())
         already = self.session.scalar(select(ApprovalVote.id).where(
-            ApprovalVote.task_id == task.id, ApprovalVote.user_id == self._me))
+            ApprovalVote.task_id == task.id,
+            or_(ApprovalVote.user_id.in_(people), ApprovalVote.on_behalf_of_id.in_(people))).limit(1))
         if already is not None:
-            raise Conflict("You have decided this step already; nothing was changed.")
+            # A person and their deputy are one voice: together they cannot fill a quorum.
+            raise Conflict("You (or your deputy, or the person you stand in for) have decided this step "
+                           "already; nothing was changed.")
 
     def _check_one_step_per_person(self, task: ApprovalTask, request: TransitionRequest,
                                    capacity: int | None) -> None:
@@ -390,12 +418,15 @@ class Workflows:
             raise Forbidden("you approved another step of this request; a different person must decide this one")
 
     def _approvals(self, task: ApprovalTask) -> int:
-        return self.session.scalar(select(func.count()).select_from(ApprovalVote).where(
+        """Approvals by distinct people: a deputy's vote counts for the person they stand in for."""
+        principal = func.coalesce(ApprovalVote.on_behalf_of_id, ApprovalVote.user_id)
+        return self.session.scalar(select(func.count(func.distinct(principal))).where(
             ApprovalVote.task_id == task.id, ApprovalVote.decision == "approve")) or 0
 
     def _approve(self, task: ApprovalTask, request: TransitionRequest, record: Record) -> None:
         task.state, task.decided_at = "approved", self._now
         transition = self._transition_of(request)
+        self._add_steps_now_applicable(request, transition, record)
         if self._open_next(request, transition) is not None:
             return
         request.state, request.decided_at = "approved", self._now
@@ -403,6 +434,22 @@ class Workflows:
             "request": request.id, "transition": transition.key,
             "summary": f"“{transition.label}” approved"})
         self._move(record, request.to_stage, f"“{transition.label}” approved", request.id)
+
+    def _add_steps_now_applicable(self, request: TransitionRequest, transition: Transition, record: Record) -> None:
+        """Steps whose threshold the record meets now but did not when it was requested (the
+        potential raised while the request waited) are added: a change cannot skip the CFO."""
+        tasks = self.tasks(request)
+        present = {t.step_key for t in tasks}
+        position = max((t.position for t in tasks), default=-1)
+        for step in self.applicable_steps(record, transition):
+            if step.key in present:
+                continue
+            position += 1
+            self._add_task(request, record, transition, step, position)
+            self._audit("approval.step_added", record.id, {
+                "request": request.id, "step": step.key,
+                "summary": f"{step.label}: needed now, as the record changed after the request"})
+        self.session.flush()
 
     def _reject(self, task: ApprovalTask, request: TransitionRequest, record: Record, comment: str) -> None:
         task.state, task.decided_at = "rejected", self._now
@@ -477,7 +524,8 @@ class Workflows:
         return [(r, rec) for r, rec in self.session.execute(
             select(TransitionRequest, Record).join(Record, Record.id == TransitionRequest.record_id)
             .where(TransitionRequest.tenant_id == self.tenant_id, TransitionRequest.state == "pending",
-                   TransitionRequest.requested_by_id == self._me, Record.deleted_at.is_(None))
+                   TransitionRequest.requested_by_id == self._me, Record.deleted_at.is_(None),
+                   self.access.read_filter())
             .order_by(TransitionRequest.requested_at)).all()]
 
     def escalated_to_me(self) -> list[tuple[ApprovalTask, Record]]:
@@ -563,21 +611,26 @@ class Workflows:
 
     # -- statuses and comments -----------------------------------------------------------------------
     def dimensions(self, record: Record) -> list[StatusDimension]:
-        return [d for d in self.config.status_dimensions.values() if record.level_key in d.levels]
+        """The record's status dimensions the actor may see: one held by a field follows
+        that field's mode (hidden from a role, its status and history are too)."""
+        level = self._level(record)
+        return [d for d in self.config.status_dimensions.values()
+                if record.level_key in d.levels and not self._hidden(record, level, d.key)]
 
     def can_set_status(self, record: Record, dimension_key: str) -> bool:
-        """A status changes with a role's update right on the record, or with write access
-        to the field of the same name; not through a field override for another field (the
-        controller who may only validate a benefit)."""
-        if self.access.roles_allowing("update", record.level_key, record):
-            return True
+        """A status held by a field changes with write access to that field (a role's update
+        right, or a write override of that very field); one without a field, with a role's
+        update right. A write override for another field (the controller who may only
+        validate a benefit) does not do."""
         fld = self._level(record).field(dimension_key)
-        return fld is not None and self.access.field_mode(fld, record, record.level_key) == "write"
+        if fld is not None:
+            return self.access.field_mode(fld, record, record.level_key) == "write"
+        return bool(self.access.roles_allowing("update", record.level_key, record))
 
     def set_status(self, record: Record, dimension_key: str, value: str, comment: str = "") -> StatusChange | None:
         """Change the record's status in one dimension; some values need a reason."""
-        dimension = self.config.status_dimensions.get(dimension_key)
-        if dimension is None or record.level_key not in dimension.levels:
+        dimension = next((d for d in self.dimensions(record) if d.key == dimension_key), None)
+        if dimension is None:
             raise NotFound("no such status")
         if not self.can_set_status(record, dimension.key):
             raise Forbidden(f"none of your roles allows changing the {dimension.label} here")
@@ -613,9 +666,9 @@ class Workflows:
     def status_history(self, record: Record) -> dict[str, list[StatusChange]]:
         history: dict[str, list[StatusChange]] = {d.key: [] for d in self.dimensions(record)}
         for change in self.session.scalars(select(StatusChange).where(
-                StatusChange.tenant_id == self.tenant_id, StatusChange.record_id == record.id)
-                .order_by(StatusChange.id.desc())):
-            history.setdefault(change.dimension_key, []).append(change)
+                StatusChange.tenant_id == self.tenant_id, StatusChange.record_id == record.id,
+                StatusChange.dimension_key.in_(history)).order_by(StatusChange.id.desc())):
+            history[change.dimension_key].append(change)
         return history
 
     def comment(self, record: Record, body: str) -> Comment:

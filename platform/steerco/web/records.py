@@ -49,14 +49,15 @@ def _level(key: str) -> Level:
 
 def _state_token(states: Mapping[str, FieldState]) -> str:
     """A compact summary of field states the form echoes back, so a refresh swaps only changes."""
-    return ";".join(f"{k}={int(s.visible)}{int(s.editable)}{int(s.required)}" for k, s in states.items())
+    return ";".join(f"{k}={int(s.visible)}{int(s.editable)}{int(s.required)}" for k, s in states.items()
+                    if s.mode != "hidden")
 
 
 def _form_context(records: Records, level: Level, record: Record | None, parent: Record | None,
                   values: Mapping[str, Any], title: str, errors: Mapping[str, str] | None = None,
                   message: str | None = None) -> dict[str, Any]:
     stage = record.stage_key if record else (wf.initial_stage if (wf := g.config.workflow_of(level)) else None)
-    states = records.states(level, values, record, stage, title)
+    states = records.states(level, values, record, stage, title, parent)
     return {
         "level": level, "record": record, "parent": parent, "values": values, "title": title,
         "states": states, "state_token": _state_token(states), "errors": errors or {},
@@ -64,6 +65,8 @@ def _form_context(records: Records, level: Level, record: Record | None, parent:
         "crumbs": records.breadcrumbs(record) + [record] if record else
         (records.breadcrumbs(parent) + [parent] if parent else []),
         "computed": compute(level, values, stage, title),
+        # A role that may change only some fields by override may not rename the record.
+        "title_editable": record is None or bool(g.access.roles_allowing("update", level.key, record)),
     }
 
 
@@ -189,14 +192,21 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
     level = _level(level_key)
     record_id = request.args.get("record", type=int)
     record = records.get(record_id) if record_id else None
-    if record is None:  # a new record's form: the same right as opening that form
+    parent = None
+    if record is not None:
+        # The same right as opening the edit form: a reader may not run what-ifs on values.
+        if record.level_key != level.key:
+            raise NotFound("no such record")
+        decision = g.access.decide("update", level.key, record)
+    else:  # a new record's form: the same right as opening that form
         parent_id = request.args.get("parent", type=int)
-        decision = g.access.decide("create", level.key, parent=records.get(parent_id) if parent_id else None)
-        if not decision:
-            raise Forbidden(decision.reason)
+        parent = records.get(parent_id) if parent_id else None
+        decision = g.access.decide("create", level.key, parent=parent)
+    if not decision:
+        raise Forbidden(decision.reason)
     submission = _submission()
-    values, errors = records.preview(level, submission, record)
-    context = _form_context(records, level, record, None, values, submission.title or "",
+    values, errors = records.preview(level, submission, record, parent)
+    context = _form_context(records, level, record, parent, values, submission.title or "",
                             {k: v for k, v in errors.items() if k != "title"})
     previous = dict(part.split("=", 1) for part in request.form.get("_state", "").split(";") if "=" in part)
     current = dict(part.split("=", 1) for part in context["state_token"].split(";"))
