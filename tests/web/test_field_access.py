@@ -253,3 +253,16 @@ def test_the_history_leaves_out_changes_of_hidden_fields_entirely(client, acme, 
     _login(client, "admin@acme.example")
     history = client.get(f"/t/acme/r/{project.id}/history").get_data(as_text=True)
     assert history.count('<li class="event-') == 2 and "987,654" in history
+
+
+def test_an_export_named_with_any_characters_downloads(client, session, make_tenant, make_user, login):  # type: ignore[no-untyped-def]
+    documents = minimal_documents()
+    documents["levels"]["levels"][0]["label_plural"] = 'Programme – "Nord"; Ü'
+    tenant = make_tenant(documents)
+    admin = make_user(tenant, [("admin", None)])
+    login(admin.email)
+    response = client.get("/t/mini/list/program/export.csv")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="Programme_')
+    assert "filename*=UTF-8''Programme_%E2%80%93_%22Nord%22%3B_%C3%9C.csv" in disposition

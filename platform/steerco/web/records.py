@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote
 from typing import Any, Iterator, Mapping
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
@@ -252,7 +253,14 @@ def export(level_key: str, record_id: int | None = None):  # type: ignore[no-unt
 
     name = f"{(parent.number + '-') if parent else ''}{level.label_plural}.csv".replace(" ", "_")
     return Response(stream_with_context(chunks()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": _attachment_header(name)})
+
+
+def _attachment_header(name: str) -> str:
+    """A download name any label can go into: an ASCII fallback plus the UTF-8 original
+    (RFC 6266), never a raw quote or a character HTTP headers cannot carry."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @bp.get("/r/<int:record_id>/history")
