@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
 from steerco.engine import audit, members, tenants
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
 from steerco.engine.records import Submission
-from steerco.engine.users import authenticate
+from steerco.engine.access import Access
+from steerco.engine.users import authenticate, create_user
 from steerco.store import scoping
 from steerco.store.models import AuditEvent, Membership, Record, RoleAssignment, User
 
@@ -194,6 +195,27 @@ def test_bad_invitation_reports_every_field_and_writes_nothing(session, world): 
     assert len(_kinds(session, mini)) == events_before
 
 
+def test_a_name_longer_than_the_column_is_refused_by_invite_and_create_user(session, world):  # type: ignore[no-untyped-def]
+    mini = world["mini"]
+    users_before = session.scalar(select(func.count(User.id)))
+    with pytest.raises(ValidationFailed) as raised:
+        members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                       "long@mini.example", "N" * 201, None, [])
+    assert raised.value.errors == {"name": "At most 200 characters."}
+    with pytest.raises(ValidationFailed) as direct:
+        create_user(session, "long@mini.example", "N" * 201, PASSWORD)
+    assert direct.value.errors == {"name": "At most 200 characters."}
+    session.rollback()
+    assert session.scalar(select(func.count(User.id))) == users_before
+    # counted as stored, stripped: 200 characters and surrounding spaces are fine
+    invited = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                             "edge@mini.example", f"  {'N' * 200}  ", None, [])
+    assert invited.user.name == "N" * 200
+    # an existing account keeps its name, so a long one typed for it is no mistake
+    members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                   world["outsider"].email, "N" * 500, None, [])
+
+
 # -- granting and revoking -------------------------------------------------------------
 
 def test_grant_at_a_node_by_number_and_tenant_wide(session, world, make_user):  # type: ignore[no-untyped-def]
@@ -281,6 +303,29 @@ def test_an_admin_cannot_revoke_their_own_last_user_administration_role(session,
     assert "lock you out" in raised.value.message
     members.grant_role(session, mini, world["config"], _actor(session, mini, admin), admin.id, "user_admin", None)
     members.revoke_role(session, mini, _actor(session, mini, admin), own.id)  # another role still carries it
+
+
+def test_a_grant_at_a_record_does_not_count_as_keeping_the_user_administration_right(session, world):  # type: ignore[no-untyped-def]
+    """Admin rights come only with roles held tenant-wide (Access.admin_rights), so the
+    same role at a record does not keep the right once the tenant-wide grant is gone."""
+    mini, admin, program = world["mini"], world["admin"], world["program"]
+    tenant_wide = session.scalar(select(RoleAssignment).where(RoleAssignment.user_id == admin.id,
+                                                              RoleAssignment.tenant_id == mini.id))
+    assert tenant_wide.node_id is None and tenant_wide.role_key == "admin"
+    at_node = members.grant_role(session, mini, world["config"], _actor(session, mini, admin), admin.id,
+                                 "admin", program.number)
+    members.grant_role(session, mini, world["config"], _actor(session, mini, admin), admin.id,
+                       "user_admin", program.number)
+    session.commit()
+    with pytest.raises(Forbidden) as raised:
+        members.revoke_role(session, mini, _actor(session, mini, admin), tenant_wide.id)
+    assert "lock you out" in raised.value.message
+    session.rollback()
+    assert session.get(RoleAssignment, tenant_wide.id) is not None
+    # the grant at the record carries no admin right, so removing it locks nobody out
+    members.revoke_role(session, mini, _actor(session, mini, admin), at_node.id)
+    session.commit()
+    assert "users" in Access(world["config"], _actor(session, mini, admin)).admin_rights
 
 
 # -- deactivating ----------------------------------------------------------------------

@@ -206,6 +206,8 @@ def test_user_create_without_tenant(runner, session):  # type: ignore[no-untyped
      "no such workspace"),
     (["role@example.com", "--name", "R", "--tenant", "mini", "--role", "emperor"],
      "long-enough-pw\nlong-enough-pw\n", "unknown role(s) emperor"),
+    # the column holds 200: refused with a message, not left to the database (DataError on PostgreSQL)
+    (["long@example.com", "--name", "N" * 201], "long-enough-pw\nlong-enough-pw\n", "name: At most 200 characters."),
 ])
 def test_user_create_refuses_bad_input_and_stores_nothing(runner, session, make_tenant, args, answer, message):  # type: ignore[no-untyped-def]
     make_tenant()
@@ -215,6 +217,14 @@ def test_user_create_refuses_bad_input_and_stores_nothing(runner, session, make_
     session.expire_all()
     assert session.query(User).count() == 0
     assert session.query(Membership).count() == 0
+
+
+def test_user_create_takes_a_name_of_exactly_200_characters(runner, session):  # type: ignore[no-untyped-def]
+    result = runner.invoke(cli, ["user", "create", "edge@example.com", "--name", f" {'N' * 200} ",
+                                 "--password", "pw-long-enough"])
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert session.scalar(select(User.name).where(User.email == "edge@example.com")) == "N" * 200
 
 
 def test_user_create_refuses_a_duplicate_email(runner, session, make_user):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ audited, and a deactivated user's sessions end at once while their history stays
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +114,10 @@ def test_search_filters_and_htmx_gets_only_the_table(client, world, login):  # t
 
 # -- inviting ----------------------------------------------------------------------------
 
+def _generated_password(html: str) -> str:
+    return re.search(r'<input id="password-value" type="text" value="([^"]+)" readonly', html).group(1)
+
+
 def test_invite_with_a_generated_password_that_works_for_login(client, world, login, app, session):  # type: ignore[no-untyped-def]
     login(world["admin"].email)
     form = client.get("/t/mini/admin/users/new").get_data(as_text=True)
@@ -120,18 +125,70 @@ def test_invite_with_a_generated_password_that_works_for_login(client, world, lo
     response = client.post("/t/mini/admin/users/new", data={
         "email": "Neo@Mini.example", "name": "Neo New", "password": "", "role": "owner",
         "node": world["program"].number})
-    assert response.status_code == 303
+    # The password is shown in this answer itself, never after a redirect (see the cookie test).
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     session.expire_all()
     neo = session.scalar(select(User).where(User.email == "neo@mini.example"))
-    assert urlsplit(response.headers["Location"]).path == f"/t/mini/admin/users/{neo.id}"
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    password = re.search(r"Initial password: (\S+) \(shown only this once", page).group(1)
+    html = response.get_data(as_text=True)
+    password = _generated_password(html)
+    assert "Neo New" in html and "neo@mini.example" in html and "shown only this once" in html
+    assert f'href="/t/mini/admin/users/{neo.id}"' in html
+    page = client.get(f"/t/mini/admin/users/{neo.id}").get_data(as_text=True)
     assert "Neo New" in page and world["program"].number in page
-    assert password not in client.get(response.headers["Location"]).get_data(as_text=True)  # only once
+    assert password not in page  # only once
     newcomer = _logged_in_client(app, "neo@mini.example", password)
     assert newcomer.get("/t/mini/").status_code == 200
     assert session.scalar(select(RoleAssignment.node_id).where(RoleAssignment.user_id == neo.id)) == world["program"].id
     assert _kinds(session, world["mini"])[-2:] == ["member.invited", "role.granted"]
+
+
+def _cookies_carry(app, response, secret: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Where ``secret`` appears in the cookies ``response`` sets: raw, or in the decoded
+    (base64, possibly zlib-compressed) session."""
+    found = []
+    serializer = app.session_interface.get_signing_serializer(app)
+    for header in response.headers.getlist("Set-Cookie"):
+        if secret in header:
+            found.append(f"raw: {header}")
+        name, _, rest = header.partition("=")
+        if name == app.config["SESSION_COOKIE_NAME"] and rest.split(";")[0]:
+            if secret in json.dumps(serializer.loads(rest.split(";")[0]), default=str):
+                found.append(f"session: {header}")
+    return found
+
+
+def test_the_generated_password_never_travels_in_a_cookie(client, world, login, app, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    client.get("/t/mini/admin/users/new")  # the session as a browser would have it
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "cook@mini.example", "name": "Cookie Monster", "password": "", "role": "", "node": ""})
+    assert response.status_code == 200
+    password = _generated_password(response.get_data(as_text=True))
+    assert len(password) >= 12
+    assert _cookies_carry(app, response, password) == []
+    assert all(password not in value for _, value in response.headers if _ != "Content-Length")
+    session.expire_all()
+    user_id = session.scalar(select(User.id).where(User.email == "cook@mini.example"))
+    following = client.get(f"/t/mini/admin/users/{user_id}")
+    assert following.status_code == 200 and password not in following.get_data(as_text=True)
+    assert _cookies_carry(app, following, password) == []
+    # and what the browser keeps: the session as it is now
+    kept = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert kept is not None and password not in kept.value
+    assert password not in json.dumps(app.session_interface.get_signing_serializer(app).loads(kept.value),
+                                      default=str)
+
+
+def test_a_name_longer_than_200_characters_is_422_with_the_message(client, world, login, session):  # type: ignore[no-untyped-def]
+    login(world["admin"].email)
+    response = client.post("/t/mini/admin/users/new", data={
+        "email": "long@mini.example", "name": "N" * 201, "password": "", "role": "", "node": ""})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "At most 200 characters." in html and f'value="{"N" * 201}"' in html
+    session.expire_all()
+    assert session.scalar(select(User.id).where(User.email == "long@mini.example")) is None
 
 
 def test_invite_with_a_chosen_password_and_no_role(client, world, login, app):  # type: ignore[no-untyped-def]

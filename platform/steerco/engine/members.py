@@ -24,7 +24,7 @@ from steerco.config.model import TenantConfig
 from steerco.engine import audit, tenants
 from steerco.engine.access import Access, Actor
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
-from steerco.engine.users import MIN_PASSWORD, create_user
+from steerco.engine.users import MIN_PASSWORD, NAME_MAX, NAME_TOO_LONG, create_user
 from steerco.store import scoping
 from steerco.store.models import Membership, Record, RoleAssignment, Tenant, User
 
@@ -217,6 +217,8 @@ def _invite_errors(existing: User | None, membership: Membership | None, email: 
     if existing is None:
         if not name.strip():
             errors["name"] = "Required for a new user."
+        elif len(name.strip()) > NAME_MAX:
+            errors["name"] = NAME_TOO_LONG
         if password and len(password) < MIN_PASSWORD:
             errors["password"] = f"At least {MIN_PASSWORD} characters, or leave it empty to generate one."
     return errors
@@ -295,12 +297,18 @@ def _gives_users_right(config: TenantConfig, role_key: str) -> bool:
 
 
 def _locks_out(session: Session, config: TenantConfig, actor: Actor, assignment: RoleAssignment) -> bool:
-    """Would removing ``assignment`` take the user administration right from the actor?"""
-    if assignment.user_id != actor.user_id or not _gives_users_right(config, assignment.role_key):
+    """Would removing ``assignment`` take the user administration right from the actor?
+
+    As in :attr:`Access.admin_rights`, only roles held tenant-wide carry admin rights: a
+    grant at a record neither gives the right (so removing it locks nobody out) nor keeps
+    it once the last tenant-wide one is gone.
+    """
+    if (assignment.user_id != actor.user_id or assignment.node_id is not None
+            or not _gives_users_right(config, assignment.role_key)):
         return False
     others = session.scalars(select(RoleAssignment.role_key).where(
         RoleAssignment.tenant_id == assignment.tenant_id, RoleAssignment.user_id == actor.user_id,
-        RoleAssignment.id != assignment.id))
+        RoleAssignment.node_id.is_(None), RoleAssignment.id != assignment.id))
     return not any(_gives_users_right(config, role) for role in others)
 
 

@@ -10,6 +10,18 @@ from steerco.engine.errors import ValidationFailed
 from steerco.store.models import User
 
 MIN_PASSWORD = 8
+#: the length of ``User.name`` (a longer one is refused, not cut or left to the database)
+NAME_MAX = 200
+NAME_TOO_LONG = f"At most {NAME_MAX} characters."
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a user's name (compared as stored: stripped), or None."""
+    if not name.strip():
+        return "Required."
+    if len(name.strip()) > NAME_MAX:
+        return NAME_TOO_LONG
+    return None
 
 
 def create_user(session: Session, email: str, name: str, password: str) -> User:
@@ -21,8 +33,9 @@ def create_user(session: Session, email: str, name: str, password: str) -> User:
         errors["email"] = "A user with this e-mail address exists already."
     if len(password) < MIN_PASSWORD:
         errors["password"] = f"At least {MIN_PASSWORD} characters."
-    if not name.strip():
-        errors["name"] = "Required."
+    problem = name_problem(name)
+    if problem:
+        errors["name"] = problem
     if errors:
         raise ValidationFailed(errors, {"email": email, "name": name})
     user = User(email=email, name=name.strip(), password_hash=generate_password_hash(password))

@@ -35,6 +35,7 @@ from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
 from steerco.store.models import ApprovalTask, ApprovalVote, Record, TransitionRequest, User
 from steerco.web.extensions import csrf, db
+from steerco.web.params import id_arg, is_id
 from steerco.web.tenancy import records_service, tenant_blueprint
 
 #: query parameters of the list besides ``field.<key>`` filters
@@ -114,6 +115,26 @@ def _int_arg(name: str, default: int | None = None) -> int | None:
         raise InvalidQuery(f"{name} must be a whole number") from None
 
 
+def _id_arg(name: str) -> int | None:
+    """The id a query parameter names, or None when it is absent.
+
+    Text that is no whole number is a malformed query (400); a whole number no object can
+    have (0, negative, beyond 2**63-1) names nothing, so it is answered like an unknown id
+    (404) instead of reaching the database driver, which cannot hold it.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return id_arg(raw)
+    except ValueError:
+        try:
+            int(raw)
+        except ValueError:
+            raise InvalidQuery(f"{name} must be a whole number") from None
+        raise NotFound("no such record") from None
+
+
 def _filters() -> dict[str, str]:
     """``field.<key>=value`` pairs; any other unknown parameter is a mistake worth naming."""
     filters: dict[str, str] = {}
@@ -144,7 +165,7 @@ def list_records():  # type: ignore[no-untyped-def]
     direction = request.args.get("dir") or "asc"
     if direction not in ("asc", "desc"):
         raise InvalidQuery("dir must be asc or desc")
-    parent_id = _int_arg("parent")
+    parent_id = _id_arg("parent")
     page = records.search(
         level_key, parent=records.get(parent_id) if parent_id is not None else None,
         q=request.args.get("q"), stage=request.args.get("stage") or None,
@@ -205,6 +226,8 @@ def _parent(records: Records, parent_id: Any) -> Record | None:
         return None
     if isinstance(parent_id, bool) or not isinstance(parent_id, int):
         raise ValidationFailed({"parent": "Send the id of the parent record, or null."})
+    if not is_id(parent_id):  # 0, negative or beyond what the database holds: no record has it
+        raise ValidationFailed({"parent": "No such record."})
     try:
         return records.get(parent_id)
     except NotFound:

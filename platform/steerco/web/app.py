@@ -13,6 +13,7 @@ from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.store.blobs import BlobStore
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
+from steerco.web.params import IdConverter
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -25,6 +26,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(Path(__file__).resolve().parents[1] / "static"),
         instance_path=str(settings.INSTANCE_DIR),
     )
+    # Before any blueprint adds a rule: every <int:...> in a path is an object id, and one
+    # outside 1..2**63-1 cannot exist (and would overflow the database driver), so 404.
+    app.url_map.converters["int"] = IdConverter
     app.config.update(settings.from_environment())
     app.config.update(overrides or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -24,6 +24,7 @@ from steerco.fields import Upload
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import Record, utcnow
 from steerco.web.extensions import db
+from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, tenant_blueprint
 
 bp = tenant_blueprint("records", __name__)
@@ -131,7 +132,7 @@ def children(level_key: str, record_id: int | None = None):  # type: ignore[no-u
 def create(level_key: str):  # type: ignore[no-untyped-def]
     records = records_service()
     level = _level(level_key)
-    parent_id = request.args.get("parent", type=int)
+    parent_id = request.args.get("parent", type=id_arg)
     parent = records.get(parent_id) if parent_id else None
     decision = g.access.decide("create", level.key, parent=parent)
     if not decision:
@@ -191,7 +192,7 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
     """
     records = records_service()
     level = _level(level_key)
-    record_id = request.args.get("record", type=int)
+    record_id = request.args.get("record", type=id_arg)
     record = records.get(record_id) if record_id else None
     parent = None
     if record is not None:
@@ -200,7 +201,7 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
             raise NotFound("no such record")
         decision = g.access.decide("update", level.key, record)
     else:  # a new record's form: the same right as opening that form
-        parent_id = request.args.get("parent", type=int)
+        parent_id = request.args.get("parent", type=id_arg)
         parent = records.get(parent_id) if parent_id else None
         decision = g.access.decide("create", level.key, parent=parent)
     if not decision:

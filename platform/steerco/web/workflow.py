@@ -28,6 +28,7 @@ from steerco.engine.errors import Conflict, Forbidden, GateNotMet, SteercoError,
 from steerco.engine.workflow import COMMENT_MAX, Workflows
 from steerco.store.models import ApprovalTask, Membership, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import db
+from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, tenant_blueprint
 
 bp = tenant_blueprint("workflow", __name__)
@@ -381,7 +382,7 @@ def delegations():  # type: ignore[no-untyped-def]
         return _delegations_page()
     form = request.form
     values = {k: form.get(k, "") for k in ("deputy", "starts_on", "ends_on")}
-    deputy, starts, ends = form.get("deputy", type=int), _date(values["starts_on"]), _date(values["ends_on"])
+    deputy, starts, ends = form.get("deputy", type=id_arg), _date(values["starts_on"]), _date(values["ends_on"])
     errors = {k: msg for k, msg, missing in (
         ("deputy", "Choose your deputy.", deputy is None),
         ("starts_on", "Enter the first day as a date.", starts is None),
