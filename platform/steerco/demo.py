@@ -89,6 +89,9 @@ MEASURE_TITLES = {
                             "Discount governance", "Service contract upsell"],
 }
 
+#: the servicedesk improvement the demo leaves waiting for approval
+AWAITING_APPROVAL = "Zero-touch laptop provisioning"
+
 #: measures in the measure owner's program that the program manager owns instead
 PROGRAM_MANAGER_MEASURES = {"Long-term agreement for sensors"}
 
@@ -217,9 +220,21 @@ def load_demo(session: Session) -> list[Tenant]:
                       "savings.plan.2026-04": "5000", "savings.plan.2026-07": "7500"}
             if priority in {"p1", "p2"}:
                 values["change_ticket"] = f"CHG-{4100 + n}"
-            records.create("improvement", parent, Submission(title, _form(values)))
+            improvement = records.create("improvement", parent, Submission(title, _form(values)))
+            if title == AWAITING_APPROVAL:
+                _ask_for_approval(session, records, improvement, users["slm@servicedesk.example"].id)
     session.flush()
     return loaded
+
+
+def _ask_for_approval(session: Session, records: Records, improvement: Record, lead_id: int) -> None:
+    """One improvement assessed and waiting for a service line manager, so that the
+    inboxes of slm@ and slm2@ show what an approval looks like."""
+    records.update(improvement, Submission(improvement.title, _form({
+        "improvement_lead": str(lead_id), "target_date": "2027-03-31"})), improvement.version)
+    workflows = Workflows(session, records.tenant_id, records.config, records.access)
+    workflows.request(improvement, "assess")
+    workflows.request(improvement, "approve_improvement", "Pilot with 50 laptops went well.")
 
 
 def demo_loaded(session: Session) -> bool:

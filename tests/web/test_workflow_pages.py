@@ -442,3 +442,15 @@ def test_pages_without_a_workspace_have_no_inbox_link(client, acme, as_user) -> 
     owner = as_user("owner@acme.example")
     assert b'id="nav-inbox"' in owner.get("/t/acme/").data
     assert owner.get("/t/nowhere/inbox").status_code == 404
+
+
+def test_the_demo_leaves_an_approval_in_the_service_line_managers_inboxes(client, session):  # type: ignore[no-untyped-def]
+    from steerco.demo import AWAITING_APPROVAL, DEMO_PASSWORD, load_demo
+
+    load_demo(session)
+    session.commit()
+    for email, expected in (("slm@servicedesk.example", 1), ("slm2@servicedesk.example", 1),
+                            ("owner@servicedesk.example", 0)):
+        client.post("/login", data={"email": email, "password": DEMO_PASSWORD})
+        inbox = client.get("/t/servicedesk/inbox").get_data(as_text=True)
+        assert (AWAITING_APPROVAL in inbox.split("My requests in flight")[0]) == bool(expected), email
