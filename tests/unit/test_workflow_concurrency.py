@@ -152,7 +152,8 @@ def test_a_double_click_on_a_step_needing_two_approvals_counts_once(session, dat
     clicks get in one after the other and each finds the person's vote already there."""
     step = open_step({"n": 2})
     outcomes = _race(database_url, step["tenant"], step["task"], [step["leads"][0]] * THREADS)
-    _assert_one_decision(session, step, outcomes, "You have decided this step already; nothing was changed.",
+    _assert_one_decision(session, step, outcomes, "You have decided this step already (yourself or through "
+                         "a deputy); nothing was changed.",
                          request_state="pending")
     task = session.get(ApprovalTask, step["task"])
     assert (task.state, task.needed) == ("pending", 2)

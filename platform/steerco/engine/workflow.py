@@ -402,8 +402,8 @@ class Workflows:
             or_(ApprovalVote.user_id.in_(people), ApprovalVote.on_behalf_of_id.in_(people))).limit(1))
         if already is not None:
             # A person and their deputy are one voice: together they cannot fill a quorum.
-            raise Conflict("You (or your deputy, or the person you stand in for) have decided this step "
-                           "already; nothing was changed.")
+            raise Conflict("You have decided this step already (yourself or through a deputy); "
+                           "nothing was changed.")
 
     def _check_one_step_per_person(self, task: ApprovalTask, request: TransitionRequest,
                                    capacity: int | None) -> None:
