@@ -454,3 +454,24 @@ def test_a_status_held_by_a_hidden_field_is_hidden_too(session, make_tenant, mak
     with pytest.raises(NotFound):
         auditor.set_status(world.fresh(measure), "health", "green")
     session.rollback()
+
+
+def test_a_deputy_can_do_no_more_than_the_person_they_stand_in_for(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    # The step names a role that carries no approve right: nobody decides it, not even a deputy.
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"] = [
+        {"key": "board", "label": "Board decision", "role": "board_member", "quorum": "any"}]
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("board", "board_member")
+    world.add("deputy", "board_member")
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.flow("board").delegate(world.people["deputy"].id, MONDAY.date(), MONDAY.date())
+    session.commit()
+    task = _task(world, measure, "board")
+    for name in ("board", "deputy"):
+        with pytest.raises(Forbidden):
+            world.flow(name).decide(task.id, "approve")
+        session.rollback()
+        assert world.flow(name).waiting_for_me() == []

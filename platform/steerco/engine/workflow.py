@@ -324,12 +324,19 @@ class Workflows:
         if task.role in self.access.roles_allowing("approve", record.level_key, record):
             return None
         delegators = [d for d in self._active_delegators() if d != task.request.requested_by_id]
-        if delegators:
+        if delegators and self._role_approves(task.role, record.level_key):
             eligible = self.eligible_approvers(task.role, record)
             for user_id in delegators:
                 if user_id in eligible:
                     return user_id
         return False
+
+    def _role_approves(self, role_key: str, level_key: str) -> bool:
+        """Does the step's role carry the approve action on this level at all? A deputy can
+        do no more than the person they stand in for."""
+        role = self.config.roles.get(role_key)
+        return role is not None and any(
+            "approve" in p.actions and ("*" in p.levels or level_key in p.levels) for p in role.permissions)
 
     # -- decisions ------------------------------------------------------------------------------
     def task(self, task_id: int) -> tuple[ApprovalTask, Record]:
