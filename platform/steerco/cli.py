@@ -188,7 +188,7 @@ def token_list(email: str) -> None:
 
 @token.command("revoke")
 @click.argument("email")
-@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
 def token_revoke(email: str, token_id: int) -> None:
     """Revoke one of a user's API tokens by its id (see ``steerco token list``)."""
     from steerco.engine import tokens

@@ -119,7 +119,7 @@ def _id_arg(name: str) -> int | None:
     """The id a query parameter names, or None when it is absent.
 
     Text that is no whole number is a malformed query (400); a whole number no object can
-    have (0, negative, beyond 2**63-1) names nothing, so it is answered like an unknown id
+    have (0, negative, beyond the id column's range) names nothing, so it is answered like an unknown id
     (404) instead of reaching the database driver, which cannot hold it.
     """
     raw = request.args.get(name)

@@ -1,7 +1,8 @@
 """Object ids from URLs, query strings and forms, bounded to what the database can hold.
 
-Ids are 64-bit signed integers on every database Steerco runs on; a larger number makes
-the driver raise (SQLite: ``OverflowError``) before any query runs, which would answer 500.
+Ids are INTEGER columns: 32-bit signed on PostgreSQL (64-bit on SQLite). A larger number
+makes the driver or the database raise (SQLite: ``OverflowError``, PostgreSQL: "out of
+range for type integer") before any row is found, which would answer 500.
 Ids start at 1, so 0 and negative numbers cannot name an object either. Both kinds of
 number are therefore refused where they enter: in a route (:class:`IdConverter`, installed
 for ``<int:...>`` by the app factory, so such a URL is a plain 404) and in a query or form
@@ -15,8 +16,8 @@ from typing import Any
 
 from werkzeug.routing import IntegerConverter, Map
 
-#: the largest id a BIGINT / SQLite INTEGER column holds
-ID_MAX = 2**63 - 1
+#: the largest id an INTEGER column holds on PostgreSQL (the smaller of our databases)
+ID_MAX = 2**31 - 1
 ID_MIN = 1
 
 
@@ -38,7 +39,7 @@ def digits_up_to(maximum: int) -> str:
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` limited to 1..2**63-1 unless a rule asks for other bounds.
+    """``<int:...>`` limited to 1..ID_MAX unless a rule asks for other bounds.
 
     The bounds are part of the regex, not only of :meth:`to_python`: werkzeug answers a
     path that matched a rule's regex but failed its conversion with 405 when another rule
@@ -62,7 +63,7 @@ def id_arg(value: str) -> int:
     """An id from a query string or form: ``type=id_arg`` makes anything else the default.
 
     Raises ValueError (which werkzeug's ``get(..., type=...)`` turns into the default) for
-    text that is no whole number, or a number outside 1..2**63-1.
+    text that is no whole number, or a number outside 1..ID_MAX.
     """
     # Plain ASCII digits only: int() would also take "+1", " 1", "1_0" and other scripts' digits.
     if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19):
