@@ -102,3 +102,13 @@ def full_documents() -> dict[str, Any]:
         ],
     }]}
     return docs
+
+
+def editor_documents() -> dict[str, Any]:
+    """The minimal tenant plus an "editor" who may read and update everything but never
+    sees the potential (nor, therefore, the weighted potential computed from it)."""
+    documents = minimal_documents()
+    documents["roles"]["roles"].append({
+        "key": "editor", "label": "Editor", "fields": {"potential": "hidden"},
+        "permissions": [{"levels": ["*"], "actions": ["read", "update"], "scope": "tenant"}]})
+    return documents

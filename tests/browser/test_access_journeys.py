@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from steerco.demo import DEMO_PASSWORD
-from steerco.store.models import Record, User
+from steerco.store.models import Record
 
 
 def log_in(page: Page, email: str) -> None:

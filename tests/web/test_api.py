@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
-from configs import minimal_documents
+from configs import editor_documents
 from steerco.config.model import Field, Option
 from steerco.demo import load_demo
 from steerco.engine import tokens, users
@@ -405,10 +405,7 @@ def test_a_read_only_field_posted_with_a_new_value_is_422_and_unchanged(client, 
 
 
 def test_a_field_hidden_from_the_actor_is_refused_like_a_field_that_does_not_exist(client, session, make_tenant, make_user):  # type: ignore[no-untyped-def]
-    documents = minimal_documents()
-    documents["roles"]["roles"].append({
-        "key": "editor", "label": "Editor", "fields": {"potential": "hidden"},
-        "permissions": [{"levels": ["*"], "actions": ["read", "update"], "scope": "tenant"}]})
+    documents = editor_documents()
     tenant = make_tenant(documents)
     admin = make_user(tenant, [("admin", None)])
     editor = bearer(session, make_user(tenant, [("editor", None)]))

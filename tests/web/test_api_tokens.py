@@ -145,7 +145,8 @@ def test_token_create_list_revoke_through_the_cli(runner, session, make_user, cl
 
 
 def test_cli_mistakes_are_plain_errors_without_tracebacks(runner, session, make_user):  # type: ignore[no-untyped-def]
-    alice, bob = make_user(email="alice@example.com"), make_user(email="bob@example.com")
+    make_user(email="alice@example.com")
+    bob = make_user(email="bob@example.com")
     bobs, _ = tokens.create_token(session, bob, "bob's")
     session.commit()
 

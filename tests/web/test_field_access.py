@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from configs import minimal_documents
+from configs import editor_documents, minimal_documents
 from steerco.demo import DEMO_PASSWORD, load_demo
 from steerco.engine import tenants
 from steerco.engine.access import Access
@@ -201,10 +201,7 @@ def test_controller_may_not_rename_a_measure_through_the_benefit_override(client
 
 def _mini_with_editor(make_tenant, make_user, records_for, session):  # type: ignore[no-untyped-def]
     """The minimal tenant; an editor may update measures but not see the potential."""
-    documents = minimal_documents()
-    documents["roles"]["roles"].append({
-        "key": "editor", "label": "Editor", "fields": {"potential": "hidden"},
-        "permissions": [{"levels": ["*"], "actions": ["read", "update"], "scope": "tenant"}]})
+    documents = editor_documents()
     tenant = make_tenant(documents)
     admin = make_user(tenant, [("admin", None)])
     service = records_for(tenant, admin)

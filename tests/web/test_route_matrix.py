@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -192,7 +192,7 @@ def _pending_work(session, tenant: Tenant, record: Record, admin: User) -> tuple
     session.flush()
     task = ApprovalTask(tenant_id=tenant.id, request_id=request.id, record_id=record.id, position=0,
                         step_key="check", label="Check", role=APPROVER[tenant.slug], needed=1, state="pending")
-    deputy = session.scalar(select(User).where(User.email == f"consultant@steerco.example"))
+    deputy = session.scalar(select(User).where(User.email == "consultant@steerco.example"))
     delegation = Delegation(tenant_id=tenant.id, user_id=admin.id, deputy_id=deputy.id,
                             starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 1, 1))
     session.add_all([task, delegation])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any, Iterable
 
 from jsonschema import Draft202012Validator, ValidationError

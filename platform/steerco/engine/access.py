@@ -65,18 +65,6 @@ class Access:
         self._resolving: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------
-    def _grants_at(self, path: str | None) -> list[Grant]:
-        """Grants that apply at a node with ``path`` (None: the top of the tenant)."""
-        return [g for g in self.actor.grants
-                if g.node_path is None or (path is not None and path.startswith(g.node_path))]
-
-    def roles_at(self, record: Record | None) -> set[str]:
-        """Roles that apply at ``record``; with no record, every role the actor holds
-        (lists and new-record forms, whose rows are each checked again on their own)."""
-        if record is None:
-            return {g.role for g in self.actor.grants}
-        return {g.role for g in self._grants_at(record.path)}
-
     @property
     def admin_rights(self) -> set[str]:
         """Configuration and user administration concern the whole tenant, so only roles

@@ -68,8 +68,6 @@ def _text(level: Level, key: str, value: Any, config: TenantConfig) -> str:
 
 
 def _label(level: Level, key: str) -> str:
-    if key == "title":
-        return level.title_label
     field_key, _, rest = key.partition(".")
     fld = level.field(field_key)
     assert fld is not None

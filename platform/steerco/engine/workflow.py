@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -93,6 +93,7 @@ class Workflows:
         self.access = access
         self.now = now
         self.records = Records(session, tenant_id, config, access, now=now)
+        self._delegators: list[int] | None = None
 
     @property
     def _now(self) -> dt.datetime:
@@ -116,11 +117,13 @@ class Workflows:
     def workflow(self, record: Record) -> Workflow | None:
         return self.config.workflow_of(self._level(record))
 
-    def gate(self, record: Record, transition: Transition) -> list[Missing]:
+    def gate(self, record: Record, transition: Transition,
+             values: dict[str, Any] | None = None) -> list[Missing]:
         """What keeps ``transition`` from being requested now: empty required fields,
-        missing evidence, a condition that does not hold. Empty when the gate is open."""
+        missing evidence, a condition that does not hold. Empty when the gate is open.
+        ``values`` are the record's stored values, when the caller has them already."""
         level = self._level(record)
-        values = self.records.stored_values(record, level)
+        values = self.records.stored_values(record, level) if values is None else values
         missing = []
         for key in transition.required_fields:
             fld = level.field(key)
@@ -158,12 +161,13 @@ class Workflows:
         computed = compute(level, values, record.stage_key, record.title, self._now.date())
         return expression_scope({**values, **computed}, record.stage_key, record.title)
 
-    def applicable_steps(self, record: Record, transition: Transition) -> tuple[ApprovalStep, ...]:
+    def applicable_steps(self, record: Record, transition: Transition,
+                         values: dict[str, Any] | None = None) -> tuple[ApprovalStep, ...]:
         """The approval steps whose threshold holds for the record's values now."""
         if not transition.approvals:
             return ()
         level = self._level(record)
-        scope = self._scope(level, record, self.records.stored_values(record, level))
+        scope = self._scope(level, record, self.records.stored_values(record, level) if values is None else values)
         return tuple(s for s in transition.approvals
                      if s.threshold is None or s.threshold.holds(scope, today=self._now.date()))
 
@@ -171,14 +175,17 @@ class Workflows:
         roles = self.access.roles_allowing("transition", record.level_key, record)
         return bool(roles & set(transition.roles))
 
-    def options(self, record: Record) -> list[TransitionOption]:
-        """Transitions from the record's stage that the actor may request, with their gates."""
+    def options(self, record: Record, values: dict[str, Any] | None = None) -> list[TransitionOption]:
+        """Transitions from the record's stage that the actor may request, with their gates
+        (the record's values are read once for all of them)."""
         workflow = self.workflow(record)
         if workflow is None:
             return []
-        return [TransitionOption(t, tuple(self.gate(record, t)), self.applicable_steps(record, t))
-                for t in workflow.transitions
-                if record.stage_key in t.sources and self._may_request(record, t)]
+        transitions = [t for t in workflow.transitions if record.stage_key in t.sources and self._may_request(record, t)]
+        if transitions and values is None:
+            values = self.records.stored_values(record, self._level(record))
+        return [TransitionOption(t, tuple(self.gate(record, t, values)), self.applicable_steps(record, t, values))
+                for t in transitions]
 
     # -- requests ----------------------------------------------------------------------------
     def pending_request(self, record: Record) -> TransitionRequest | None:
@@ -212,11 +219,12 @@ class Workflows:
             raise Forbidden(f"none of your roles may request “{transition.label}” here")
         if self.pending_request(record) is not None:
             raise Conflict("A request for this record is waiting for approval already.")
-        missing = self.gate(record, transition)
+        values = self.records.stored_values(record, self._level(record))
+        missing = self.gate(record, transition, values)
         if missing:
             raise GateNotMet(f"“{transition.label}” cannot be requested yet.", missing)
         comment = self._comment(comment)
-        steps = self.applicable_steps(record, transition)
+        steps = self.applicable_steps(record, transition, values)
         request = TransitionRequest(
             tenant_id=self.tenant_id, record_id=record.id, workflow_key=workflow.key,  # type: ignore[union-attr]
             transition_key=transition.key, config_version=self.config.version,
@@ -313,10 +321,13 @@ class Workflows:
         return set(rows)
 
     def _active_delegators(self) -> list[int]:
-        today = self._now.date()
-        return list(self.session.scalars(select(Delegation.user_id).where(
-            Delegation.tenant_id == self.tenant_id, Delegation.deputy_id == self._me,
-            Delegation.revoked_at.is_(None), Delegation.starts_on <= today, Delegation.ends_on >= today)))
+        """Who the actor stands in for today; read once per instance (an inbox asks per task)."""
+        if self._delegators is None:
+            today = self._now.date()
+            self._delegators = list(self.session.scalars(select(Delegation.user_id).where(
+                Delegation.tenant_id == self.tenant_id, Delegation.deputy_id == self._me,
+                Delegation.revoked_at.is_(None), Delegation.starts_on <= today, Delegation.ends_on >= today)))
+        return self._delegators
 
     def _capacity(self, task: ApprovalTask, record: Record) -> int | None | Literal[False]:
         """None when the actor decides in their own name, a user id when as that person's
@@ -559,8 +570,12 @@ class Workflows:
     def blocked_records(self, limit: int = 200) -> list[tuple[Record, list[TransitionOption]]]:
         """The actor's own records whose next transitions have unmet gate criteria."""
         levels = [level.key for level in self.config.levels.values() if level.workflow]
-        owned = self.session.scalars(self.records._readable().where(
-            Record.owner_id == self._me, Record.level_key.in_(levels)).order_by(Record.number).limit(limit))
+        owned = list(self.session.scalars(self.records._readable().where(
+            Record.owner_id == self._me, Record.level_key.in_(levels)).order_by(Record.number).limit(limit)))
+        values: dict[int, dict[str, Any]] = {}
+        for level_key in {r.level_key for r in owned}:  # a few queries per level, not per record
+            values.update(self.records.values_of([r for r in owned if r.level_key == level_key],
+                                                 self.config.levels[level_key]))
         result = []
         pending = set(self.session.scalars(select(TransitionRequest.record_id).where(
             TransitionRequest.tenant_id == self.tenant_id, TransitionRequest.state == "pending")))
@@ -568,7 +583,7 @@ class Workflows:
             if record.id in pending:
                 continue
             # Cancelling is no way forward: a ready "cancel" does not unblock the record.
-            forward = [o for o in self.options(record)
+            forward = [o for o in self.options(record, values[record.id])
                        if self.workflow(record).stage(o.transition.target).category != "cancelled"]  # type: ignore[union-attr]
             blocked = [o for o in forward if not o.ready]
             if blocked and not any(o.ready for o in forward):
@@ -714,7 +729,3 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[ApprovalTask]:
                                     + (f" to {task.escalate_to}" if task.escalate_to else "")})
     session.flush()
     return tasks
-
-
-def overdue_count(tasks: Iterable[InboxTask]) -> int:
-    return sum(1 for t in tasks if t.overdue)

@@ -25,10 +25,6 @@ def bind_to_tenant(session: Session, tenant_id: int) -> None:
     session.info[TENANT_KEY] = tenant_id
 
 
-def bound_tenant(session: Session) -> int | None:
-    return session.info.get(TENANT_KEY)
-
-
 @event.listens_for(Session, "do_orm_execute")
 def _limit_to_tenant(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get(TENANT_KEY)

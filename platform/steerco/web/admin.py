@@ -46,6 +46,13 @@ def _back_to(user_id: int) -> BaseResponse:
     return redirect(url_for("admin.user", user_id=user_id), code=303)
 
 
+def _done(user_id: int, message: str) -> BaseResponse:
+    """Keep the change, say what happened, and show the user's page again."""
+    db.session.commit()
+    flash(message)
+    return _back_to(user_id)
+
+
 @bp.get("/admin/users")
 def users():  # type: ignore[no-untyped-def]
     query = request.args.get("q", "")
@@ -103,30 +110,22 @@ def grant(user_id: int):  # type: ignore[no-untyped-def]
     except ValidationFailed as failed:
         db.session.rollback()
         return _user_page(user_id, failed.errors, {"role": role, "node": node}, failed.message), 422
-    db.session.commit()
-    flash("Role granted.")
-    return _back_to(user_id)
+    return _done(user_id, "Role granted.")
 
 
 @bp.post("/admin/users/<int:user_id>/roles/<int:assignment_id>/delete")
 def revoke(user_id: int, assignment_id: int):  # type: ignore[no-untyped-def]
     members.revoke_role(db.session, g.tenant, g.actor, assignment_id, user_id=user_id, config=g.config)
-    db.session.commit()
-    flash("Role removed.")
-    return _back_to(user_id)
+    return _done(user_id, "Role removed.")
 
 
 @bp.post("/admin/users/<int:user_id>/deactivate")
 def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     members.deactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
-    db.session.commit()
-    flash("User deactivated in this workspace; their open sessions have ended.")
-    return _back_to(user_id)
+    return _done(user_id, "User deactivated in this workspace; their open sessions have ended.")
 
 
 @bp.post("/admin/users/<int:user_id>/reactivate")
 def reactivate(user_id: int):  # type: ignore[no-untyped-def]
     members.reactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
-    db.session.commit()
-    flash("User reactivated in this workspace.")
-    return _back_to(user_id)
+    return _done(user_id, "User reactivated in this workspace.")
