@@ -65,6 +65,12 @@ class ExpressionError(ValueError):
     """An expression that cannot be accepted; ``message`` is written for a consultant."""
 
 
+class EvaluationError(ValueError):
+    """An expression that could not be evaluated against a record's values (incomplete data,
+    a value of an unexpected type). Callers that decide governance (approval thresholds,
+    transition conditions) treat it as "cannot tell" and fail closed."""
+
+
 @dataclass(frozen=True)
 class Expression:
     """A parsed, checked expression: its source, the names it reads, and the parsed tree."""
@@ -77,8 +83,16 @@ class Expression:
         """Evaluate against a record's values; a failure at run time yields ``None``.
 
         Run-time failures (a comparison of None with a number, a division by zero) mean the
-        data is incomplete, not that the configuration is wrong, so they never raise.
+        data is incomplete, not that the configuration is wrong, so they never raise here.
+        Governance decisions use :meth:`evaluate_strict` instead, which says so.
         """
+        try:
+            return self.evaluate_strict(values, today=today)
+        except EvaluationError:
+            return None
+
+    def evaluate_strict(self, values: Mapping[str, Any], *, today: dt.date | None = None) -> Any:
+        """Evaluate against a record's values; raise :class:`EvaluationError` when it cannot be."""
         today = today or dt.date.today()
         names = {name: values.get(name) for name in self.names}
         if names.get("today") is None:
@@ -91,8 +105,8 @@ class Expression:
         evaluator = simpleeval.EvalWithCompoundTypes(names=names, functions=functions)
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
-        except Exception:  # noqa: BLE001 - incomplete data must not break a page
-            return None
+        except Exception as exc:  # noqa: BLE001 - whatever simpleeval or the data raise
+            raise EvaluationError(f"{self.source}: {type(exc).__name__}: {exc}") from None
 
     def holds(self, values: Mapping[str, Any], *, today: dt.date | None = None) -> bool:
         """Evaluate as a condition: anything falsy, or a failure, is ``False``."""
