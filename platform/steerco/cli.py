@@ -25,12 +25,18 @@ def _located(path: str, problem: object) -> str:
 @cli.command("validate")
 @click.argument("path", type=click.Path(file_okay=False))
 def validate(path: str) -> None:
-    """Check a tenant folder; print every problem with file and JSON path."""
+    """Check a tenant folder; print every problem with file and JSON path, and a warning
+    for each key it uses that is accepted but not in effect yet."""
     from steerco.config import validate_folder
+    from steerco.config.loader import folder_warnings
 
     problems = validate_folder(path)
+    warnings = folder_warnings(path)
+    for warning in warnings:
+        click.echo(f"warning: {_located(path, warning)}")
     if not problems:
-        click.echo(f"{path}: configuration is valid")
+        unused = f" ({len(warnings)} key(s) accepted but not in effect yet, see above)" if warnings else ""
+        click.echo(f"{path}: configuration is valid{unused}")
         return
     for problem in problems:
         click.echo(_located(path, problem))

@@ -1,15 +1,21 @@
-"""The expression language: a whitelist at parse time, a forgiving evaluation at run time."""
+"""The expression language: a whitelist at parse time, a type check at load time, and a
+bounded, forgiving evaluation at run time."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 
 import pytest
 
+from steerco.config import expressions
 from steerco.config.expressions import (
-    FUNCTION_NAMES, SYSTEM_NAMES, Expression, ExpressionError, parse, unknown_names,
+    FUNCTION_NAMES, SYSTEM_NAMES, EvaluationError, Expression, ExpressionError, LimitExceeded, parse,
+    unknown_names,
 )
+from steerco.config.typecheck import Scope
+from steerco.config.typecheck import check as typecheck
 
 TODAY = dt.date(2026, 3, 15)
 
@@ -242,3 +248,149 @@ def test_expressions_compare_by_source_not_by_tree():
     assert parse("a > 1") == parse("a > 1")
     assert parse("a > 1") != parse("a>1")
     assert isinstance(parse("a"), Expression)
+
+
+# -- bounded evaluation (issue 14: expressions could exhaust the server) ---------------------
+
+def test_percent_formatting_of_text_is_refused_at_run_time_without_building_the_string():
+    started = time.monotonic()
+
+    with pytest.raises(EvaluationError, match="% formatting of text is not allowed"):
+        parse("'%999999999s' % title").evaluate_strict({"title": "Close plant"})
+    assert time.monotonic() - started < 0.5
+
+
+def test_round_with_a_huge_number_of_digits_is_refused_at_once():
+    started = time.monotonic()
+
+    with pytest.raises(LimitExceeded, match="round takes at most 15 digits"):
+        parse("round(x, -99999999999)").evaluate_strict({"x": 5})
+    assert time.monotonic() - started < 0.5
+    assert parse("round(x, -3)").evaluate_strict({"x": 123456}) == 123000
+
+
+@pytest.mark.parametrize(("source", "values", "says"), [
+    ("x * x", {"x": 10**8}, "a number reached"),
+    ("x * 1.5", {"x": 9 * 10**14}, "a number reached"),
+    ("x", {"x": 10**20}, "a number reached"),
+    ("x / y", {"x": 1e14, "y": 1e-9}, "a number reached"),
+    ("title + title", {"title": "x" * 6000}, "longer than 10,000 characters"),
+])
+def test_numbers_and_texts_an_expression_produces_are_bounded(source, values, says):
+    with pytest.raises(LimitExceeded, match=says):
+        parse(source).evaluate_strict(values)
+    assert parse(source).evaluate(values) is None  # a computed field shows it as empty
+
+
+def test_a_long_text_a_record_holds_can_still_be_read():
+    assert parse("len(notes) > 3 and not empty(notes)").evaluate_strict({"notes": "x" * 50_000}) is True
+
+
+@pytest.mark.parametrize(("source", "values"), [
+    ("title * 1000000000", {"title": "boom"}),
+    ("items * 3", {"items": ["a"]}),
+    ("has_capex + 1", {"has_capex": True}),
+    ("-title", {"title": "x"}),
+    ("abs(title)", {"title": "x"}),
+    ("5 in count", {"count": 5}),
+])
+def test_arithmetic_works_on_numbers_only(source, values):
+    with pytest.raises(EvaluationError):
+        parse(source).evaluate_strict(values)
+
+
+def test_each_evaluation_has_a_node_budget():
+    many = "[" + ", ".join(["a + a"] * 4000) + "]"  # longer than the schema lets through
+
+    with pytest.raises(LimitExceeded, match="visited more than"):
+        parse(many).evaluate_strict({"a": 1})
+
+
+@pytest.mark.parametrize("source", ["(" * 1000 + "a" + ")" * 1000, " + ".join(["a"] * 6000), "-" * 500 + "a"])
+def test_an_expression_nested_too_deeply_is_refused_when_parsed(source):
+    with pytest.raises(ExpressionError, match="nested"):
+        parse(source)
+
+
+def test_each_evaluation_has_a_time_budget(monkeypatch):
+    monkeypatch.setattr(expressions, "TIME_BUDGET", -1.0)
+
+    with pytest.raises(LimitExceeded, match="took longer than"):
+        parse("a + 1").evaluate_strict({"a": 1})
+
+
+# -- the type check at load time (issue 8: expressions typed at load time) -------------------
+
+SCOPE = Scope(
+    kinds={"financials": "grid", "potential": "number", "baseline": "number", "title": "text",
+           "due": "date", "today": "date", "stage": "text", "has_capex": "bool", "tags": "list",
+           "status": "text", "responsible": "user", "lead": "record", "evidence": "files"},
+    options={"stage": frozenset({"draft", "decided"}), "status": frozenset({"green", "red"}),
+             "tags": frozenset({"a", "b"})},
+)
+
+
+@pytest.mark.parametrize("source", [
+    "potential > 250000",
+    "has_capex and potential > 250000",
+    "potential if has_capex else None",
+    "(potential or 0) - (baseline or 0)",
+    "round(potential / baseline * 100, 1) if not empty(baseline) else None",
+    "due < today", "due <= '2026-12-31'", "days_until(due) < 0", "days_since('2026-01-01') > 3",
+    "stage in ['draft', 'decided']", "status == 'red'", "'a' in tags", "len(tags) > 1",
+    "not empty(financials)", "empty(evidence) or len(evidence) > 0",
+    "title + ' (' + status + ')'", "'plant' in title", "responsible is None", "lead == lead",
+    "max(potential, baseline, 0) > min(potential, 3)", "max(tags) == 'b'", "potential == None",
+])
+def test_expressions_that_make_sense_pass_the_type_check(source):
+    kinds, problems = typecheck(parse(source), SCOPE)
+
+    assert problems == []
+
+
+@pytest.mark.parametrize(("source", "says"), [
+    ("financials > 1000", "cannot compare financials (a time-phased money grid) with 1000 (a number)"),
+    ("title > 5", "cannot compare title (a text) with 5 (a number)"),
+    ("due > 5", "cannot compare due (a date) with 5 (a number)"),
+    ("due < 'soon'", "cannot compare due (a date) with 'soon' (a text)"),
+    ("responsible == 5", "cannot compare responsible (a user) with 5 (a number)"),
+    ("has_capex > False", "yes/no cannot be ordered"),
+    ("title * 3", "* needs numbers"),
+    ("title - 'x'", "- needs numbers"),
+    ("has_capex + 1", "+ needs numbers"),
+    ("due - today", "use days_since(date) or days_until(date)"),
+    ("'%999999999s' % title", "% formatting of text is not allowed"),
+    ("potential in 5", "'in' needs a list"),
+    ("potential in title", "only a text can be found in a text"),
+    ("potential in ['a', 'b']", "the list holds a text, never potential (a number)"),
+    ("stage == 'decidd'", "'decidd' is not an option of stage (options: decided, draft)"),
+    ("status in ['green', 'amber']", "'amber' is not an option of status"),
+    ("'c' in tags", "'c' is not an option of tags"),
+    ("len(potential)", "len needs a text or a list"),
+    ("abs(title)", "abs needs a number"),
+    ("days_until(title)", "days_until needs a date"),
+    ("round(x, -99999999999)", "round takes at most 15 digits"),
+    ("round(potential, 1.5)", "round's digits must be a whole number"),
+    ("max(potential, due)", "max needs values of one kind"),
+    ("round(potential, 1, 2)", "round takes 1 to 2 argument(s), not 3"),
+    ("empty()", "empty takes 1 argument(s), not 0"),
+    ("potential is 5", "'is' only tests for None"),
+    ("potential > 1e16", "beyond the limit"),
+    ("-title", "a sign needs a number"),
+])
+def test_nonsense_is_refused_by_the_type_check_with_words_a_consultant_reads(source, says):
+    kinds, problems = typecheck(parse(source), Scope({**SCOPE.kinds, "x": "number"}, SCOPE.options))
+
+    assert problems and says in problems[0], problems
+
+
+def test_the_type_check_says_what_an_expression_produces():
+    assert typecheck(parse("potential * 2"), SCOPE)[0] == {"number"}
+    assert typecheck(parse("potential if has_capex else None"), SCOPE)[0] == {"number", "none"}
+    assert typecheck(parse("potential if has_capex else 'n/a'"), SCOPE)[0] == {"number", "text"}
+    assert typecheck(parse("has_capex and potential > 5"), SCOPE)[0] == {"bool"}
+
+
+def test_a_name_the_scope_does_not_know_is_not_reported_twice():
+    # Unknown names are reported by the semantic pass; the type check stays silent on them.
+    assert typecheck(parse("unknown > 5 and unknown + 'x' == 3"), SCOPE)[1] == []

@@ -458,7 +458,11 @@ def test_a_status_held_by_a_hidden_field_is_hidden_too(session, make_tenant, mak
 
 def test_a_deputy_can_do_no_more_than_the_person_they_stand_in_for(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
     docs = workflow_documents()
-    # The step names a role that carries no approve right: nobody decides it, not even a deputy.
+    # The step names a role that loses its approve right while the request waits (a
+    # configuration naming a role without it is refused by the configuration check):
+    # nobody decides it then, not even a deputy.
+    board = next(r for r in docs["roles"]["roles"] if r["key"] == "board_member")
+    board["permissions"].append({"levels": ["measure"], "actions": ["approve"], "scope": "tenant"})
     docs["workflows"]["workflows"][0]["transitions"][0]["approvals"] = [
         {"key": "board", "label": "Board decision", "role": "board_member", "quorum": "any"}]
     world = World(session, make_tenant, make_user, docs)
@@ -467,6 +471,10 @@ def test_a_deputy_can_do_no_more_than_the_person_they_stand_in_for(session, make
     world.add("deputy", "board_member")
     measure = world.measure("owner", potential="500", due="2026-12-31")
     world.flow("owner").request(measure, "decide")
+    session.commit()
+    board["permissions"].pop()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"] = []
+    tenants.store_config(session, docs)
     world.flow("board").delegate(world.people["deputy"].id, MONDAY.date(), MONDAY.date())
     session.commit()
     task = _task(world, measure, "board")

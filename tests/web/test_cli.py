@@ -64,6 +64,43 @@ def test_validate_accepts_the_reference_tenant(runner):  # type: ignore[no-untyp
     assert "configuration is valid" in result.output
 
 
+@pytest.mark.parametrize("slug", ["acme", "servicedesk"])
+def test_the_demo_tenants_validate_with_nothing_but_keys_not_in_effect_yet(runner, slug):  # type: ignore[no-untyped-def]
+    result = runner.invoke(cli, ["validate", str(ROOT / "tenants" / slug)])
+
+    assert result.exit_code == 0, result.output
+    *warnings, last = result.output.splitlines()
+    assert all(line.startswith("warning: ") and line.endswith("[not_in_effect]") for line in warnings), warnings
+    assert last.endswith(f"configuration is valid ({len(warnings)} key(s) accepted but not in effect yet, see above)")
+
+
+def test_validate_warns_about_each_key_accepted_but_not_in_effect_and_still_succeeds(runner, tmp_path):  # type: ignore[no-untyped-def]
+    folder = tmp_path / "acme-weighted"
+    shutil.copytree(ACME, folder)
+
+    result = runner.invoke(cli, ["validate", str(folder)])
+
+    assert result.exit_code == 0, result.output
+    risk = [line for line in result.output.splitlines() if "risk_weight" in line]
+    assert risk == [f"warning: {folder}/workflows.json:/workflows/0/stages/0/risk_weight (workflow doi › stage doi1): "
+                    "'risk_weight' is accepted, not in effect yet (and 6 more place(s)) [not_in_effect]"]
+    assert "'delete' is accepted, not in effect yet" in result.output
+    assert "exceptions.json:/rules: 'rules' is accepted, not in effect yet" in result.output
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"reports": [], "n": 1' + "0" * 5000 + "}"])
+def test_validate_answers_a_document_beyond_its_bounds_without_a_traceback(runner, tmp_path, text):  # type: ignore[no-untyped-def]
+    folder = tmp_path / "acme-huge"
+    shutil.copytree(ACME, folder)
+    (folder / "reports.json").write_text(text, encoding="utf-8")
+
+    result = runner.invoke(cli, ["validate", str(folder)])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert f"{folder}/reports.json:/: " in result.output and "[document_too_large]" in result.output
+
+
 def test_validate_names_every_planted_mistake_with_file_and_pointer(runner, broken_acme):  # type: ignore[no-untyped-def]
     folder, pointers = broken_acme
     result = runner.invoke(cli, ["validate", str(folder)])
@@ -71,7 +108,7 @@ def test_validate_names_every_planted_mistake_with_file_and_pointer(runner, brok
     lines = result.output.splitlines()
 
     def line_for(pointer: str) -> str:
-        found = [line for line in lines if f"{pointer}:" in line]
+        found = [line for line in lines if f"{pointer}:" in line or f"{pointer} (" in line]
         assert found, f"{pointer} not named in:\n{result.output}"
         return found[0]
 

@@ -8,15 +8,16 @@ exactly once and fixing the evaluation order of computed fields.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Mapping
 
-from steerco.config import semantics
-from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer
+from steerco.config import checks, semantics
+from steerco.config.errors import ConfigInvalid, ConfigProblem, with_items
 from steerco.config.expressions import Expression, parse
 from steerco.config.model import (
     ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, Role,
-    Section, Stage, StatusDimension, TenantConfig, Transition, Workflow, deep_freeze,
+    Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow, deep_freeze,
     default_number_prefix, frozen_map,
 )
 from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS, validate_document
@@ -32,8 +33,16 @@ def problems_of(documents: Mapping[str, Any]) -> list[ConfigProblem]:
                 problems.append(ConfigProblem(f"{name}.json", "", "file is missing", "missing_file"))
             continue
         problems.extend(validate_document(name, documents[name]))
-    problems.extend(semantics.check(_with_defaults(documents)))
-    return problems
+    # A place the schema already objects to is reported once: a semantic finding there
+    # ("unknown level 'Measure'") only lends the schema's problem its "did you mean".
+    by_place = {(p.file, p.pointer): i for i, p in enumerate(problems)}
+    for problem in semantics.check(_with_defaults(documents)):
+        index = by_place.get((problem.file, problem.pointer))
+        if index is None:
+            problems.append(problem)
+        elif problems[index].hint is None and problem.hint:
+            problems[index] = dataclasses.replace(problems[index], hint=problem.hint)
+    return with_items(problems, documents)
 
 
 def compile_config(documents: Mapping[str, Any], version: int = 0) -> TenantConfig:
@@ -41,14 +50,16 @@ def compile_config(documents: Mapping[str, Any], version: int = 0) -> TenantConf
     problems = problems_of(documents)
     if problems:
         raise ConfigInvalid(problems)
+    return compile_checked(documents, version)
+
+
+def compile_checked(documents: Mapping[str, Any], version: int = 0) -> TenantConfig:
+    """Compile documents in which :func:`problems_of` found nothing (it is not run again);
+    raise ConfigInvalid with what only the compiled configuration shows."""
     config = _build(_with_defaults(documents), version)
-    default_problems = [
-        ConfigProblem("fields.json", pointer("fields", i, "default"), message, "bad_default")
-        for i, field in enumerate(config.fields.values())
-        if (message := field.kind.check_default(field))
-    ]
-    if default_problems:
-        raise ConfigInvalid(default_problems)
+    found = checks.problems(config)
+    if found:
+        raise ConfigInvalid(with_items(found, documents))
     return config
 
 
@@ -97,6 +108,8 @@ def _field(raw: Mapping[str, Any]) -> Field:
         accept=tuple(raw.get("accept", ())), max_size_mb=raw.get("max_size_mb", 10.0),
         scenarios=tuple(raw.get("scenarios", ("plan", "forecast", "actual")))
         if raw["type"] == "money_grid" else (),
+        pattern=raw["pattern"]["regex"] if "pattern" in raw else None,
+        pattern_message=raw["pattern"]["message"] if "pattern" in raw else "",
     )
 
 
@@ -104,10 +117,12 @@ def _computed_order(fields: tuple[Field, ...]) -> tuple[Field, ...]:
     """Computed fields so that each comes after the computed fields it reads (no cycles here)."""
     computed = {f.key: f for f in fields if f.expression is not None}
     ordered: list[Field] = []
+    placed: set[str] = set()
 
     def visit(field: Field) -> None:
-        if field in ordered:
+        if field.key in placed:
             return
+        placed.add(field.key)
         for name in sorted(field.expression.names if field.expression else ()):
             if name in computed and name != field.key:
                 visit(computed[name])
@@ -132,6 +147,8 @@ def _level(raw: Mapping[str, Any], fields: Mapping[str, Field], children: tuple[
         title_label=raw.get("title_label", "Title"),
         list_columns=tuple(raw.get("list_columns", ("number", "title", "owner", "updated_at"))),
         computed_order=_computed_order(all_fields),
+        rules=tuple(ValidationRule(r["key"], parse(r["condition"]), r["message"], tuple(r["fields"]))
+                    for r in raw.get("rules", ())),
     )
 
 

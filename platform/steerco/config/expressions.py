@@ -1,26 +1,36 @@
 """The one small, safe expression language of tenant configuration.
 
-Conditions (``visible_if``, a transition's ``condition``, an approval ``threshold``) and
-computed fields are written as Python-like expressions::
+Conditions (``visible_if``, a transition's ``condition``, an approval ``threshold``, a
+level's validation ``rules``) and computed fields are written as Python-like expressions::
 
     has_capex and capex_amount > 250000
     potential if benefit_validated else 0
     priority in ['p1', 'p2']
 
 Parsing happens once, when the configuration is compiled: the syntax tree is checked
-against a whitelist of node types (no attribute access, subscripts, lambdas or
-comprehensions) and every name must be a field of the level or a system name, so an
-unknown field is a configuration error rather than a runtime 500. Evaluation is delegated
-to simpleeval, a maintained sandboxed evaluator, with our own function table; Python's
-``eval`` is never used.
+against a whitelist of node types (no attribute access, subscripts, lambdas, comprehensions
+or powers) and every name must be a field of the level or a system name, so an unknown
+field is a configuration error rather than a runtime 500; ``steerco.config.typecheck``
+then checks the types. Evaluation is delegated to simpleeval, a maintained sandboxed
+evaluator, with our own operator and function tables; Python's ``eval`` is never used.
+
+Every evaluation is bounded, so that no configuration can make the server spend minutes or
+gigabytes on one record: arithmetic only on numbers (text may only be joined with ``+``;
+no ``%`` formatting, no repetition), numbers stay below ``MAX_NUMBER`` in magnitude, text
+below ``MAX_TEXT`` characters, ``round`` takes at most ``MAX_ROUND_DIGITS`` digits either
+way, and each evaluation visits at most ``MAX_NODES`` nodes within ``TIME_BUDGET`` seconds.
+Going beyond a bound raises :class:`LimitExceeded`.
 """
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+import math
+import operator
+import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import simpleeval
 
@@ -60,6 +70,16 @@ def _days_until(value: Any, *, today: dt.date) -> int | None:
 
 FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until"})
 
+#: Bounds of every evaluation (see the module docstring). Numbers share the limit of typed
+#: numbers (``steerco.fields.types.LARGEST_NUMBER``), so a computed value can be stored.
+MAX_NUMBER = 10**15
+MAX_TEXT = 10_000
+MAX_ROUND_DIGITS = 15
+MAX_NODES = 10_000
+#: How deeply an expression may nest (the evaluator walks the tree recursively).
+MAX_DEPTH = 60
+TIME_BUDGET = 0.25
+
 
 class ExpressionError(ValueError):
     """An expression that cannot be accepted; ``message`` is written for a consultant."""
@@ -71,6 +91,144 @@ class EvaluationError(ValueError):
     transition conditions) treat it as "cannot tell" and fail closed."""
 
 
+class LimitExceeded(EvaluationError):
+    """An evaluation that went beyond one of the bounds (a number, a text, ``round``'s digits,
+    the node or time budget). ``steerco validate`` refuses an expression that does so with
+    ordinary sample values."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    """A value's kind in words, for the messages of refused operations."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "yes/no"
+    if _is_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a grid"
+    return type(value).__name__
+
+
+def _numbers(symbol: str, apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """An arithmetic operator that works on numbers only (no text repetition or formatting)."""
+    def checked(left: Any, right: Any) -> Any:
+        if not (_is_number(left) and _is_number(right)):
+            if symbol == "%" and isinstance(left, str):
+                raise EvaluationError("% formatting of text is not allowed")
+            raise EvaluationError(f"{symbol} needs numbers, not {_kind(left)} and {_kind(right)}")
+        return apply(left, right)
+    return checked
+
+
+def _add(left: Any, right: Any) -> Any:
+    """Numbers add up; texts are joined, within the text limit (checked before joining)."""
+    if _is_number(left) and _is_number(right):
+        return left + right
+    if isinstance(left, str) and isinstance(right, str):
+        if len(left) + len(right) > MAX_TEXT:
+            raise LimitExceeded(f"the text would be longer than {MAX_TEXT:,} characters")
+        return left + right
+    raise EvaluationError(f"+ needs two numbers or two texts, not {_kind(left)} and {_kind(right)}")
+
+
+def _sign(apply: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        if not _is_number(value):
+            raise EvaluationError(f"a sign needs a number, not {_kind(value)}")
+        return apply(value)
+    return checked
+
+
+def _contains(item: Any, container: Any) -> bool:
+    if not isinstance(container, (list, tuple, str)):
+        raise EvaluationError(f"'in' needs a list, not {_kind(container)}")
+    return item in container
+
+
+OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: _add,
+    ast.Sub: _numbers("-", operator.sub),
+    ast.Mult: _numbers("*", operator.mul),
+    ast.Div: _numbers("/", operator.truediv),
+    ast.FloorDiv: _numbers("//", operator.floordiv),
+    ast.Mod: _numbers("%", operator.mod),
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Gt: operator.gt, ast.Lt: operator.lt, ast.GtE: operator.ge, ast.LtE: operator.le,
+    ast.Not: operator.not_, ast.USub: _sign(operator.neg), ast.UAdd: _sign(operator.pos),
+    ast.In: _contains,
+    ast.NotIn: lambda item, container: not _contains(item, container),
+    ast.Is: lambda x, y: x is y,
+    ast.IsNot: lambda x, y: x is not y,
+}
+
+
+def _round(value: Any, digits: Any = None) -> Any:
+    if not _is_number(value):
+        raise EvaluationError(f"round needs a number, not {_kind(value)}")
+    if digits is None:
+        return round(value)
+    if not isinstance(digits, int) or isinstance(digits, bool):
+        raise EvaluationError("round's digits must be a whole number")
+    if abs(digits) > MAX_ROUND_DIGITS:
+        raise LimitExceeded(f"round takes at most {MAX_ROUND_DIGITS} digits either way, not {digits:,}")
+    return round(value, digits)
+
+
+def _abs(value: Any) -> Any:
+    if not _is_number(value):
+        raise EvaluationError(f"abs needs a number, not {_kind(value)}")
+    return abs(value)
+
+
+def _len(value: Any) -> int:
+    if not isinstance(value, (str, list, tuple)):
+        raise EvaluationError(f"len needs a text or a list, not {_kind(value)}")
+    return len(value)
+
+
+def _check_size(value: Any, produced: bool) -> Any:
+    """Refuse a number beyond the bound, whether computed or read from a record, and a text
+    beyond it that the expression produced (a long text a record holds may still be read)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) >= MAX_NUMBER:
+            raise LimitExceeded(f"a number reached {MAX_NUMBER:.0e} in magnitude (the limit)")
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
+            raise LimitExceeded(f"a number reached {MAX_NUMBER:.0e} in magnitude (the limit)")
+    elif produced and isinstance(value, str) and len(value) > MAX_TEXT:
+        raise LimitExceeded(f"a text reached more than {MAX_TEXT:,} characters (the limit)")
+    return value
+
+
+class _BoundedEvaluator(simpleeval.EvalWithCompoundTypes):  # type: ignore[misc]
+    """simpleeval with our operators, a node budget, a deadline and size checks on every
+    intermediate value."""
+
+    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Any]):
+        super().__init__(operators=OPERATORS, functions=dict(functions), names=dict(names))
+        self._visited = 0
+        self._deadline = time.monotonic() + TIME_BUDGET
+
+    def _eval(self, node: ast.AST) -> Any:
+        self._visited += 1
+        if self._visited > MAX_NODES:
+            raise LimitExceeded(f"the evaluation visited more than {MAX_NODES:,} steps")
+        if time.monotonic() > self._deadline:
+            raise LimitExceeded(f"the evaluation took longer than {TIME_BUDGET} s")
+        return _check_size(super()._eval(node), produced=not isinstance(node, ast.Name))
+
+
 @dataclass(frozen=True)
 class Expression:
     """A parsed, checked expression: its source, the names it reads, and the parsed tree."""
@@ -78,6 +236,11 @@ class Expression:
     source: str
     names: frozenset[str]
     _tree: ast.AST = field(repr=False, compare=False)
+
+    @property
+    def tree(self) -> ast.AST:
+        """The parsed syntax tree (the body of the expression), for the type check."""
+        return self._tree
 
     def evaluate(self, values: Mapping[str, Any], *, today: dt.date | None = None) -> Any:
         """Evaluate against a record's values; a failure at run time yields ``None``.
@@ -98,13 +261,17 @@ class Expression:
         if names.get("today") is None:
             names["today"] = today.isoformat()
         functions = {
-            "len": len, "min": min, "max": max, "abs": abs, "round": round, "empty": _empty,
+            "len": _len, "min": min, "max": max, "abs": _abs, "round": _round, "empty": _empty,
             "days_since": lambda v: _days_since(v, today=today),
             "days_until": lambda v: _days_until(v, today=today),
         }
-        evaluator = simpleeval.EvalWithCompoundTypes(names=names, functions=functions)
+        evaluator = _BoundedEvaluator(names, functions)
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
+        except LimitExceeded as exc:
+            raise LimitExceeded(f"{self.source}: {exc}") from None
+        except EvaluationError as exc:
+            raise EvaluationError(f"{self.source}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - whatever simpleeval or the data raise
             raise EvaluationError(f"{self.source}: {type(exc).__name__}: {exc}") from None
 
@@ -119,6 +286,11 @@ def parse(source: str) -> Expression:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error in expression {source!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression {source[:60]!r}… is nested too deeply") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError(f"expression {source[:60]!r}… is nested more than {MAX_DEPTH} deep; "
+                              "split it into computed fields")
     names: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
@@ -139,6 +311,16 @@ def parse(source: str) -> Expression:
         elif isinstance(node, ast.Name) and node.id not in FUNCTION_NAMES:
             names.add(node.id)
     return Expression(source=source, names=frozenset(names), _tree=tree.body)
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply the syntax tree nests (without recursion: the tree may be deep)."""
+    deepest, pending = 0, [(tree, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def unknown_names(expression: Expression, known: frozenset[str] | set[str]) -> list[str]:

@@ -7,6 +7,7 @@ is mutated after compilation (frozen dataclasses, tuples and read-only mappings)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Mapping
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from steerco.fields.base import FieldType
 
 Rollup = Literal["none", "sum", "avg", "min", "max", "count"]
+FieldMode = Literal["hidden", "read", "write"]
 Action = Literal["create", "read", "update", "delete", "transition", "approve", "comment"]
 Scope = Literal["tenant", "subtree", "own"]
 ACTIONS: tuple[Action, ...] = ("create", "read", "update", "delete", "transition", "approve", "comment")
@@ -86,6 +88,10 @@ class Field:
     accept: tuple[str, ...] = ()
     max_size_mb: float = 10.0
     scenarios: tuple[str, ...] = ()
+    #: a text must match this regular expression (RE2 syntax, searched, so anchor it with
+    #: ^ and $ to match the whole text); ``pattern_message`` tells the user what is expected
+    pattern: str | None = None
+    pattern_message: str = ""
 
     @property
     def option_keys(self) -> tuple[str, ...]:
@@ -98,6 +104,24 @@ class Field:
     def is_conditional(self) -> bool:
         """True when the field's state may change as other values change."""
         return bool(self.visible_if or self.editable_if or self.expression)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """Names the field's value or visibility is computed from: whoever may not see one
+        of them may not see this field either."""
+        return (self.expression.names if self.expression is not None else frozenset()) | \
+            (self.visible_if.names if self.visible_if is not None else frozenset())
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    """A cross-field rule of a level, checked on every save (``steerco.engine.rules``): when
+    ``condition`` does not hold, ``message`` is shown at each of ``fields``."""
+
+    key: str
+    condition: Expression
+    message: str
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -122,13 +146,39 @@ class Level:
     list_columns: tuple[str, ...]
     #: computed fields of the level in an order where each comes after what it reads
     computed_order: tuple[Field, ...]
+    #: cross-field validation rules, checked on every save
+    rules: tuple[ValidationRule, ...] = ()
+    _fields: tuple[Field, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    _by_key: Mapping[str, Field] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Fields in order and by key, built once: lookups inside loops over the fields
+        # must not make a large level's pages quadratic.
+        fields = tuple(f for s in self.sections for f in s.fields)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_by_key", MappingProxyType({f.key: f for f in fields}))
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        return tuple(f for s in self.sections for f in s.fields)
+        return self._fields
 
     def field(self, key: str) -> Field | None:
-        return next((f for f in self.fields if f.key == key), None)
+        return self._by_key.get(key)
+
+    def depends_on(self, names: frozenset[str] | set[str]) -> frozenset[str]:
+        """The level's fields among ``names`` and, for computed fields among them, the
+        fields they are computed from, all the way down."""
+        seen: set[str] = set()
+        pending = list(names)
+        while pending:
+            name = pending.pop()
+            fld = self._by_key.get(name)
+            if fld is None or name in seen:
+                continue
+            seen.add(name)
+            if fld.expression is not None:
+                pending.extend(fld.expression.names)
+        return frozenset(seen)
 
     @property
     def is_root(self) -> bool:
@@ -150,6 +200,22 @@ class Role:
     admin: tuple[str, ...]
     permissions: tuple[Permission, ...]
     fields: Mapping[str, str]
+
+    def allows(self, action: Action, level_key: str) -> bool:
+        """Does one of the role's permissions grant ``action`` on the level (somewhere)?"""
+        return any(action in p.actions and ("*" in p.levels or level_key in p.levels)
+                   for p in self.permissions)
+
+    def mode_of(self, field: Field) -> FieldMode:
+        """What the configuration gives this role on the field, before the rights on a
+        particular record: its override, else the field's write and read role lists.
+        (``steerco.engine.access`` adds the record: ``write`` needs the update right.)"""
+        override = self.fields.get(field.key)
+        if override:
+            return override  # type: ignore[return-value]
+        if not field.write_roles or self.key in field.write_roles:
+            return "write"
+        return "read" if not field.read_roles or self.key in field.read_roles else "hidden"
 
 
 @dataclass(frozen=True)

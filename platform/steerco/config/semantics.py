@@ -13,10 +13,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping
 
+from steerco.config import typecheck
 from steerco.config.errors import ConfigProblem, closest, pointer
-from steerco.config.expressions import ExpressionError, parse, unknown_names
+from steerco.config.expressions import Expression, ExpressionError, parse, unknown_names
 from steerco.config.model import SYSTEM_COLUMNS, default_number_prefix
 from steerco.fields import registry
+from steerco.fields.types import compile_pattern
+
+#: The longest chain of computed fields reading computed fields: beyond it a configuration
+#: is refused (each link multiplies what one save costs, and nobody can follow such a chain).
+MAX_COMPUTED_DEPTH = 10
 
 
 def _items(document: Any, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -47,6 +53,15 @@ class Checker:
             key: [k for s in level.get("sections", []) if isinstance(s, dict) for k in _keys(s.get("fields"))]
             for key, level in self.levels.items()
         }
+        # Which levels place a field, computed once: a linear search per field made a
+        # tenant of 20,000 fields take minutes to validate.
+        self.field_levels: dict[str, list[str]] = defaultdict(list)
+        for level_key, keys in self.level_fields.items():
+            for key in dict.fromkeys(keys):
+                self.field_levels[key].append(level_key)
+        self._scopes: dict[str | None, typecheck.Scope] = {}
+        self.level_field_sets = {key: frozenset(keys) for key, keys in self.level_fields.items()}
+        self.all_fields = frozenset(self.fields)
 
     # -- reporting ---------------------------------------------------------------------
     def problem(self, file: str, path: Iterable[object], message: str, code: str,
@@ -56,11 +71,12 @@ class Checker:
     def reference(self, file: str, path: list[object], value: Any, known: Iterable[str],
                   what: str) -> bool:
         """Report ``value`` unless it is one of ``known``; True when it resolves."""
-        known = list(known)
+        if not isinstance(known, (Mapping, set, frozenset)):
+            known = list(known)
         if not isinstance(value, str) or value in known:
             return True
         self.problem(file, path, f"unknown {what} {value!r}", f"unknown_{what.replace(' ', '_')}",
-                     closest(value, known))
+                     closest(value, list(known)))
         return False
 
     def unique(self, file: str, path: list[object], items: Iterable[tuple[int, dict[str, Any]]],
@@ -128,27 +144,73 @@ class Checker:
             for i, column in enumerate(_keys(level.get("list_columns"))):
                 self.reference("levels", [*base, "list_columns", i], column,
                                [*placed, *SYSTEM_COLUMNS], "column")
+            self.check_rules(base, level, placed)
+
+    def check_rules(self, base: list[object], level: Mapping[str, Any], placed: set[str]) -> None:
+        """A level's validation rules: unique keys, a sound condition, fields of the level."""
+        self.unique("levels", [*base, "rules"], _items(level, "rules"), "rule")
+        for r, rule in _items(level, "rules"):
+            path = [*base, "rules", r]
+            self.check_expression("levels", [*path, "condition"], rule.get("condition"), [level["key"]])
+            for i, key in enumerate(_keys(rule.get("fields"))):
+                self.reference("levels", [*path, "fields", i], key, placed, "field")
 
     def levels_using_field(self, key: str) -> list[str]:
-        return [lv for lv, keys in self.level_fields.items() if key in keys]
+        return self.field_levels.get(key, [])
+
+    def scope(self, level_key: str | None) -> typecheck.Scope:
+        """What the names of a level's expressions are (all fields when it is None)."""
+        hit = self._scopes.get(level_key)
+        if hit is None:
+            keys = self.level_fields.get(level_key, []) if level_key else list(self.fields)
+            kinds: dict[str, str] = {"title": "text", "today": "date", "stage": "text"}
+            options: dict[str, frozenset[str]] = {}
+            for key in keys:
+                field = self.fields.get(key, {})
+                type_key = field.get("type")
+                if not isinstance(type_key, str) or type_key not in registry:
+                    continue
+                kinds[key] = registry.get(type_key).value_expression_type(field.get("result_type"))
+                if isinstance(field.get("options"), list):
+                    options[key] = frozenset(o.get("key") for _, o in _items(field, "options"))
+            workflow = self.workflows.get(self.levels.get(level_key, {}).get("workflow")) if level_key else None
+            if workflow is not None:
+                options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))
+            hit = self._scopes[level_key] = typecheck.Scope(kinds, options)
+        return hit
 
     def check_expression(self, file: str, path: list[object], source: Any,
-                         level_keys: Iterable[str]) -> None:
-        """Parse an expression and check its names against every level it applies to."""
+                         level_keys: Iterable[str], result_type: Any = None) -> Expression | None:
+        """Parse an expression and check its names and types against every level it applies
+        to; a computed field's expression must produce its ``result_type``."""
         if not isinstance(source, str):
-            return
+            return None
         try:
             expression = parse(source)
         except ExpressionError as exc:
             self.problem(file, path, str(exc), "expression_syntax")
-            return
-        levels = list(level_keys)
-        scopes = [(lv, set(self.level_fields.get(lv, []))) for lv in levels] or [(None, set(self.fields))]
-        for level, known in scopes:
-            for name in unknown_names(expression, known):
+            return None
+        levels: list[str | None] = list(level_keys) or [None]
+        reported: set[str] = set()
+        for level in levels:
+            known = self.level_field_sets.get(level, frozenset()) if level else self.all_fields
+            unknown = unknown_names(expression, known)
+            for name in unknown:
                 where = f" (level {level!r} has no such field)" if level else ""
                 self.problem(file, path, f"unknown field {name!r} in expression {source!r}{where}",
                              "unknown_name", closest(name, known))
+            kinds, messages = typecheck.check(expression, self.scope(level))
+            for message in messages:
+                if message not in reported:
+                    reported.add(message)
+                    self.problem(file, path, f"in expression {source!r}: {message}", "expression_type")
+            if isinstance(result_type, str) and result_type in registry and not unknown and not messages:
+                expected = registry.get(result_type).expression_type
+                problem = typecheck.result_problem(kinds, expected, result_type)
+                if problem and problem not in reported:
+                    reported.add(problem)
+                    self.problem(file, path, f"in expression {source!r}: {problem}", "result_type_mismatch")
+        return expression
 
     def check_fields(self) -> None:
         stages_by_workflow = {k: [s.get("key") for _, s in _items(w, "stages")]
@@ -157,8 +219,10 @@ class Checker:
             base: list[object] = ["fields", index]
             key, type_key = field.get("key"), field.get("type")
             levels = self.levels_using_field(key)
-            for attribute in ("visible_if", "editable_if", "expression"):
+            for attribute in ("visible_if", "editable_if"):
                 self.check_expression("fields", [*base, attribute], field.get(attribute), levels)
+            self.check_expression("fields", [*base, "expression"], field.get("expression"), levels,
+                                  result_type=field.get("result_type"))
             for attribute in ("read_roles", "write_roles"):
                 for i, role in enumerate(_keys(field.get(attribute))):
                     self.reference("fields", [*base, attribute, i], role, self.roles, "role")
@@ -171,6 +235,14 @@ class Checker:
                     stages = stages_by_workflow.get(workflow, [])
                     self.reference("fields", [*base, "required", "from_stage"], required["from_stage"],
                                    stages, "stage")
+            pattern = field.get("pattern")
+            if isinstance(pattern, dict) and isinstance(pattern.get("regex"), str):
+                try:
+                    compile_pattern(pattern["regex"])
+                except ValueError as exc:
+                    self.problem("fields", [*base, "pattern", "regex"], f"not a regular expression RE2 "
+                                 f"accepts: {exc} (backreferences and lookarounds are not supported)",
+                                 "bad_pattern")
             if not isinstance(type_key, str) or type_key not in registry:
                 continue
             kind = registry.get(type_key)
@@ -214,7 +286,9 @@ class Checker:
                 if "reject_to" in transition:
                     self.reference("workflows", [*path, "reject_to"], transition["reject_to"], stages, "stage")
                 for i, role in enumerate(_keys(transition.get("roles"))):
-                    self.reference("workflows", [*path, "roles", i], role, self.roles, "role")
+                    if self.reference("workflows", [*path, "roles", i], role, self.roles, "role"):
+                        self.check_right("workflows", [*path, "roles", i], role, "transition", levels,
+                                         "request this transition")
                 if "escalate_to" in transition:
                     self.reference("workflows", [*path, "escalate_to"], transition["escalate_to"],
                                    [*self.roles, *self.forums], "role or forum")
@@ -226,8 +300,10 @@ class Checker:
                     self.reference("workflows", [*path, "required_evidence", i], key, evidence, "evidence field")
                 self.unique("workflows", [*path, "approvals"], _items(transition, "approvals"), "approval step")
                 for a, step in _items(transition, "approvals"):
-                    self.reference("workflows", [*path, "approvals", a, "role"], step.get("role"),
-                                   self.roles, "role")
+                    if self.reference("workflows", [*path, "approvals", a, "role"], step.get("role"),
+                                      self.roles, "role"):
+                        self.check_right("workflows", [*path, "approvals", a, "role"], step.get("role"),
+                                         "approve", levels, "decide this step")
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
             if initial_ok and isinstance(workflow.get("initial_stage"), str):
@@ -242,6 +318,25 @@ class Checker:
             for i, key in enumerate(_keys(dimension.get("comment_required_for"))):
                 self.reference("workflows", [*base, "comment_required_for", i], key, options, "option")
             self.check_status_field(base, dimension, options)
+
+    def allows(self, role_key: str, action: str, level_key: str) -> bool:
+        """Does one of the role's permissions grant ``action`` on the level?"""
+        role = self.roles.get(role_key, {})
+        return any(isinstance(p, dict) and action in _keys(p.get("actions"))
+                   and ("*" in _keys(p.get("levels")) or level_key in _keys(p.get("levels")))
+                   for p in role.get("permissions") or [])
+
+    def check_right(self, file: str, path: list[object], role_key: Any, action: str,
+                    levels: list[str], purpose: str) -> None:
+        """A role named to act in a workflow must hold the right to, on every level that uses
+        the workflow; otherwise its requests or approvals would wait forever."""
+        if not isinstance(role_key, str):
+            return
+        lacking = [lv for lv in levels if not self.allows(role_key, action, lv)]
+        if lacking:
+            self.problem(file, path, f"role {role_key!r} is named to {purpose}, but none of its permissions "
+                         f"grants {action!r} on level {', '.join(map(repr, lacking))}; add {action!r} to its "
+                         "permissions there or name another role", f"role_cannot_{action}")
 
     def check_status_field(self, base: list[object], dimension: Mapping[str, Any], options: list[Any]) -> None:
         """A field named like a status dimension holds that status: it must be a single
@@ -321,27 +416,90 @@ class Checker:
             except ExpressionError:
                 continue
             graph[field["key"]] = (index, {n for n in names if n in self.fields})
-        for key in _cycle_members(graph):
+        cycle = _cycle_members(graph)
+        for key in cycle:
             self.problem("fields", ["fields", graph[key][0], "expression"],
                          f"computed field {key!r} depends on itself through other computed fields",
                          "computed_cycle")
+        if cycle:
+            return
+        depths = _chain_depths(graph)
+        for key, depth in depths.items():
+            if depth > MAX_COMPUTED_DEPTH:
+                self.problem("fields", ["fields", graph[key][0], "expression"],
+                             f"computed field {key!r} sits at the end of a chain of {depth} computed fields "
+                             f"reading each other; at most {MAX_COMPUTED_DEPTH} are allowed",
+                             "computed_chain_too_deep")
 
 
 def _cycle_members(graph: Mapping[str, tuple[int, set[str]]]) -> list[str]:
-    """Computed fields that sit on a dependency cycle."""
-    members = []
-    for start in graph:
-        stack, seen = list(graph[start][1]), set()
-        while stack:
-            node = stack.pop()
-            if node == start:
-                members.append(start)
-                break
-            if node in seen or node not in graph:
+    """Computed fields that sit on a dependency cycle: the members of strongly connected
+    components with more than one field, or reading themselves (Tarjan's algorithm, without
+    recursion, in linear time)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    members: list[str] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root][1])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next((c for c in children if c in graph), None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child][1]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
                 continue
-            seen.add(node)
-            stack.extend(graph[node][1])
-    return members
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph[node][1]:
+                    members.extend(component)
+    return sorted(members, key=lambda key: graph[key][0])
+
+
+def _chain_depths(graph: Mapping[str, tuple[int, set[str]]]) -> dict[str, int]:
+    """For each computed field, the length of the longest chain of computed fields ending in
+    it (1 when it reads no computed field); the graph has no cycles."""
+    depths: dict[str, int] = {}
+
+    def depth(key: str) -> int:
+        if key not in depths:
+            stack = [(key, iter(sorted(graph[key][1])))]
+            depths[key] = 0  # in progress
+            while stack:
+                node, children = stack[-1]
+                child = next((c for c in children if c in graph and c != node), None)
+                if child is None:
+                    stack.pop()
+                    depths[node] = 1 + max((depths[c] for c in graph[node][1] if c in graph and c != node),
+                                           default=0)
+                elif child not in depths:
+                    depths[child] = 0
+                    stack.append((child, iter(sorted(graph[child][1]))))
+        return depths[key]
+
+    for key in graph:
+        depth(key)
+    return depths
 
 
 def check(documents: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -235,11 +235,7 @@ class Access:
     def _role_mode(self, role_key: str, field: Field, may_write: bool) -> FieldMode:
         role = self.config.roles[role_key]
         override = role.fields.get(field.key)
-        mode: FieldMode = override or (
-            "write" if not field.write_roles or role_key in field.write_roles
-            else "read" if not field.read_roles or role_key in field.read_roles
-            else "hidden"
-        )
+        mode: FieldMode = role.mode_of(field)
         if mode == "write" and override != "write" and not may_write:
             return "read"
         return mode

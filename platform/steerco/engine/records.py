@@ -28,6 +28,7 @@ from steerco.engine import audit
 from steerco.engine.access import Access
 from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState, Lookups, compute, field_states
+from steerco.engine.rules import rule_problems
 from steerco.fields import FieldInvalid, FormInput, Upload
 from steerco.store.blobs import BlobStore
 from steerco.store.models import (
@@ -357,6 +358,10 @@ class Records:
                 errors[fld.key] = problem
             else:
                 changes[fld.key] = value
+        if not errors:  # the level's cross-field rules, on what the save would leave
+            errors.update(rule_problems(level, {**current, **changes}, (self.now or utcnow()).date(),
+                                        stage=stage, title=title, before=None if record is None else current,
+                                        shown={k for k, s in states.items() if s.visible}))
         if errors:
             raise ValidationFailed(errors, submitted)
         return changes, submitted

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from steerco.config.model import Field, TenantConfig
 
 Storage = Literal["values", "periods", "attachments", "computed"]
+#: What a field's value is inside an expression, for the type check at load time
+#: (``steerco.config.typecheck``): ids of users and records are their own kinds, so that
+#: comparing a user with a number is refused like comparing a date with one.
+ExpressionType = Literal["number", "text", "date", "bool", "list", "grid", "files", "user", "record"]
 
 
 class FormInput(Protocol):
@@ -56,6 +60,13 @@ class FieldType:
     rollups: ClassVar[frozenset[str]] = frozenset({"none", "count"})
     #: how the stored JSON value is read in SQL to sort and aggregate (string, float, boolean)
     sql_cast: ClassVar[str] = "string"
+    #: what a value of this type is inside an expression
+    expression_type: ClassVar[ExpressionType] = "text"
+
+    def value_expression_type(self, result_type: str | None) -> ExpressionType:
+        """The expression type of a field of this type (a computed field answers for the
+        type of its result, hence the argument)."""
+        return self.expression_type
 
     def input_names(self, field: "Field") -> tuple[str, ...]:
         """Names of the form inputs this field posts (most post one, named by the key)."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from steerco.fields.base import FieldInvalid, FieldType, FormInput, Upload, registry
+import re2
+
+from steerco.fields.base import ExpressionType, FieldInvalid, FieldType, FormInput, Upload, registry
 
 if TYPE_CHECKING:
     from steerco.config.model import Field, TenantConfig
@@ -35,6 +38,20 @@ def _bounded(schema: dict[str, Any], field: "Field") -> dict[str, Any]:
     return schema
 
 
+@functools.cache
+def compile_pattern(regex: str) -> Any:
+    """A text field's ``pattern``, compiled by RE2: matching takes linear time whatever the
+    pattern, so a consultant's regular expression cannot stall a save (no backtracking).
+    Raises ValueError for a pattern RE2 cannot compile (e.g. a backreference)."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(regex, options)
+    except re2.error as exc:
+        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(message) from None
+
+
 @registry.register
 class Text(FieldType):
     key = "text"
@@ -43,6 +60,20 @@ class Text(FieldType):
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "string", "maxLength": field.max_length or self.default_max_length}
+
+    def check(self, field: "Field", value: Any, config: "TenantConfig") -> str | None:
+        # The pattern is checked here rather than in the JSON Schema so that the user reads
+        # the tenant's message ("Use the form AB-1234"), not the regular expression.
+        if field.pattern and isinstance(value, str) and not compile_pattern(field.pattern).search(value):
+            return field.pattern_message
+        return None
+
+    def check_default(self, field: "Field") -> str | None:
+        problem = super().check_default(field)
+        if problem is None and isinstance(field.default, str) and field.pattern \
+                and not compile_pattern(field.pattern).search(field.default):
+            return f"default {field.default!r} does not match the pattern {field.pattern!r}"
+        return problem
 
 
 @registry.register
@@ -62,6 +93,7 @@ class _Number(FieldType):
     inputmode = "decimal"
     rollups = NUMERIC_ROLLUPS
     sql_cast = "float"
+    expression_type = "number"
     step: ClassVar[str] = "any"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
@@ -149,6 +181,7 @@ class Date(FieldType):
     label = "Date"
     input_type = "date"
     rollups = frozenset({"none", "min", "max", "count"})
+    expression_type = "date"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         raw = super().parse(field, form, uploads)
@@ -170,6 +203,7 @@ class YesNo(FieldType):
     template = "fields/_checkbox.html"
     rollups = frozenset({"none", "count"})
     sql_cast = "boolean"
+    expression_type = "bool"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         # The widget posts a hidden "0" before the checkbox, so an unticked box still says
@@ -210,6 +244,7 @@ class MultipleChoice(FieldType):
     key = "multiple_choice"
     label = "Multiple choice"
     template = "fields/_checkboxes.html"
+    expression_type = "list"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         chosen = [str(v) for v in form.getlist(field.key) if str(v).strip()]
@@ -266,6 +301,7 @@ class User(_Lookup):
     key = "user"
     label = "User"
     lookup = "users"
+    expression_type = "user"
 
 
 @registry.register
@@ -273,6 +309,7 @@ class Reference(_Lookup):
     key = "reference"
     label = "Reference to a record"
     lookup = "records"
+    expression_type = "record"
 
 
 @registry.register
@@ -283,6 +320,7 @@ class Evidence(FieldType):
     label = "Evidence attachment"
     template = "fields/_evidence.html"
     storage = "attachments"
+    expression_type = "files"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         files = [u for u in uploads.get(field.key, []) if u.filename]
@@ -322,6 +360,7 @@ class MoneyGrid(FieldType):
     template = "fields/_money_grid.html"
     storage = "periods"
     rollups = frozenset({"none", "sum"})
+    expression_type = "grid"
 
     @staticmethod
     def input_name(field: "Field", scenario: str, period: str) -> str:
@@ -411,6 +450,9 @@ class Computed(FieldType):
 
     def result_kind(self, field: "Field") -> FieldType:
         return registry.get(field.result_type or "text")
+
+    def value_expression_type(self, result_type: str | None) -> ExpressionType:
+        return registry.get(result_type or "text").expression_type
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {}

@@ -1,0 +1,218 @@
+"""The contract of the configuration schemas: every key a schema accepts has an effect, or
+is listed in :data:`NOT_IN_EFFECT`, and ``steerco validate`` warns when a tenant uses one.
+
+Keys are written ``file.json:/json/pointer`` with ``*`` for any item of a list or any key
+of a map (``workflows.json:/workflows/*/stages/*/risk_weight``); an entry covers the keys
+below it too (``reports.json:/reports`` is the whole of reports.json). A value of an
+enumeration is written after ``=`` (``roles.json:/roles/*/permissions/*/actions/*=delete``).
+
+:data:`EFFECTS` says, for every other key, where its effect lives: the attribute of the
+compiled model that carries it, which code outside ``steerco.config`` reads.
+``tests/unit/test_config_contract.py`` holds this module to its word: every schema key is
+in exactly one of the two, the compiler reads every key of :data:`EFFECTS` into its
+attribute, and every such attribute is read outside the configuration package. A key that
+is merely copied into the compiled model and used by nothing else is not in effect.
+
+The check that an attribute is read goes by its name (``.color`` somewhere in the engine,
+the web layer or a template), so for common names (``key``, ``label``) it proves little;
+the entries here are meant to be read and judged, the tests catch the forgotten ones.
+
+When you give a key its effect, remove it from :data:`NOT_IN_EFFECT` and add it to
+:data:`EFFECTS`; the list is meant to shrink to nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from steerco.config.errors import ConfigProblem, pointer
+
+#: Keys the schemas accept that nothing acts on yet (see the module docstring).
+NOT_IN_EFFECT: frozenset[str] = frozenset({
+    "tenant.json:/locale",
+    "tenant.json:/fiscal_year_start",
+    "tenant.json:/branding/logo_text",
+    "tenant.json:/branding/report_footer",
+    "roles.json:/roles/*/description",
+    "fields.json:/fields/*/rollup",
+    "fields.json:/fields/*/options/*/color",
+    "roles.json:/roles/*/permissions/*/actions/*=delete",
+    "workflows.json:/workflows/*/stages/*/risk_weight",
+    "workflows.json:/workflows/*/stages/*/plan_frozen",
+    "exceptions.json:/rules",
+    "reports.json:/reports",
+})
+
+#: The effect of a key that only identifies its item: it must be unique, and it names the
+#: item in configuration problems ("levels.json:/levels/4/sections/2 (level measure › section
+#: money)") and, later, on the configuration screens.
+NAMES_ITEM = "names the item"
+
+#: Schema key -> the compiled attribute (``Class.attribute``, or ``Class.attribute[key]`` for
+#: a key of a mapping, or a method of the model reading it) whose readers give the key its
+#: effect, or :data:`NAMES_ITEM`.
+EFFECTS: Mapping[str, str] = {
+    "tenant.json:/key": "TenantConfig.key",
+    "tenant.json:/name": "TenantConfig.name",
+    "tenant.json:/currency": "TenantConfig.currency",
+    "tenant.json:/reporting": "TenantConfig.periods",
+    "tenant.json:/reporting/granularity": "TenantConfig.periods",
+    "tenant.json:/reporting/start": "TenantConfig.periods",
+    "tenant.json:/reporting/periods": "TenantConfig.periods",
+    "tenant.json:/branding": "TenantConfig.branding",
+    "tenant.json:/branding/primary_color": "TenantConfig.branding[primary_color]",
+    "levels.json:/levels": "TenantConfig.levels",
+    "levels.json:/levels/*/key": "Level.key",
+    "levels.json:/levels/*/label": "Level.label",
+    "levels.json:/levels/*/label_plural": "Level.label_plural",
+    "levels.json:/levels/*/parents": "Level.parents",
+    "levels.json:/levels/*/numbering": "Level.number_prefix",
+    "levels.json:/levels/*/numbering/prefix": "Level.number_prefix",
+    "levels.json:/levels/*/numbering/digits": "Level.number_digits",
+    "levels.json:/levels/*/workflow": "Level.workflow",
+    "levels.json:/levels/*/title_label": "Level.title_label",
+    "levels.json:/levels/*/list_columns": "Level.list_columns",
+    "levels.json:/levels/*/sections": "Level.sections",
+    "levels.json:/levels/*/sections/*/key": NAMES_ITEM,
+    "levels.json:/levels/*/sections/*/label": "Section.label",
+    "levels.json:/levels/*/sections/*/fields": "Section.fields",
+    "levels.json:/levels/*/rules": "Level.rules",
+    "levels.json:/levels/*/rules/*/key": NAMES_ITEM,
+    "levels.json:/levels/*/rules/*/condition": "ValidationRule.condition",
+    "levels.json:/levels/*/rules/*/message": "ValidationRule.message",
+    "levels.json:/levels/*/rules/*/fields": "ValidationRule.fields",
+    "fields.json:/fields": "TenantConfig.fields",
+    "fields.json:/fields/*/key": "Field.key",
+    "fields.json:/fields/*/label": "Field.label",
+    "fields.json:/fields/*/type": "Field.kind",
+    "fields.json:/fields/*/help": "Field.help",
+    "fields.json:/fields/*/required": "Field.required_always",
+    "fields.json:/fields/*/required/from_stage": "Field.required_from_stage",
+    "fields.json:/fields/*/min": "Field.min",
+    "fields.json:/fields/*/max": "Field.max",
+    "fields.json:/fields/*/max_length": "Field.max_length",
+    "fields.json:/fields/*/pattern": "Field.pattern",
+    "fields.json:/fields/*/pattern/regex": "Field.pattern",
+    "fields.json:/fields/*/pattern/message": "Field.pattern_message",
+    "fields.json:/fields/*/default": "Field.default",
+    "fields.json:/fields/*/placeholder": "Field.placeholder",
+    "fields.json:/fields/*/options": "Field.options",
+    "fields.json:/fields/*/options/*/key": "Option.key",
+    "fields.json:/fields/*/options/*/label": "Option.label",
+    "fields.json:/fields/*/visible_if": "Field.visible_if",
+    "fields.json:/fields/*/editable_if": "Field.editable_if",
+    "fields.json:/fields/*/read_roles": "Role.mode_of",
+    "fields.json:/fields/*/write_roles": "Role.mode_of",
+    "fields.json:/fields/*/expression": "Field.expression",
+    "fields.json:/fields/*/result_type": "Field.result_type",
+    "fields.json:/fields/*/target_level": "Field.target_level",
+    "fields.json:/fields/*/accept": "Field.accept",
+    "fields.json:/fields/*/max_size_mb": "Field.max_size_mb",
+    "fields.json:/fields/*/scenarios": "Field.scenarios",
+    "roles.json:/roles": "TenantConfig.roles",
+    "roles.json:/roles/*/key": "Role.key",
+    "roles.json:/roles/*/label": "Role.label",
+    "roles.json:/roles/*/admin": "Role.admin",
+    "roles.json:/roles/*/permissions": "Role.permissions",
+    "roles.json:/roles/*/permissions/*/levels": "Permission.levels",
+    "roles.json:/roles/*/permissions/*/actions": "Permission.actions",
+    "roles.json:/roles/*/permissions/*/scope": "Permission.scope",
+    "roles.json:/roles/*/fields": "Role.fields",
+    "roles.json:/roles/*/fields/*": "Role.fields",
+    "workflows.json:/workflows": "TenantConfig.workflows",
+    "workflows.json:/workflows/*/key": "Workflow.key",
+    "workflows.json:/workflows/*/label": "Workflow.label",
+    "workflows.json:/workflows/*/initial_stage": "Workflow.initial_stage",
+    "workflows.json:/workflows/*/stages": "Workflow.stages",
+    "workflows.json:/workflows/*/stages/*/key": "Stage.key",
+    "workflows.json:/workflows/*/stages/*/label": "Stage.label",
+    "workflows.json:/workflows/*/stages/*/order": "Stage.order",
+    "workflows.json:/workflows/*/stages/*/color": "Stage.color",
+    "workflows.json:/workflows/*/stages/*/category": "Stage.category",
+    "workflows.json:/workflows/*/transitions": "Workflow.transitions",
+    "workflows.json:/workflows/*/transitions/*/key": "Transition.key",
+    "workflows.json:/workflows/*/transitions/*/label": "Transition.label",
+    "workflows.json:/workflows/*/transitions/*/from": "Transition.sources",
+    "workflows.json:/workflows/*/transitions/*/to": "Transition.target",
+    "workflows.json:/workflows/*/transitions/*/roles": "Transition.roles",
+    "workflows.json:/workflows/*/transitions/*/condition": "Transition.condition",
+    "workflows.json:/workflows/*/transitions/*/required_fields": "Transition.required_fields",
+    "workflows.json:/workflows/*/transitions/*/required_evidence": "Transition.required_evidence",
+    "workflows.json:/workflows/*/transitions/*/reject_to": "Transition.reject_to",
+    "workflows.json:/workflows/*/transitions/*/escalate_after_days": "Transition.escalate_after_days",
+    "workflows.json:/workflows/*/transitions/*/escalate_to": "Transition.escalate_to",
+    "workflows.json:/workflows/*/transitions/*/approvals": "Transition.approvals",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/key": "ApprovalStep.key",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/label": "ApprovalStep.label",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/role": "ApprovalStep.role",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/threshold": "ApprovalStep.threshold",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/quorum": "ApprovalStep.quorum",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/quorum/n": "ApprovalStep.quorum",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/same_approver_allowed":
+        "ApprovalStep.same_approver_allowed",
+    "workflows.json:/status_dimensions": "TenantConfig.status_dimensions",
+    "workflows.json:/status_dimensions/*/key": "StatusDimension.key",
+    "workflows.json:/status_dimensions/*/label": "StatusDimension.label",
+    "workflows.json:/status_dimensions/*/levels": "StatusDimension.levels",
+    "workflows.json:/status_dimensions/*/options": "StatusDimension.options",
+    "workflows.json:/status_dimensions/*/options/*/key": "Option.key",
+    "workflows.json:/status_dimensions/*/options/*/label": "Option.label",
+    "workflows.json:/status_dimensions/*/options/*/color": "Option.color",
+    "workflows.json:/status_dimensions/*/default": "StatusDimension.default",
+    "workflows.json:/status_dimensions/*/comment_required_for": "StatusDimension.comment_required_for",
+    # Forums are where overdue approval steps escalate to (escalate_to); the exception
+    # rules that would use them too are not in effect yet.
+    "exceptions.json:/forums": "TenantConfig.forums",
+    "exceptions.json:/forums/*/key": "Forum.key",
+    "exceptions.json:/forums/*/label": "Forum.label",
+    "exceptions.json:/forums/*/role": "Forum.role",
+}
+
+
+def _split(entry: str) -> tuple[str, list[str], str | None]:
+    """``file.json:/a/*/b=value`` -> ("file", ["a", "*", "b"], "value")."""
+    file, _, rest = entry.partition(":")
+    path, _, value = rest.partition("=")
+    return file.removesuffix(".json"), [p for p in path.split("/") if p], value or None
+
+
+def _matches(node: Any, parts: list[str], where: list[object]) -> Iterator[tuple[list[object], Any]]:
+    """(pointer parts, value) of every place in ``node`` that the pattern ``parts`` names."""
+    if not parts:
+        yield where, node
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*" and isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _matches(item, rest, [*where, index])
+    elif head == "*" and isinstance(node, dict):
+        for key, item in node.items():
+            yield from _matches(item, rest, [*where, key])
+    elif isinstance(node, dict) and head in node:
+        yield from _matches(node[head], rest, [*where, head])
+
+
+def uses(documents: Mapping[str, Any], entry: str) -> list[str]:
+    """JSON Pointers of the places where a tenant's documents use the key (or value) ``entry``."""
+    document, parts, value = _split(entry)
+    if document not in documents:
+        return []
+    places = []
+    for where, found in _matches(documents[document], parts, []):
+        if value is None or found == value:
+            places.append(pointer(*where))
+    return places
+
+
+def warnings(documents: Mapping[str, Any]) -> list[ConfigProblem]:
+    """One warning per key of :data:`NOT_IN_EFFECT` that the tenant uses, at its first place."""
+    found = []
+    for entry in sorted(NOT_IN_EFFECT):
+        places = uses(documents, entry)
+        if places:
+            document, parts, value = _split(entry)
+            more = f" (and {len(places) - 1} more place(s))" if len(places) > 1 else ""
+            what = f"the value {value!r}" if value else repr(parts[-1])
+            found.append(ConfigProblem(f"{document}.json", places[0],
+                                       f"{what} is accepted, not in effect yet{more}", "not_in_effect"))
+    return found
