@@ -400,7 +400,8 @@ def activate(session: Session, tenant: Tenant, draft: ConfigVersion, *, user_id:
     set_committed_value(tenant, "active_config_id", draft.id)
     set_committed_value(tenant, "name", config.name)
     identities, handover = field_identities.activate(session, tenant.id, draft.number, draft.documents,
-                                                     draft.field_identities or {}, moment)
+                                                     draft.field_identities or {}, moment,
+                                                     _base_identities(session, current))
     if current is not None:
         current.state = SUPERSEDED
     draft.state, draft.comment = ACTIVE, comment

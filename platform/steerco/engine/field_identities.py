@@ -213,10 +213,13 @@ def _close(row: FieldIdentity, now: dt.datetime) -> None:
 
 
 def activate(session: Session, tenant_id: int, number: int, documents: Mapping[str, Any],
-             wanted: Mapping[str, Any], now: dt.datetime) -> tuple[dict[str, int], Handover]:
+             wanted: Mapping[str, Any], now: dt.datetime,
+             replaced: Mapping[str, int] | None = None) -> tuple[dict[str, int], Handover]:
     """Give each field of the version being activated its identity, moving values when a
     key changes hands. ``wanted`` maps a key to the identity to keep or restore (None or
-    absent: a new definition). Returns the final key -> identity id map and what happened."""
+    absent: a new definition); ``replaced`` is the identity map of the version active until
+    now. Returns the final key -> identity id map and what happened."""
+    replaced = replaced or {}
     labels = field_labels(documents)
     chosen_ids = [int(v) for v in wanted.values() if isinstance(v, int)]
     rows = {r.id: r for r in session.scalars(select(FieldIdentity).where(
@@ -249,7 +252,7 @@ def activate(session: Session, tenant_id: int, number: int, documents: Mapping[s
             target = FieldIdentity(tenant_id=tenant_id, field_key=key, label=label[:200], first_version=number,
                                    last_version=number, in_slot=False, epochs=[])
             session.add(target)
-        elif current is not target:
+        elif replaced.get(key) != target.id:
             handover.restored.append(key)
         if current is not target:
             if current is not None:
