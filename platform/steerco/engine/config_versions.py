@@ -498,3 +498,37 @@ def export(documents: Mapping[str, Any], folder: str | Path) -> list[Path]:
 
 def documents_summary(config: TenantConfig) -> str:
     return summary(config)
+
+
+# -- a document as text for the expert editor ---------------------------------------------
+
+def document_text(document: Any) -> tuple[str, dict[str, int]]:
+    """The document as indented JSON (as ``json.dumps(indent=2)`` writes it), and the line
+    where each JSON Pointer starts, so a problem can be shown at its line."""
+    lines: list[str] = []
+    where: dict[str, int] = {}
+
+    def emit(value: Any, pointer: str, depth: int, prefix: str, suffix: str) -> None:
+        where.setdefault(pointer, len(lines) + 1)
+        pad = "  " * depth
+        if isinstance(value, (dict, list)) and value:
+            items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+            lines.append(f"{pad}{prefix}{'{' if isinstance(value, dict) else '['}")
+            for n, (key, item) in enumerate(items):
+                label = json.dumps(key, ensure_ascii=False) + ": " if isinstance(value, dict) else ""
+                part = str(key).replace("~", "~0").replace("/", "~1")
+                emit(item, f"{pointer}/{part}", depth + 1, label, "," if n < len(items) - 1 else "")
+            lines.append(f"{pad}{'}' if isinstance(value, dict) else ']'}{suffix}")
+        else:
+            lines.append(f"{pad}{prefix}{json.dumps(value, ensure_ascii=False)}{suffix}")
+
+    emit(document, "", 0, "", "")
+    return "\n".join(lines) + "\n", where
+
+
+def line_of(where: Mapping[str, int], pointer: str) -> int | None:
+    """The line of ``pointer``, or of its nearest ancestor that exists (a missing property
+    is reported at the object that lacks it)."""
+    while pointer and pointer not in where:
+        pointer = pointer.rsplit("/", 1)[0]
+    return where.get(pointer)

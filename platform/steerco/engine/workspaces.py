@@ -82,7 +82,7 @@ def templates(folder: Path = TEMPLATES) -> list[Source]:
             name = json.loads(tenant_file.read_text(encoding="utf-8")).get("name") or path.name
         except (ValueError, UnicodeDecodeError, AttributeError):
             continue
-        found.append(Source(TEMPLATE, path.name, f"Template: {name}"))
+        found.append(Source(TEMPLATE, path.name, f"Template {path.name}: {name}"))
     return found
 
 
@@ -190,7 +190,7 @@ def create(session: Session, by: User | None, *, slug: str, name: str, source_id
         raise ValidationFailed(errors, submitted)
     tenant, version, activation = config_versions.store(
         session, documents, source=source.label, user_id=by.id if by else None,
-        comment=f"Workspace created from {source.label.lower()}")
+        comment=f"Workspace created from {source.label}")
     assert activation is not None
     audit.append(session, tenant_id=tenant.id, user_id=by.id if by else None, kind="workspace.created",
                  data={"slug": slug, "name": name, "source": source.id, "version": version.number,
