@@ -42,7 +42,7 @@ def validate(path: str) -> None:
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("--draft", "draft_only", is_flag=True,
               help="Store the folder as a draft only; review and activate it under /t/<key>/admin/config.")
-@click.option("--comment", default="", help="What this version changes (default: 'loaded from PATH').")
+@click.option("--comment", default="", help="What this version changes (default: 'Loaded from a folder').")
 @click.option("--restore-field", "restore", multiple=True, metavar="KEY",
               help="A field key the active version lacks whose earlier definition and values come back "
                    "(repeatable); without it such a key is a new, empty field.")

@@ -469,7 +469,7 @@ def store(session: Session, documents: Mapping[str, Any], *, source: str = "", u
         session.add(tenant)
         session.flush()
     draft = create_draft(session, tenant, documents=documents, user_id=user_id, source=source,
-                         comment=comment or (f"loaded from {source}" if source else ""), restore=restore, now=now)
+                         comment=comment or ("Loaded from a folder" if source else ""), restore=restore, now=now)
     if not activate_now:
         return tenant, draft, None
     activation = activate(session, tenant, draft, user_id=user_id, comment=draft.comment or "stored", now=now,
