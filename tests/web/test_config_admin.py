@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from configs import minimal_documents
 from steerco.engine import tenants
 from steerco.engine.records import Submission
-from steerco.store.models import AuditEvent, ConfigVersion, Record, Tenant, User
+from steerco.store.models import AuditEvent, ConfigVersion, Record, Tenant
 
 PASSWORD = "correct-horse-battery"
 

@@ -33,11 +33,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
-from steerco.config import ConfigInvalid, ConfigProblem, TenantConfig, compile_config, problems_of
+from steerco.config import ConfigInvalid, ConfigProblem, TenantConfig, compile_config
 from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS
 from steerco.engine import audit, field_identities, tenants
 from steerco.engine.access import Access, Actor
-from steerco.engine.config_diff import ConfigChange, diff, summary
+from steerco.engine.config_diff import ConfigChange, diff
 from steerco.engine.config_impact import ImpactItem, impact
 from steerco.engine.errors import Conflict, Forbidden, NotFound, SteercoError, ValidationFailed
 from steerco.engine.tenants import ACTIVE, DISCARDED, DRAFT, SUPERSEDED
@@ -152,6 +152,9 @@ def problems(tenant: Tenant, version: ConfigVersion) -> list[ConfigProblem]:
 # -- drafts --------------------------------------------------------------------------------
 
 def _next_number(session: Session, tenant: Tenant) -> int:
+    """The tenant's next version number; its row is locked first (PostgreSQL), so two drafts
+    started at the same moment do not both take the same number."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
     return (session.scalar(select(func.max(ConfigVersion.number)).where(ConfigVersion.tenant_id == tenant.id)) or 0) + 1
 
 
@@ -215,6 +218,9 @@ def save_document(session: Session, tenant: Tenant, draft: ConfigVersion, name: 
     _require_draft(tenant, draft)
     if name not in DOCUMENTS:
         raise NotFound(f"no configuration file {name}.json")
+    # Two people saving different files of one draft: each applies to what the other saved.
+    session.refresh(draft, with_for_update=True)
+    _require_draft(tenant, draft)
     documents = dict(draft.documents or {})
     if document is None:
         if name not in OPTIONAL_DOCUMENTS:
@@ -494,10 +500,6 @@ def export(documents: Mapping[str, Any], folder: str | Path) -> list[Path]:
         elif path.exists():
             path.unlink()
     return written
-
-
-def documents_summary(config: TenantConfig) -> str:
-    return summary(config)
 
 
 # -- a document as text for the expert editor ---------------------------------------------
