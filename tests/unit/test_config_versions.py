@@ -395,3 +395,37 @@ def test_time_phased_amounts_and_files_are_set_aside_with_their_field(session, m
     keys = set(session.scalars(select(PeriodValue.field_key).where(PeriodValue.record_id == measure.id)))
     files = set(session.scalars(select(Attachment.field_key).where(Attachment.record_id == measure.id)))
     assert len(keys) == 1 and keys.pop().startswith("~") and len(files) == 1 and files.pop().startswith("~")
+
+
+def test_values_kept_from_before_identities_were_tracked_are_set_aside_too(session, mini, records_for) -> None:  # type: ignore[no-untyped-def]
+    """An installation upgraded from a release without field identities: its versions have
+    none, and a removed field's values sit under their key claimed by nobody. A new field
+    reusing the key does not show them; restoring the earlier field brings them back."""
+    from sqlalchemy import delete, update
+
+    from steerco.store.models import FieldIdentity
+
+    documents, tenant, admin, editor, measure = mini
+    _activate(session, tenant, _with_secret(documents), admin)
+    records = records_for(tenant, admin)
+    record = records.get(measure.id)
+    records.update(record, Submission(record.title, MultiDict({"secret": "old confidential"})), record.version)
+    session.commit()
+    _activate(session, tenant, documents, admin)
+    session.execute(delete(FieldIdentity))  # as the upgrade leaves an installation
+    session.execute(update(ConfigVersion).values(field_identities=None))
+    session.commit()
+    tenants.forget_compiled()
+
+    _activate(session, tenant, _with_secret(documents, label="Public note", only_admin=False), admin)
+    assert _values(session, records_for, tenant, editor, measure).get("secret") is None
+    assert _values(session, records_for, tenant, admin, measure).get("secret") is None
+    _activate(session, tenant, documents, admin)
+    draft = config_versions.create_draft(session, tenant, documents=_with_secret(documents), user_id=admin.id)
+    [choice] = config_versions.field_choices(session, tenant, draft)
+    earliest = choice.earlier[-1]
+    assert earliest.label == "Secret note (earlier)" and earliest.records == 1
+    config_versions.choose_identity(session, tenant, draft, "secret", earliest.id)
+    config_versions.activate(session, tenant, draft, user_id=admin.id, comment="The secret note is back")
+    session.commit()
+    assert _values(session, records_for, tenant, admin, measure)["secret"] == "old confidential"

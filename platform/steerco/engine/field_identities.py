@@ -204,6 +204,19 @@ class Handover:
                                   ("set_aside", self.set_aside)) if v}
 
 
+def _earlier_label(session: Session, tenant_id: int, key: str, before: int) -> str:
+    """The label the key last had in an activated version (rare: values nobody claims)."""
+    ids = session.scalars(select(ConfigVersion.id).where(
+        ConfigVersion.tenant_id == tenant_id, ConfigVersion.number < before,
+        ConfigVersion.activated_at.isnot(None)).order_by(ConfigVersion.number.desc())).all()
+    for version_id in ids:  # one document at a time, newest first: usually the first one has it
+        documents = session.scalar(select(ConfigVersion.documents).where(ConfigVersion.id == version_id))
+        label = field_labels(documents or {}).get(key)
+        if label:
+            return label
+    return key
+
+
 def _close(row: FieldIdentity, now: dt.datetime) -> None:
     """The identity gives up its key: its current epoch ends now."""
     spans = [list(span) for span in row.epochs or [[None, None]]]
@@ -240,7 +253,8 @@ def activate(session: Session, tenant_id: int, number: int, documents: Mapping[s
         if current is None and tenant_has_records and _holds_data(session, tenant_id, key):
             # Values under the key that no identity claims (kept from before identities
             # were tracked) belong to an earlier definition: they are set aside too.
-            current = FieldIdentity(tenant_id=tenant_id, field_key=key, label=f"{label} (earlier)"[:200],
+            current = FieldIdentity(tenant_id=tenant_id, field_key=key,
+                                    label=f"{_earlier_label(session, tenant_id, key, number)} (earlier)"[:200],
                                     first_version=0, last_version=max(number - 1, 0), in_slot=True,
                                     epochs=[[None, None]])
             session.add(current)
