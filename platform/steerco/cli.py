@@ -1,5 +1,5 @@
-"""The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, demo, user, token,
-tick, audit)."""
+"""The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, export-tenant,
+new-tenant, demo, user, token, tick, audit)."""
 
 from __future__ import annotations
 
@@ -46,22 +46,111 @@ def validate(path: str) -> None:
 
 @cli.command("load-tenant")
 @click.argument("path", type=click.Path(file_okay=False))
-def load_tenant(path: str) -> None:
+@click.option("--draft", "draft_only", is_flag=True,
+              help="Store the folder as a draft only; review and activate it under /t/<key>/admin/config.")
+@click.option("--comment", default="", help="What this version changes (default: 'Loaded from a folder').")
+@click.option("--restore-field", "restore", multiple=True, metavar="KEY",
+              help="A field key the active version lacks whose earlier definition and values come back "
+                   "(repeatable); without it such a key is a new, empty field.")
+def load_tenant(path: str, draft_only: bool, comment: str, restore: tuple[str, ...]) -> None:
     """Store a tenant folder as a new configuration version and activate it."""
     from steerco.config import ConfigInvalid
-    from steerco.engine import tenants
+    from steerco.engine import config_versions, tenants
+    from steerco.engine.config_versions import DraftInvalid, StaleDraft
     from steerco.web.extensions import db
 
     try:
-        tenant, version = tenants.load_tenant_folder(db.session, path)
-    except ConfigInvalid as invalid:
+        tenant, version = tenants.load_tenant_folder(db.session, path, comment=comment, restore=restore,
+                                                     draft_only=draft_only)
+        changes = config_versions.changes_of(db.session, tenant, version) if draft_only else None
+    except (ConfigInvalid, DraftInvalid) as invalid:
         db.session.rollback()
         for problem in invalid.problems:
             click.echo(_located(path, problem))
         click.echo(f"{len(invalid.problems)} problem(s); the active configuration is unchanged.", err=True)
         sys.exit(1)
+    except StaleDraft as stale:
+        db.session.rollback()
+        raise click.ClickException(stale.message) from None
+    slug, number = tenant.slug, version.number
     db.session.commit()
-    click.echo(f"tenant {tenant.slug}: configuration version {version.number} is active")
+    if draft_only:
+        click.echo(f"tenant {slug}: draft version {number} stored (not active); "
+                   f"review and activate it under /t/{slug}/admin/config")
+        for change in changes or []:
+            click.echo(f"  {change.text}")
+        return
+    click.echo(f"tenant {slug}: configuration version {number} is active")
+
+
+@cli.command("export-tenant")
+@click.argument("slug")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--version", "number", type=click.IntRange(1, 2**31 - 1), help="Another version than the active one.")
+def export_tenant(slug: str, folder: str, number: int | None) -> None:
+    """Write a workspace's active configuration as a tenant folder (validates and reloads as is)."""
+    from sqlalchemy import select
+
+    from steerco.engine import config_versions, tenants
+    from steerco.engine.errors import NotFound
+    from steerco.store.models import ConfigVersion
+    from steerco.web.extensions import db
+
+    try:
+        tenant = tenants.tenant_by_slug(db.session, slug)
+    except NotFound:
+        raise click.ClickException(f"no workspace {slug!r}") from None
+    version = config_versions.active(db.session, tenant) if number is None else db.session.scalar(
+        select(ConfigVersion).where(ConfigVersion.tenant_id == tenant.id, ConfigVersion.number == number))
+    if version is None:
+        raise click.ClickException(f"workspace {slug!r} has no configuration version {number or '(active)'}")
+    written = config_versions.export(version.documents, folder)
+    click.echo(f"tenant {slug}: version {version.number} ({version.state}) written to {folder}: "
+               + ", ".join(p.name for p in written))
+
+
+@cli.command("new-tenant")
+@click.argument("slug")
+@click.option("--from", "source", required=True, metavar="TEMPLATE",
+              help="A template folder in tenants/ (e.g. servicedesk), workspace:<key> to copy another "
+                   "workspace's configuration without its data, or folder:<path>.")
+@click.option("--admin", "admin_email", required=True, help="E-mail of the workspace's first administrator.")
+@click.option("--name", default="", help="The workspace's name (default: the template's).")
+@click.option("--admin-name", default="", help="The administrator's name, if they have no account yet.")
+@click.option("--admin-role", default="", help="Their role (default: the first role administering users).")
+def new_tenant(slug: str, source: str, admin_email: str, name: str, admin_name: str, admin_role: str) -> None:
+    """Create a workspace from a template and invite its first administrator."""
+    from steerco.config import ConfigInvalid
+    from steerco.engine import workspaces
+    from steerco.engine.errors import NotFound, ValidationFailed
+    from steerco.web.extensions import db
+
+    source_id = source if ":" in source else f"{workspaces.TEMPLATE}:{source}"
+    if not name:
+        try:
+            _, documents, _ = workspaces.documents_of(db.session, None, source_id)
+            name = str(documents.get("tenant", {}).get("name") or slug)
+        except (NotFound, ConfigInvalid):  # the same lookup below reports the problem with the source
+            name = slug
+    try:
+        created = workspaces.create(db.session, None, slug=slug, name=name, source_id=source_id,
+                                    admin_email=admin_email, admin_name=admin_name or admin_email.split("@")[0],
+                                    admin_role=admin_role)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in failed.errors.items())) from None
+    invited = created.invited
+    tenant_slug = created.tenant.slug
+    db.session.commit()
+    click.echo(f"workspace {tenant_slug} ({name}) created from {source_id}: /t/{tenant_slug}/")
+    if invited is not None:
+        who = invited.user.email
+        if invited.password:
+            click.echo(f"administrator {who} invited; their password (shown only this once): {invited.password}")
+        elif invited.created:
+            click.echo(f"administrator {who} invited")
+        else:
+            click.echo(f"administrator {who} had an account already and now belongs to the workspace")
 
 
 @cli.command("demo")
@@ -100,14 +189,18 @@ def user() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--tenant", "tenant_slug", help="Add to this workspace.")
 @click.option("--role", "roles", multiple=True, help="Tenant-wide role key (repeatable).")
-def user_create(email: str, name: str, password: str, tenant_slug: str | None, roles: tuple[str, ...]) -> None:
+@click.option("--consultant", is_flag=True, help="May create workspaces from templates (a platform right).")
+def user_create(email: str, name: str, password: str, tenant_slug: str | None, roles: tuple[str, ...],
+                consultant: bool) -> None:
     """Create a user, optionally a member of a workspace with tenant-wide roles."""
-    from steerco.engine import tenants, users
+    from steerco.engine import tenants, users, workspaces
     from steerco.engine.errors import NotFound, ValidationFailed
     from steerco.web.extensions import db
 
     try:
         created = users.create_user(db.session, email, name, password)
+        if consultant:
+            workspaces.set_consultant(db.session, created)
         if tenant_slug:
             tenant = tenants.tenant_by_slug(db.session, tenant_slug)
             config = tenants.active_config(db.session, tenant)
@@ -123,6 +216,21 @@ def user_create(email: str, name: str, password: str, tenant_slug: str | None, r
         raise click.UsageError(missing.message) from None
     db.session.commit()
     click.echo(f"user {created.email} created")
+
+
+@user.command("grant-consultant")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Take the right away instead.")
+def user_grant_consultant(email: str, revoke: bool) -> None:
+    """Let a user create workspaces from templates (a platform right, not a tenant role)."""
+    from steerco.engine import workspaces
+    from steerco.web.extensions import db
+
+    found = _user_by_email(email)
+    workspaces.set_consultant(db.session, found, not revoke)
+    address = found.email
+    db.session.commit()
+    click.echo(f"{address} is {'no longer ' if revoke else ''}a consultant")
 
 
 @cli.group("token")

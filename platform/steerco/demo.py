@@ -176,6 +176,7 @@ def load_demo(session: Session) -> list[Tenant]:
     loaded = [tenants.load_tenant_folder(session, str(RESOURCE_ROOT / "tenants" / slug))[0]
               for slug in ("acme", "servicedesk")]
     users = {u.email: create_user(session, u.email, u.name, DEMO_PASSWORD) for u in DEMO_USERS}
+    users["consultant@steerco.example"].is_consultant = True  # may create workspaces from templates
     by_slug = {t.slug: t for t in loaded}
     admins = {"acme": users["admin@acme.example"], "servicedesk": users["admin@servicedesk.example"]}
     for slug, tenant in by_slug.items():

@@ -50,6 +50,12 @@ PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke"
 #: tenant administration: the "users" admin right of a role
 ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.revoke",
          "admin.deactivate", "admin.reactivate"}
+#: configuration versions: the "configuration" admin right of a role held tenant-wide
+CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
+          "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",
+          "config_admin.discard", "config_admin.rebase", "config_admin.choose_identity"}
+#: creating workspaces: a platform right (User.is_consultant), no tenant role
+CONSULTANT = {"workspaces.new", "workspaces.admin_roles"}
 #: GET a record (its transitions, a request on it): read
 READ = {"records.view", "records.record_history", "records.record_pdf", "api.read_record", "api.transitions",
         "api.read_request"}
@@ -73,8 +79,8 @@ DELEGATION = {"workflow.revoke_delegation"}
 
 
 def classified() -> set[str]:
-    return (OPEN | PERSONAL | ADMIN | READ | UPDATE | CREATE | LISTS | ATTACHMENT | WORKSPACE
-            | RECORD_ACTIONS | REQUESTS | DELEGATION)
+    return (OPEN | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
+            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION)
 
 
 def test_every_route_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
@@ -407,6 +413,17 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     expect("GET admin new user", 200 if admin else 403, client.get(f"{t}/admin/users/new"))
     expect("POST admin grant (empty)", 422 if admin else 403, client.post(f"{t}/admin/users/{other}/roles", data={}))
     expect("GET own tokens", 200, client.get("/account/tokens"))
+    configures = any("configuration" in config.roles[r].admin for r, n in person.grants if n is None)
+    version = world.tenant.active_config_id
+    expect("GET config versions", 200 if configures else 403, client.get(f"{t}/admin/config"))
+    expect("GET config version", 200 if configures else 403, client.get(f"{t}/admin/config/versions/{version}"))
+    expect("GET config diff", 200 if configures else 403, client.get(f"{t}/admin/config/versions/{version}/diff"))
+    expect("GET config impact", 200 if configures else 403,
+           client.get(f"{t}/admin/config/versions/{version}/impact"))
+    # Unconfirmed: an administrator reaches the form's own check (422), nothing is activated.
+    expect("POST config activate (unconfirmed)", 422 if configures else 403,
+           client.post(f"{t}/admin/config/versions/{version}/activate", data={"comment": "x"}))
+    expect("GET new workspace (no consultant)", 403, client.get("/workspaces/new"))
 
 
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])

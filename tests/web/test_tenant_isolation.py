@@ -24,7 +24,7 @@ from steerco.store.models import ApiToken, ApprovalTask, Attachment, Record, Rol
 
 #: path arguments that are no object id, with the value to use (an acme key)
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
-        "dimension": "implementation_status"}
+        "dimension": "implementation_status", "name": "fields"}
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ def servicedesk_objects(session, upload_dir):  # type: ignore[no-untyped-def]
         "task_id": session.scalar(select(ApprovalTask.id).where(ApprovalTask.request_id == request.id)),
         "request_id": request.id,
         "delegation_id": delegation.id,
+        "version_id": desk.active_config_id,
     }
     words = [improvement.title, improvement.number, analyst.email, analyst.name, "root-cause.csv",
              "analyst's script", "Service Desk"]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steerco.config.model import Level, TenantConfig
+from steerco.engine import field_identities
 from steerco.engine.access import Access
 from steerco.store.models import AuditEvent, Record, User
 
@@ -100,10 +101,13 @@ def record_history(session: Session, config: TenantConfig, access: Access, recor
         .where(AuditEvent.tenant_id == record.tenant_id, AuditEvent.record_id == record.id)
         .order_by(AuditEvent.id.desc())
     ).all()
+    # A key reused by a new field must not show the changes of the earlier field's values.
+    current = field_identities.change_filter(session, record.tenant_id, config.version)
     entries = []
     for event, name in rows:
         data = event.data or {}
-        changes = visible_changes(config, access, record, data.get("changes") or {})
+        changes = visible_changes(config, access, record, {
+            key: pair for key, pair in (data.get("changes") or {}).items() if current(key, event.created_at)})
         if data.get("changes") and not changes and event.kind in HIDDEN_WITH_THEIR_CHANGES:
             continue  # nothing of it is the reader's to see, not even that it happened
         entries.append(Entry(

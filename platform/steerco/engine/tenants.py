@@ -1,36 +1,46 @@
 """Tenants, their configuration versions, and who belongs to them.
 
-A configuration is stored as a new :class:`ConfigVersion` and activated only when it
-compiles. Compiled configurations are cached per version id: a request costs one
-lookup of the tenant's active version, never a re-read or re-compile of JSON.
+A configuration is stored as a :class:`ConfigVersion` (a draft first; see
+:mod:`steerco.engine.config_versions` for drafts, diff, impact, activation and rollback)
+and activated only when it compiles. Compiled configurations of versions that were
+activated are cached per version id: a request costs one lookup of the tenant's active
+version, never a re-read or re-compile of JSON. A draft's documents may still change, so
+a draft is compiled afresh each time it is asked for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steerco.config import TenantConfig, compile_config
-from steerco.config.loader import read_folder
 from steerco.config.errors import ConfigInvalid
-from steerco.engine import audit
+from steerco.config.loader import read_folder
 from steerco.engine.access import Actor, Grant
 from steerco.engine.errors import NotFound
 from steerco.store import scoping
 from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User
+
+#: the states of a configuration version (see steerco.engine.config_versions)
+DRAFT, ACTIVE, SUPERSEDED, DISCARDED = "draft", "active", "superseded", "discarded"
+#: states whose documents are fixed for good, so their compiled form can be cached
+FIXED_STATES = frozenset({ACTIVE, SUPERSEDED})
 
 _cache: dict[int, TenantConfig] = {}
 _cache_lock = threading.Lock()
 
 
 def compiled(version: ConfigVersion) -> TenantConfig:
-    """The compiled configuration of a stored version, compiled at most once per process."""
+    """The compiled configuration of a stored version, compiled at most once per process
+    once the version was activated (a draft is compiled each time: it may have changed)."""
     config = _cache.get(version.id)
     if config is None:
+        if version.state not in FIXED_STATES:
+            return compile_config(version.documents, version.number)
         with _cache_lock:
             config = _cache.get(version.id)
             if config is None:
@@ -68,38 +78,30 @@ def tenant_by_slug(session: Session, slug: str) -> Tenant:
 
 
 def store_config(session: Session, documents: Mapping[str, Any], *, source: str = "",
-                 user_id: int | None = None, now: dt.datetime | None = None) -> tuple[Tenant, ConfigVersion]:
+                 user_id: int | None = None, now: dt.datetime | None = None, comment: str = "",
+                 restore: Iterable[str] = (), draft_only: bool = False) -> tuple[Tenant, ConfigVersion]:
     """Compile, store as the tenant's next version and activate it (one transaction).
 
     The tenant is created on its first configuration. Raises ConfigInvalid, leaving the
-    active version untouched, when the documents do not compile.
+    active version untouched, when the documents do not compile. ``draft_only`` stops at
+    the draft; ``restore`` names field keys whose earlier definition (and values) the new
+    version brings back, where a key was absent from the active version.
     """
-    config = compile_config(documents)
-    tenant = session.scalar(select(Tenant).where(Tenant.slug == config.key))
-    if tenant is None:
-        tenant = Tenant(slug=config.key, name=config.name)
-        session.add(tenant)
-        session.flush()
-    tenant.name = config.name
-    number = (session.scalar(select(func.max(ConfigVersion.number))
-                             .where(ConfigVersion.tenant_id == tenant.id)) or 0) + 1
-    version = ConfigVersion(tenant_id=tenant.id, number=number, documents=dict(documents),
-                            source=source, created_by_id=user_id,
-                            activated_at=(now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None))
-    session.add(version)
-    session.flush()
-    tenant.active_config_id = version.id
-    audit.append(session, tenant_id=tenant.id, user_id=user_id, kind="config.activated",
-                 data={"version": number, "source": source}, now=now)
+    from steerco.engine import config_versions
+
+    tenant, version, _ = config_versions.store(session, documents, source=source, user_id=user_id, now=now,
+                                               comment=comment, restore=restore, activate_now=not draft_only)
     return tenant, version
 
 
-def load_tenant_folder(session: Session, path: str, user_id: int | None = None) -> tuple[Tenant, ConfigVersion]:
-    """Read a tenant folder and store it as a new active version."""
+def load_tenant_folder(session: Session, path: str, user_id: int | None = None, *, comment: str = "",
+                       restore: Iterable[str] = (), draft_only: bool = False) -> tuple[Tenant, ConfigVersion]:
+    """Read a tenant folder and store it as a new version, active unless ``draft_only``."""
     documents, problems = read_folder(path)
     if problems:
         raise ConfigInvalid(problems)
-    return store_config(session, documents, source=str(path), user_id=user_id)
+    return store_config(session, documents, source=str(path), user_id=user_id, comment=comment,
+                        restore=restore, draft_only=draft_only)
 
 
 def actor_for(session: Session, tenant: Tenant, user: User) -> Actor:
@@ -143,5 +145,8 @@ def add_member(session: Session, tenant: Tenant, user: User, roles: Mapping[str,
 
 def forget_compiled() -> None:
     """Drop compiled configurations (tests that wipe and reuse version ids need this)."""
+    from steerco.engine import field_identities
+
     with _cache_lock:
         _cache.clear()
+    field_identities.forget_epochs()

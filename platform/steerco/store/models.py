@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -50,7 +50,8 @@ class Tenant(Base):
 
 
 class ConfigVersion(TenantOwned, Base):
-    """Every configuration ever stored for a tenant; one of them is active."""
+    """Every configuration ever stored for a tenant: drafts, the active one, and those it
+    superseded (kept for viewing and rollback). Only a draft's documents ever change."""
 
     __tablename__ = "config_version"
     __table_args__ = (UniqueConstraint("tenant_id", "number"),)
@@ -62,6 +63,42 @@ class ConfigVersion(TenantOwned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: draft, active, superseded (was active once) or discarded (a draft given up)
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    #: what the author said about the version (the activation comment once activated)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: a draft's starting point: the version that was active when it was begun; activating
+    #: the draft is refused once another version has become active meanwhile
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("config_version.id"))
+    activated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: field key -> FieldIdentity id (None in a draft: a new field, given an identity when activated)
+    field_identities: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+
+
+class FieldIdentity(TenantOwned, Base):
+    """One definition of a field, across the versions that carry it.
+
+    A field's values belong to its definition, not only to its key. The identity is carried
+    from version to version while the key exists continuously; a key added again after a
+    version without it is a new identity unless the admin restores the removed one. The
+    identity whose values sit under the field key in the records is ``in_slot``; the values
+    of every other identity are kept aside under ``~<id>`` (record JSON, time-phased
+    amounts, attachments) and come back only when that identity is restored.
+    """
+
+    __tablename__ = "field_identity"
+    __table_args__ = (Index("ix_field_identity_tenant_key", "tenant_id", "field_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_key: Mapped[str] = mapped_column(String(63))
+    label: Mapped[str] = mapped_column(String(200))
+    first_version: Mapped[int] = mapped_column(Integer)
+    last_version: Mapped[int] = mapped_column(Integer)
+    in_slot: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: [[from, until or None], ...] (ISO times, UTC): when its values sat under the key, so the
+    #: history shows a change of the key only if it was made to this identity's values
+    epochs: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
 
 
 class User(Base):
@@ -74,6 +111,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: a platform-level right (not a tenant role): may create workspaces from templates
+    is_consultant: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: bumped on logout and password change so that old session cookies stop working
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

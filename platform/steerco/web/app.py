@@ -40,13 +40,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = BlobStore(app.config["UPLOAD_DIR"])
 
-    from steerco.web import account, admin, api, auth, records, workflow, workspace
+    from steerco.web import account, admin, api, auth, config_admin, records, workflow, workspace
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(workflow.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(config_admin.bp)
+    app.register_blueprint(config_admin.workspaces_bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
