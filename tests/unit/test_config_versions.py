@@ -200,16 +200,19 @@ def test_the_diff_reads_like_the_changes_an_admin_made(session, mini) -> None:  
     workflow["transitions"].append({"key": "validate", "label": "Validate", "from": ["closed"], "to": "validated",
                                     "roles": ["admin"]})
     workflow["transitions"][0]["roles"] = ["admin", "editor"]
+    new["roles"]["roles"][2]["permissions"][0]["actions"].append("transition")  # to request it
     workflow["transitions"][0]["approvals"] = [{"key": "cfo", "label": "CFO approval", "role": "admin",
                                                 "threshold": "potential > 250000"}]
-    new["roles"]["roles"][2]["fields"] = {"potential": "hidden"}
+    # not "potential": the CFO threshold reads it, and a requester may not be blind to it
+    new["roles"]["roles"][2]["fields"] = {"description": "hidden"}
     new["fields"]["fields"][4]["options"].append({"key": "energy", "label": "Energy"})
     draft = config_versions.create_draft(session, tenant, documents=new, user_id=admin.id)
     texts = [c.text for c in config_versions.changes_of(session, tenant, draft)]
     assert texts == [
         "Field *Capex justification* added to *Measure*",
         "Field *Category*: option *Energy* added",
-        "Role *Editor*: field *Potential* as the field says -> hidden",
+        "Role *Editor* may now transition every level (everywhere)",
+        "Role *Editor*: field *Description* as the field says -> hidden",
         "Stage *Validated* added to Workflow *Gates*",
         "Transition *Validate* added (Closed -> Validated)",
         "Transition *Decide*: roles Administrator -> Administrator, Editor",
