@@ -230,6 +230,7 @@ class Checker:
                                    self.roles, "role")
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
+                self.check_approval_binding(path, transition, level_fields)
             if initial_ok and isinstance(workflow.get("initial_stage"), str):
                 self.check_reachable(base, workflow["initial_stage"], stages, edges)
         for index, dimension in _items(self.docs.get("workflows"), "status_dimensions"):
@@ -242,6 +243,18 @@ class Checker:
             for i, key in enumerate(_keys(dimension.get("comment_required_for"))):
                 self.reference("workflows", [*base, "comment_required_for", i], key, options, "option")
             self.check_status_field(base, dimension, options)
+
+    def check_approval_binding(self, path: list[object], transition: Mapping[str, Any],
+                               level_fields: set[str]) -> None:
+        """``approval_content`` names fields of the workflow's levels; it and ``on_change``
+        bind votes, so on a transition without approval steps they would do nothing."""
+        for i, key in enumerate(_keys(transition.get("approval_content"))):
+            self.reference("workflows", [*path, "approval_content", i], key, level_fields, "field")
+        if next(_items(transition, "approvals"), None) is None:
+            for key in ("approval_content", "on_change"):
+                if key in transition:
+                    self.problem("workflows", [*path, key], f"{key} has an effect only on a transition "
+                                 "with approval steps", "no_effect")
 
     def check_status_field(self, base: list[object], dimension: Mapping[str, Any], options: list[Any]) -> None:
         """A field named like a status dimension holds that status: it must be a single
