@@ -133,6 +133,21 @@ def test_the_inbox_lists_own_records_held_up_by_a_gate(acme, as_user, session) -
     assert MEASURE in owner_inbox.split('id="blocked"')[1] and "Nothing waits for your decision." in owner_inbox
 
 
+def test_the_count_in_the_navigation_is_everything_that_needs_me(acme, as_user, session, upload_dir) -> None:  # type: ignore[no-untyped-def]
+    """The owner decides nothing, but their measures held up by a gate need them: the count
+    says so on every page, and follows as soon as a gate opens."""
+    owner = as_user("owner@acme.example")
+    inbox = owner.get("/t/acme/inbox").get_data(as_text=True)
+    blocked = len(re.findall(r'id="blocked-\d+"', inbox))
+    assert blocked > 1 and _nav_count(inbox.encode()) == f"({blocked})"
+    assert _nav_count(owner.get("/t/acme/").data) == f"({blocked})"
+    measure = _measure(session)  # at DoI1, only its target date missing
+    _records(session, acme, "owner@acme.example", upload_dir).update(
+        measure, Submission(measure.title, MultiDict({"target_date": "2027-06-30"})), measure.version)
+    session.commit()
+    assert _nav_count(owner.get("/t/acme/").data) == f"({blocked - 1})"
+
+
 def test_a_gate_refuses_then_a_transition_without_approval_applies_at_once(acme, as_user, session, upload_dir) -> None:  # type: ignore[no-untyped-def]
     measure = _measure(session)
     client = as_user("owner@acme.example")
