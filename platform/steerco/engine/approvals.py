@@ -107,7 +107,8 @@ class Approvals:
     def votes(self, request: TransitionRequest) -> list[ApprovalVote]:
         return self.votes_of([request.id]).get(request.id, [])
 
-    def votes_of(self, request_ids: Iterable[int], task_ids: Iterable[int] | None = None) -> dict[int, list[ApprovalVote]]:
+    def votes_of(self, request_ids: Iterable[int],
+                 task_ids: Iterable[int] | None = None) -> dict[int, list[ApprovalVote]]:
         """Every decision on many requests (or only on some of their tasks), voters'
         names included, in one query."""
         ids = set(request_ids)

@@ -135,7 +135,8 @@ class Approvers:
                       .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
                                              Membership.tenant_id == RoleAssignment.tenant_id))
                       .join(User, User.id == RoleAssignment.user_id)
-                      .outerjoin(node, and_(node.id == RoleAssignment.node_id, node.tenant_id == RoleAssignment.tenant_id))
+                      .outerjoin(node, and_(node.id == RoleAssignment.node_id,
+                                            node.tenant_id == RoleAssignment.tenant_id))
                       .where(RoleAssignment.tenant_id == self.ctx.tenant_id, Membership.is_active, User.is_active,
                              # a grant at a node that does not resolve grants nothing
                              or_(RoleAssignment.node_id.is_(None), node.id.is_not(None))))

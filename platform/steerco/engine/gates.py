@@ -78,10 +78,11 @@ class Gates:
 
     def _why_not(self, expression: Expression, level: Level, record: Record, scope: Mapping[str, Any]) -> str:
         """Why an expression could not be evaluated, in words, naming only fields the actor sees."""
-        empty = [level.field(n) for n in sorted(expression.names) if level.field(n) is not None
-                 and scope.get(n) in (None, "", [], {})]
-        if empty and not any(self.ctx.hidden(record, level, f.key) for f in empty):  # type: ignore[union-attr]
-            return "while " + ", ".join(f.label for f in empty) + (" is" if len(empty) == 1 else " are") + " empty"  # type: ignore[union-attr]
+        empty = [fld for name in sorted(expression.names)
+                 if (fld := level.field(name)) is not None and scope.get(name) in (None, "", [], {})]
+        if empty and not any(self.ctx.hidden(record, level, fld.key) for fld in empty):
+            labels = ", ".join(fld.label for fld in empty)
+            return f"while {labels} {'is' if len(empty) == 1 else 'are'} empty"
         return "on the record's values"
 
     # -- the gate ------------------------------------------------------------------------

@@ -143,7 +143,8 @@ class Inbox:
         return {item.task.id: item for item in
                 self._rows([*conditions, ApprovalTask.record_id == record.id], on_behalf, 0, PER_PAGE_MAX)}
 
-    def _rows(self, conditions: list[ColumnElement[bool]], on_behalf: Any, offset: int, limit: int) -> list[InboxTask]:
+    def _rows(self, conditions: list[ColumnElement[bool]], on_behalf: Any, offset: int,
+              limit: int) -> list[InboxTask]:
         rows = self.ctx.session.execute(
             self._task_rows(ApprovalTask, Record, on_behalf.label("on_behalf")).where(*conditions)
             .order_by(ApprovalTask.due_at.is_(None), ApprovalTask.due_at, ApprovalTask.id)
@@ -173,8 +174,9 @@ class Inbox:
                                               ApprovalTask.state == "pending")))
         total = ctx.session.scalar(select(func.count()).select_from(TransitionRequest)
                                    .join(Record, Record.id == TransitionRequest.record_id).where(*conditions)) or 0
-        found = ctx.session.execute(rows.where(*conditions).order_by(TransitionRequest.requested_at, TransitionRequest.id)
-                                    .offset((page - 1) * per_page).limit(per_page)).all()
+        found = ctx.session.execute(
+            rows.where(*conditions).order_by(TransitionRequest.requested_at, TransitionRequest.id)
+            .offset((page - 1) * per_page).limit(per_page)).all()
         return Section([(r, rec, t) for r, rec, t in found], total, page, per_page)
 
     # -- escalated to me ---------------------------------------------------------------------------
@@ -248,7 +250,9 @@ class Inbox:
                 result.append((record, forward))
         return result
 
-    def blocked(self, page: int | None = 1, per_page: int | None = PER_PAGE) -> Section[tuple[Record, list[TransitionOption]]]:
+    def blocked(self, page: int | None = 1,
+                per_page: int | None = PER_PAGE) -> Section[tuple[Record, list[TransitionOption]]]:
+        """One page of the actor's records held up by a gate (see :meth:`_blocked_all`)."""
         page, per_page = _paging(page, per_page)
         everything = self._blocked()
         return Section(everything[(page - 1) * per_page:page * per_page], len(everything), page, per_page)
