@@ -35,6 +35,8 @@ from steerco.store.models import ApprovalTask, Delegation, Membership, Record, R
 
 #: None: in one's own name; a user id: as that person's deputy; False: not at all
 Capacity = int | None | Literal[False]
+#: the record a role is held at (an alias built once: building it per query is not free)
+GRANT_NODE = aliased(Record, name="grant_node")
 
 
 class RecordSide(NamedTuple):
@@ -130,7 +132,7 @@ class Approvers:
     # -- people --------------------------------------------------------------------------------
     def _grants_query(self):  # type: ignore[no-untyped-def]
         """Roles held by active members, with the path of the node they are held at."""
-        node = aliased(Record)
+        node = GRANT_NODE
         return node, (select(RoleAssignment.user_id, RoleAssignment.role_key, node.path)
                       .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
                                              Membership.tenant_id == RoleAssignment.tenant_id))

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, Iterable, MutableMapping, TypeVar
 
@@ -41,6 +43,13 @@ PER_PAGE_MAX = 200
 BLOCKED_SCAN = 200
 #: where :meth:`Inbox.count` keeps the blocked count with the fingerprint it was taken at
 MEMO_KEY = "inbox_blocked"
+#: another step of the same request (an alias built once)
+OTHER_TASK = aliased(ApprovalTask, name="other_task")
+#: the navigation's count statements last built, per person (see :meth:`Inbox._count_statement`):
+#: immutable SQL constructs, like the compiled configurations of ``tenants``
+STATEMENTS_KEPT = 1000
+_STATEMENTS: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
+_STATEMENTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ class Inbox:
         else:
             may, on_behalf = own, null()
             people = or_(ApprovalVote.user_id == me, ApprovalVote.on_behalf_of_id == me)
-        other = aliased(ApprovalTask)
+        other = OTHER_TASK
         approved_another = exists(select(ApprovalVote.id).join(other, other.id == ApprovalVote.task_id).where(
             ApprovalVote.request_id == ApprovalTask.request_id, ApprovalVote.task_id != ApprovalTask.id,
             ApprovalVote.decision == "approve", other.state.in_(LIVE),
@@ -221,13 +230,13 @@ class Inbox:
                 clauses.append(and_(Record.level_key.in_(levels), Record.stage_key.in_(sources)))
         return or_(*clauses) if clauses else false()
 
-    def _candidates(self) -> Any:
+    def _candidates(self, *columns: Any) -> Any:
         """SQL: the actor's records that a gate may hold up: owned, readable, at a stage
-        with a forward transition, no request in flight."""
+        with a forward transition, no request in flight (the records, or some columns)."""
         ctx = self.ctx
         in_flight = exists(select(TransitionRequest.id).where(
             TransitionRequest.record_id == Record.id, TransitionRequest.state == "pending"))
-        return select(Record).where(
+        return select(*(columns or (Record,))).where(
             Record.tenant_id == ctx.tenant_id, Record.deleted_at.is_(None), Record.owner_id == ctx.me,
             ctx.access.read_filter(), self._forward_stages(), ~in_flight)
 
@@ -275,15 +284,7 @@ class Inbox:
         records) only when the fingerprint differs from the one kept in ``memo`` (the
         person's session), so a page view that follows no change of theirs costs one query.
         """
-        ctx = self.ctx
-        found = self._approvals()
-        approvals = literal(0) if found is None else \
-            self._task_rows(func.count()).where(*found[0]).scalar_subquery()
-        escalated = self._task_rows(func.count()).where(*self._escalated_conditions()).scalar_subquery()
-        owned = self._candidates().subquery()
-        fingerprint = select(func.count(), func.coalesce(func.sum(owned.c.version), 0),
-                             func.coalesce(func.sum(owned.c.id), 0), func.max(owned.c.updated_at)).subquery()
-        row = ctx.session.execute(select(approvals, escalated, *fingerprint.c)).one()
+        row = self.ctx.session.execute(self._count_statement()).one()
         waiting, escalations = int(row[0]), int(row[1])
         key = self._memo_key(row[2:])
         if memo is not None and self._blocked_memo is None:
@@ -294,6 +295,33 @@ class Inbox:
         if memo is not None:
             memo[MEMO_KEY] = [key, blocked]
         return waiting + escalations + blocked
+
+    def _count_statement(self) -> Any:
+        """The navigation's one statement; built once per person, roles and configuration
+        (and whom they stand in for) and kept in :data:`_STATEMENTS`, as building it costs
+        more than running it."""
+        ctx = self.ctx
+        actor = ctx.access.actor
+        key = (ctx.tenant_id, id(ctx.config), actor.user_id, actor.grants, tuple(self.approvers.principals()),
+               ctx.now.date())  # a deputy's delegations are those in effect today
+        with _STATEMENTS_LOCK:
+            kept = _STATEMENTS.get(key)
+            if kept is not None and kept[0] is ctx.config:
+                _STATEMENTS.move_to_end(key)
+                return kept[1]
+        found = self._approvals()
+        approvals = literal(0) if found is None else \
+            self._task_rows(func.count()).where(*found[0]).scalar_subquery()
+        escalated = self._task_rows(func.count()).where(*self._escalated_conditions()).scalar_subquery()
+        owned = self._candidates(Record.id, Record.version, Record.updated_at).subquery()
+        fingerprint = select(func.count(), func.coalesce(func.sum(owned.c.version), 0),
+                             func.coalesce(func.sum(owned.c.id), 0), func.max(owned.c.updated_at)).subquery()
+        statement = select(approvals, escalated, *fingerprint.c)
+        with _STATEMENTS_LOCK:
+            _STATEMENTS[key] = (ctx.config, statement)
+            while len(_STATEMENTS) > STATEMENTS_KEPT:
+                _STATEMENTS.popitem(last=False)
+        return statement
 
     def _memo_key(self, fingerprint: Iterable[Any]) -> str:
         """What the blocked count depends on: the records, the rules, the person's roles, the day."""
