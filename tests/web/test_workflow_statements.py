@@ -179,6 +179,14 @@ def test_the_inbox_runs_the_same_statements_at_10_and_200_tasks(app, session, ac
             client = app.test_client()
             counts.append(_statements(app, client, "/api/t/acme/inbox?per_page=200", headers=api))
     assert counts[0] == counts[1], counts
+    if kind == "html":  # a hundred steps to decide: four pages of 25, each section paged on its own
+        first = client.get("/t/acme/inbox").get_data(as_text=True)
+        waiting = first.split('id="waiting"')[1].split("</section>")[0]
+        assert waiting.count('class="inbox-item"') == 25 and ">100</span>" in waiting
+        assert "Page 1 of 4" in waiting and 'href="/t/acme/inbox?approvals_page=2' in waiting
+        last = client.get("/t/acme/inbox?approvals_page=4&requests_page=2").get_data(as_text=True)
+        assert last.split('id="waiting"')[1].split("</section>")[0].count('class="inbox-item"') == 25
+        assert "Page 2 of 4" in last.split('id="my-requests"')[1].split("</section>")[0]
     if kind == "api":
         body = client.get("/api/t/acme/inbox?per_page=200", headers=api).get_json()
         assert body["totals"]["approvals"] == 100 and len(body["approvals"]) == 100
