@@ -10,9 +10,8 @@ not make its holder an approver.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
 from steerco.demo import load_demo
@@ -21,7 +20,7 @@ from steerco.engine.access import Access
 from steerco.engine.approvers import Approvers, ApproverRule
 from steerco.engine.context import WorkContext
 from steerco.engine.inbox import Inbox
-from steerco.engine.records import Records
+from steerco.engine.records import Records, Submission
 from steerco.store.models import ApprovalTask, Membership, Record, Tenant, User
 
 
@@ -80,10 +79,6 @@ def test_the_inbox_offers_a_step_exactly_to_those_who_may_decide_it(session) -> 
     assert offered == {"slm@servicedesk.example", "slm2@servicedesk.example"}
 
 
-def _tenant(documents: dict[str, Any], make_tenant):  # type: ignore[no-untyped-def]
-    return make_tenant(documents)
-
-
 def test_levels_and_scope_decide_who_is_eligible(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
     docs = minimal_documents()
     docs["roles"]["roles"] += [
@@ -96,9 +91,6 @@ def test_levels_and_scope_decide_who_is_eligible(session, make_tenant, make_user
     tenant = make_tenant(docs)
     admin = make_user(tenant, [("admin", None)])
     ctx = _context(session, tenant, admin)
-    from steerco.engine.records import Submission
-    from werkzeug.datastructures import MultiDict
-
     program = ctx.records.create("program", None, Submission("P", MultiDict()))
     other = ctx.records.create("program", None, Submission("Q", MultiDict()))
     measure = ctx.records.create("measure", program, Submission("M", MultiDict()))
