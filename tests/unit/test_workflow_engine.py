@@ -16,7 +16,7 @@ from steerco.engine import audit, tenants
 from steerco.engine.access import Access
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, NotFound, ValidationFailed
 from steerco.engine.records import Records, Submission
-from steerco.engine.workflow import Workflows, escalate_overdue
+from steerco.engine.workflow import PendingApproval, Workflows, escalate_overdue
 from steerco.store.models import ApprovalTask, ApprovalVote, AuditEvent, Record, StatusChange
 
 MONDAY = dt.datetime(2026, 11, 23, 9, 0)
@@ -382,34 +382,155 @@ def test_the_audit_chain_of_a_workflow_is_intact(world: World) -> None:
     assert audit.first_broken(events) is None
 
 
-def test_raising_the_potential_while_a_request_waits_cannot_skip_the_cfo(world: World) -> None:
+def test_raising_the_potential_while_a_request_waits_is_refused(world: World) -> None:
+    """The attack of issue 14: the approvers decide on the potential, so it may not change
+    under them; the refusal names the field and keeps what was typed."""
     measure = world.measure("owner", potential="500", due="2026-12-31")
     world.flow("owner").request(measure, "decide")
     world.session.commit()
     fresh = world.fresh(measure)
+    with pytest.raises(PendingApproval) as refused:
+        world.records("owner").update(fresh, Submission("Steel", MultiDict({"potential": "900000"})), fresh.version)
+    assert refused.value.status == 409 and "waits for approval" in refused.value.message
+    assert set(refused.value.errors) == {"potential"} and refused.value.submitted["potential"] == 900000
+    world.session.rollback()
+    assert world.fresh(measure).values["potential"] == 500
+    # A field the approvers do not decide on may still change.
+    world.records("owner").update(world.fresh(measure), Submission("Steel", MultiDict({"description": "Steel"})),
+                                  world.fresh(measure).version)
+    world.session.commit()
+
+
+def test_in_void_mode_raising_the_potential_voids_the_votes_and_brings_the_cfo(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents(on_change="void")
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"].insert(
+        0, {"key": "board", "label": "Board check", "role": "admin", "quorum": "any"})
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("lead", "lead", at_program=True)
+    world.add("cfo", "cfo")
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    world.flow("admin").decide(_task(world, measure, "board").id, "approve")
+    session.commit()
+    first_lead = _task(world, measure, "lead")
+    assert first_lead.state == "pending"
+    fresh = world.fresh(measure)
     world.records("owner").update(fresh, Submission("Steel", MultiDict({"potential": "900000"})), fresh.version)
-    world.session.commit()
-    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
-    world.session.commit()
-    assert world.fresh(measure).stage_key == "defined"  # not yet: the CFO step applies now
-    cfo = _task(world, measure, "cfo")
-    assert cfo.state == "pending"
-    world.flow("cfo").decide(cfo.id, "approve")
-    world.session.commit()
+    session.commit()
+    # The board's approval no longer counts: every step starts again, the CFO's now too.
+    tasks = world.flow("owner").tasks(world.flow("owner").pending_request(world.fresh(measure)))
+    assert [(t.step_key, t.state) for t in tasks] == [("board", "pending"), ("lead", "waiting"), ("cfo", "waiting")]
+    assert world.session.get(ApprovalTask, first_lead.id).state == "voided"
+    with pytest.raises(Conflict, match="opened again"):
+        world.flow("lead").decide(first_lead.id, "approve")
+    session.rollback()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.kind == "approval.voided"))
+    assert event.data["fields"] == ["potential"] and "Potential changed" in event.data["summary"]
+    for name, step in (("admin", "board"), ("lead", "lead"), ("cfo", "cfo")):
+        world.flow(name).decide(_task(world, measure, step).id, "approve")
+        session.commit()
     assert world.fresh(measure).stage_key == "decided"
 
 
-def test_an_approval_needs_the_gate_to_hold_still(world: World) -> None:
+def test_a_vote_records_the_version_and_the_content_it_was_given_on(world: World) -> None:
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    version = world.fresh(measure).version
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve", "Fine")
+    world.session.commit()
+    vote = world.session.scalar(select(ApprovalVote))
+    assert vote.record_version == version
+    # Required fields and the fields the thresholds read, by default.
+    assert vote.content == {"potential": 500, "due": "2026-12-31"}
+    assert len(vote.content_hash) == 64
+    event = world.session.scalar(select(AuditEvent).where(AuditEvent.kind == "approval.decided"))
+    assert event.data["approved"] == vote.content and event.data["version"] == version
+    assert event.data["summary"] == f"Lead decision: approved: Fine — on version {version}"
+
+
+def test_an_approval_needs_the_gate_to_hold_still(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    world = World(session, make_tenant, make_user, workflow_documents(condition="description != 'on hold'"))
+    world.add("owner", "owner")
+    world.add("lead", "lead", at_program=True)
     measure = world.measure("owner", potential="500", due="2026-12-31")
     world.flow("owner").request(measure, "decide")
     world.session.commit()
     fresh = world.fresh(measure)
-    world.records("owner").update(fresh, Submission("Steel", MultiDict({"due": ""})), fresh.version)
+    world.records("owner").update(fresh, Submission("Steel", MultiDict({"description": "on hold"})), fresh.version)
     world.session.commit()
     with pytest.raises(GateNotMet) as refused:
         world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
-    assert [m.field for m in refused.value.missing] == ["due"]
+    assert [m.message for m in refused.value.missing] == ["The condition description != 'on hold' does not hold."]
     world.session.rollback()
+
+
+def test_a_threshold_that_cannot_be_evaluated_keeps_its_step(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    """Fail closed: ``potential > 250000`` on an empty potential keeps the CFO step, and says why."""
+    docs = workflow_documents(required_fields=["due"])
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"][1]["threshold"] = "potential > 250000"
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("lead", "lead", at_program=True)
+    world.add("cfo", "cfo")
+    measure = world.measure("owner", due="2026-12-31")
+    (option,) = world.flow("owner").options(measure)
+    assert [s.key for s in option.steps] == ["lead", "cfo"]
+    reason = ("Applies because its threshold potential > 250000 cannot be evaluated while Potential is empty.")
+    assert option.reasons == {"cfo": reason}
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    assert _task(world, measure, "cfo").reason == reason
+    event = session.scalar(select(AuditEvent).where(AuditEvent.kind == "transition.requested"))
+    assert event.data["reasons"] == {"cfo": reason}
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    session.commit()
+    assert world.fresh(measure).stage_key == "defined" and _task(world, measure, "cfo").state == "pending"
+
+
+def test_a_condition_that_cannot_be_evaluated_keeps_the_gate_closed(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    world = World(session, make_tenant, make_user, workflow_documents(required_fields=["due"], condition="potential > 100"))
+    world.add("owner", "owner")
+    measure = world.measure("owner", due="2026-12-31")
+    (option,) = world.flow("owner").options(measure)
+    assert [(m.field, m.message) for m in option.missing] == [(None, (
+        "The condition potential > 100 cannot be evaluated while Potential is empty; "
+        "the gate stays closed until it can."))]
+    with pytest.raises(GateNotMet):
+        world.flow("owner").request(measure, "decide")
+    world.session.rollback()
+
+
+def test_a_quorum_that_can_never_be_reached_is_refused_when_requested(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"][0]["quorum"] = {"n": 3}
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("lead", "lead", at_program=True)
+    world.add("lead2", "lead", at_program=True)
+    world.add("cfo", "cfo")
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    with pytest.raises(GateNotMet) as refused:
+        world.flow("owner").request(measure, "decide")
+    assert "could never be decided" in refused.value.message
+    assert [m.message for m in refused.value.missing] == [
+        "“Lead decision” needs 3 approvals, but only 2 people other than the requester may decide it here."]
+    session.rollback()
+    # A lead elsewhere in the tree (another program) does not count; nor does the requester.
+    other = world.records("admin").create("program", None, Submission("Other program", MultiDict()))
+    world.people["far"] = make_user(world.tenant, [("lead", other.id)], name="Far Lead")
+    world.people["lead3"] = make_user(world.tenant, [("lead", world.program.id)], name="Lead Three")
+    session.commit()
+    assert world.flow("owner").eligible_approvers("lead", measure) == {
+        world.people[n].id for n in ("lead", "lead2", "lead3")}
+    with pytest.raises(GateNotMet):
+        world.flow("lead3").request(measure, "decide")  # the requester is not one of the three
+    session.rollback()
+    world.flow("owner").request(measure, "decide")
+    session.commit()
+    assert _task(world, measure, "lead").needed == 3
 
 
 def test_a_person_and_their_deputy_are_one_voice_in_a_quorum(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]

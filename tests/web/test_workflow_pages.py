@@ -133,6 +133,21 @@ def test_the_inbox_lists_own_records_held_up_by_a_gate(acme, as_user, session) -
     assert MEASURE in owner_inbox.split('id="blocked"')[1] and "Nothing waits for your decision." in owner_inbox
 
 
+def test_the_count_in_the_navigation_is_everything_that_needs_me(acme, as_user, session, upload_dir) -> None:  # type: ignore[no-untyped-def]
+    """The owner decides nothing, but their measures held up by a gate need them: the count
+    says so on every page, and follows as soon as a gate opens."""
+    owner = as_user("owner@acme.example")
+    inbox = owner.get("/t/acme/inbox").get_data(as_text=True)
+    blocked = len(re.findall(r'id="blocked-\d+"', inbox))
+    assert blocked > 1 and _nav_count(inbox.encode()) == f"({blocked})"
+    assert _nav_count(owner.get("/t/acme/").data) == f"({blocked})"
+    measure = _measure(session)  # at DoI1, only its target date missing
+    _records(session, acme, "owner@acme.example", upload_dir).update(
+        measure, Submission(measure.title, MultiDict({"target_date": "2027-06-30"})), measure.version)
+    session.commit()
+    assert _nav_count(owner.get("/t/acme/").data) == f"({blocked - 1})"
+
+
 def test_a_gate_refuses_then_a_transition_without_approval_applies_at_once(acme, as_user, session, upload_dir) -> None:  # type: ignore[no-untyped-def]
     measure = _measure(session)
     client = as_user("owner@acme.example")
@@ -173,11 +188,12 @@ def test_request_approve_in_the_inbox_and_on_the_record_page(acme, as_user, sess
 
     pm = as_user("pm@acme.example")
     inbox = pm.get("/t/acme/inbox").get_data(as_text=True)
-    assert _nav_count(inbox.encode()) == "(1)" and ">Inbox <span" in inbox
+    # The count is everything that needs her: this approval, and her own measure held up by a gate.
+    assert _nav_count(inbox.encode()) == "(2)" and ">Inbox <span" in inbox
     row = inbox.split(f'id="task-{task.id}"')[1].split("</li>")[0]
     assert MEASURE in row and "Program manager decision" in row and "requested by Oskar Owner" in row
     assert "due " in row
-    assert _nav_count(pm.get(f"/t/acme/r/{measure.id}").data) == "(1)"
+    assert _nav_count(pm.get(f"/t/acme/r/{measure.id}").data) == "(2)"
 
     approved = pm.post(f"/t/acme/tasks/{task.id}/decision", data={"decision": "approve", "from": "inbox"},
                        headers={"HX-Request": "true", "HX-Target": f"task-{task.id}"})
@@ -185,7 +201,7 @@ def test_request_approve_in_the_inbox_and_on_the_record_page(acme, as_user, sess
     body = approved.get_data(as_text=True)
     assert body.lstrip().startswith(f'<li class="inbox-item done" id="task-{task.id}"')
     assert "Program manager decision: approved. Next: CFO approval" in body
-    assert '<span id="inbox-count" class="inbox-count" hx-swap-oob="true">(0)</span>' in body
+    assert '<span id="inbox-count" class="inbox-count has-items" hx-swap-oob="true">(1)</span>' in body
 
     cfo = as_user("cfo@acme.example")
     assert _nav_count(cfo.get("/t/acme/inbox").data) == "(1)"
@@ -248,7 +264,7 @@ def test_the_requester_withdraws(acme, as_user, session, upload_dir) -> None:  #
     body = withdrawn.get_data(as_text=True)
     assert "request withdrawn" in body and "waiting for approval" not in body and 'id="option-decide"' in body
     assert _state(session, task.id) == "cancelled"
-    assert _nav_count(pm.get("/t/acme/inbox").data) == "(0)"
+    assert _nav_count(pm.get("/t/acme/inbox").data) == "(1)"  # only her own measure held up by a gate
     # From the inbox, without htmx: back to the inbox with a flash; a second time is a conflict.
     again = owner.post(url, data={"from": "inbox"})
     assert again.status_code == 303 and again.headers["Location"].endswith("/t/acme/inbox")

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from steerco.config import checks, semantics
 from steerco.config.errors import ConfigInvalid, ConfigProblem, with_items
-from steerco.config.expressions import Expression, parse
+from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
     ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, Role,
     Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow, deep_freeze,
@@ -152,6 +152,18 @@ def _level(raw: Mapping[str, Any], fields: Mapping[str, Field], children: tuple[
     )
 
 
+def _approval_content(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """What an approval of the transition is given on: as configured, else its required
+    fields, its required evidence and the fields its thresholds read (in that order)."""
+    if "approval_content" in raw:
+        return tuple(dict.fromkeys(raw["approval_content"]))
+    if not raw.get("approvals"):
+        return ()
+    read = sorted({name for a in raw["approvals"] if a.get("threshold")
+                   for name in parse(a["threshold"]).names} - SYSTEM_NAMES)
+    return tuple(dict.fromkeys([*raw.get("required_fields", ()), *raw.get("required_evidence", ()), *read]))
+
+
 def _workflow(raw: Mapping[str, Any]) -> Workflow:
     stages = tuple(sorted(
         (Stage(s["key"], s["label"], s["order"], s.get("color", "#6b7280"), s.get("category", "open"),
@@ -171,7 +183,8 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
                 for a in t.get("approvals", ())
             ),
             reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
-            escalate_to=t.get("escalate_to"),
+            escalate_to=t.get("escalate_to"), approval_content=_approval_content(t),
+            on_change=t.get("on_change", "refuse"),
         )
         for t in raw["transitions"]
     )

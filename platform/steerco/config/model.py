@@ -253,6 +253,10 @@ class Transition:
     reject_to: str | None
     escalate_after_days: int | None
     escalate_to: str | None
+    #: the fields and evidence a vote is bound to (its version and a hash of their values)
+    approval_content: tuple[str, ...] = ()
+    #: a change to the approval content while a request waits: "refuse" it, or "void" the votes
+    on_change: str = "refuse"
 
 
 @dataclass(frozen=True)

@@ -306,6 +306,7 @@ class Checker:
                                          "approve", levels, "decide this step")
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
+                self.check_approval_binding(path, transition, level_fields)
             if initial_ok and isinstance(workflow.get("initial_stage"), str):
                 self.check_reachable(base, workflow["initial_stage"], stages, edges)
         for index, dimension in _items(self.docs.get("workflows"), "status_dimensions"):
@@ -337,6 +338,18 @@ class Checker:
             self.problem(file, path, f"role {role_key!r} is named to {purpose}, but none of its permissions "
                          f"grants {action!r} on level {', '.join(map(repr, lacking))}; add {action!r} to its "
                          "permissions there or name another role", f"role_cannot_{action}")
+
+    def check_approval_binding(self, path: list[object], transition: Mapping[str, Any],
+                               level_fields: set[str]) -> None:
+        """``approval_content`` names fields of the workflow's levels; it and ``on_change``
+        bind votes, so on a transition without approval steps they would do nothing."""
+        for i, key in enumerate(_keys(transition.get("approval_content"))):
+            self.reference("workflows", [*path, "approval_content", i], key, level_fields, "field")
+        if next(_items(transition, "approvals"), None) is None:
+            for key in ("approval_content", "on_change"):
+                if key in transition:
+                    self.problem("workflows", [*path, key], f"{key} has an effect only on a transition "
+                                 "with approval steps", "no_effect")
 
     def check_status_field(self, base: list[object], dimension: Mapping[str, Any], options: list[Any]) -> None:
         """A field named like a status dimension holds that status: it must be a single

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from steerco.config.model import Level, TenantConfig
 from steerco.engine import field_identities
 from steerco.engine.access import Access
+from steerco.engine.approval_content import display
 from steerco.store.models import AuditEvent, Record, User
 
 KIND_LABELS = {
@@ -29,6 +30,8 @@ KIND_LABELS = {
     "transition.rejected": "Transition rejected",
     "transition.withdrawn": "Request withdrawn",
     "approval.decided": "Approval decision",
+    "approval.voided": "Approvals voided",
+    "approval.step_added": "Approval step added",
     "approval.escalated": "Escalated",
     "status.changed": "Status changed",
     "comment.added": "Comment",
@@ -55,6 +58,8 @@ class Entry:
     label: str
     summary: str
     changes: tuple[Change, ...]
+    #: what an approval decision was given on, (label, value) per field the reader may see
+    decided_on: tuple[tuple[str, str], ...] = ()
 
 
 def _text(level: Level, key: str, value: Any, config: TenantConfig) -> str:
@@ -94,6 +99,14 @@ def visible_changes(config: TenantConfig, access: Access, record: Record,
     return tuple(shown)
 
 
+def decided_on(config: TenantConfig, access: Access, record: Record,
+               content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The approval content a decision was given on, without fields hidden from the reader."""
+    level = config.levels[record.level_key]
+    return tuple((fld.label, display(level, key, value, config)) for key, value in content.items()
+                 if (fld := level.field(key)) is not None and access.field_mode(fld, record, level.key) != "hidden")
+
+
 def record_history(session: Session, config: TenantConfig, access: Access, record: Record) -> list[Entry]:
     """Every event of the record, newest first, with what the actor may see of each."""
     rows = session.execute(
@@ -113,6 +126,6 @@ def record_history(session: Session, config: TenantConfig, access: Access, recor
         entries.append(Entry(
             event.id, event.created_at, name or "system", event.kind,
             KIND_LABELS.get(event.kind, event.kind.replace(".", " ").capitalize()),
-            str(data.get("summary", "")), changes,
+            str(data.get("summary", "")), changes, decided_on(config, access, record, data.get("approved") or {}),
         ))
     return entries

@@ -487,7 +487,7 @@ class Records:
             raise Forbidden(decision.reason)
         if expected_version is not None and expected_version != record.version:
             raise StaleRecord(record.version, self._resubmission(level, submission))
-        changes, _ = self._validate(level, submission, record, record.stage_key)
+        changes, submitted = self._validate(level, submission, record, record.stage_key)
         before = dict(record.values or {})
         title = (submission.title or "").strip()
         # No autoflush while the changes are applied: the grid's query would otherwise write
@@ -511,6 +511,11 @@ class Records:
             # Another transaction saved first; this session must be rolled back by the caller,
             # so nothing more is read from it here.
             raise StaleRecord(expected_version or 0, self._resubmission(level, submission)) from None
+        # What a waiting request's approvers decide on may not change under them (refused,
+        # or their votes voided): the workflow decides, on every save. Imported here, as the
+        # workflow reads records through this module.
+        from steerco.engine.approvals import on_record_change
+        on_record_change(self, record, diff, submitted)
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
                      kind="record.updated", record_id=record.id, data={"changes": diff},
                      now=self.now)

@@ -170,6 +170,8 @@ class Record(TenantOwned, Base):
         Index("ix_record_tenant_parent", "tenant_id", "parent_id"),
         Index("ix_record_tenant_level", "tenant_id", "level_key"),
         Index("ix_record_tenant_path", "tenant_id", "path"),
+        # "my records" (the inbox's records held up by a gate, the navigation's count)
+        Index("ix_record_tenant_owner", "tenant_id", "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -277,6 +279,8 @@ class TransitionRequest(TenantOwned, Base):
     __tablename__ = "transition_request"
     __table_args__ = (
         Index("ix_transition_request_tenant_state", "tenant_id", "state"),
+        # the inbox's "my requests in flight"
+        Index("ix_transition_request_requester", "tenant_id", "requested_by_id", "state"),
         Index("uq_transition_request_pending", "record_id", unique=True,
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
     )
@@ -303,7 +307,12 @@ class ApprovalTask(TenantOwned, Base):
     how many approvals it needs, and by when before it is escalated."""
 
     __tablename__ = "approval_task"
-    __table_args__ = (Index("ix_approval_task_tenant_state", "tenant_id", "state"),)
+    __table_args__ = (
+        Index("ix_approval_task_tenant_state", "tenant_id", "state"),
+        # the inbox and its count: open steps of the roles a person decides, or escalated to them
+        Index("ix_approval_task_inbox", "tenant_id", "state", "role"),
+        Index("ix_approval_task_escalation", "tenant_id", "state", "escalate_to"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("transition_request.id"), index=True)
@@ -314,7 +323,8 @@ class ApprovalTask(TenantOwned, Base):
     role: Mapped[str] = mapped_column(String(63))
     needed: Mapped[int] = mapped_column(Integer, default=1)
     same_approver_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: waiting (an earlier step is open), pending, approved, rejected, cancelled
+    #: waiting (an earlier step is open), pending, approved, rejected, cancelled, or voided
+    #: (the approval content changed while the request waited: a new task takes its place)
     state: Mapped[str] = mapped_column(String(20), default="waiting")
     opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -323,6 +333,8 @@ class ApprovalTask(TenantOwned, Base):
     escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: bumped by every decision; the conditional update on it lets one decider in at a time
     claims: Mapped[int] = mapped_column(Integer, default=0)
+    #: why the step applies although its threshold could not say (it fails closed); else None
+    reason: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[TransitionRequest] = relationship(lazy="joined")
 
@@ -342,8 +354,13 @@ class ApprovalVote(TenantOwned, Base):
     decision: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: what was decided on: the record's version, and the approval content's values and hash
+    record_version: Mapped[int | None] = mapped_column(Integer)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id], lazy="joined")
 
 
 class Delegation(TenantOwned, Base):

@@ -275,6 +275,7 @@ REQUEST_PROPERTIES = frozenset({"comment"})
 DECISION_PROPERTIES = frozenset({"decision", "comment"})
 STATUS_PROPERTIES = frozenset({"value", "comment"})
 COMMENT_PROPERTIES = frozenset({"body"})
+INBOX_PARAMS = frozenset({"page", "per_page"})
 
 
 def workflows() -> Workflows:
@@ -299,12 +300,8 @@ def _text(body: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _users(ids: set[int | None]) -> dict[int, dict[str, Any]]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return {user_id: {"id": user_id, "name": name} for user_id, name in db.session.execute(
-        select(User.id, User.name).where(User.id.in_(wanted)))}
+def user_ref(user: User | None) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.name} if user is not None else None
 
 
 def record_ref(record: Record) -> dict[str, Any]:
@@ -313,44 +310,59 @@ def record_ref(record: Record) -> dict[str, Any]:
             "stage": record.stage_key}
 
 
-def step_json(task: ApprovalTask, votes: list[ApprovalVote], users: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+def _approved(record: Record, vote: ApprovalVote) -> dict[str, Any]:
+    """What a vote was given on, without fields hidden from the caller."""
+    level = g.config.levels[record.level_key]
+    return {key: value for key, value in (vote.content or {}).items()
+            if (fld := level.field(key)) is not None and g.access.field_mode(fld, record, level.key) != "hidden"}
+
+
+def vote_json(record: Record, vote: ApprovalVote) -> dict[str, Any]:
+    return {"user": user_ref(vote.user), "decision": vote.decision, "comment": vote.comment,
+            "on_behalf_of": user_ref(vote.on_behalf_of), "at": _timestamp(vote.decided_at),
+            "version": vote.record_version, "content_hash": vote.content_hash, "approved": _approved(record, vote)}
+
+
+def step_json(task: ApprovalTask, votes: list[ApprovalVote], record: Record) -> dict[str, Any]:
     return {
         "id": task.id, "key": task.step_key, "label": task.label, "role": task.role, "state": task.state,
         "needed": task.needed, "due_at": _timestamp(task.due_at), "escalated_at": _timestamp(task.escalated_at),
-        "votes": [{"user": users.get(v.user_id), "decision": v.decision, "comment": v.comment,
-                   "on_behalf_of": users.get(v.on_behalf_of_id) if v.on_behalf_of_id else None,
-                   "at": _timestamp(v.decided_at)} for v in votes if v.task_id == task.id],
+        "reason": task.reason or None,
+        "votes": [vote_json(record, v) for v in votes if v.task_id == task.id],
     }
 
 
-def request_json(flow: Workflows, req: TransitionRequest) -> dict[str, Any]:
+def request_json(req: TransitionRequest, record: Record, tasks: list[ApprovalTask],
+                 votes: list[ApprovalVote]) -> dict[str, Any]:
     """A transition request with its approval steps (in order) and every decision taken."""
-    tasks, votes = flow.tasks(req), flow.votes(req)
-    users = _users({req.requested_by_id} | {v.user_id for v in votes} | {v.on_behalf_of_id for v in votes})
     return {
         "id": req.id, "record_id": req.record_id, "transition": req.transition_key,
         "from": req.from_stage, "to": req.to_stage, "state": req.state,
-        "requested_by": users.get(req.requested_by_id), "requested_at": _timestamp(req.requested_at),
+        "requested_by": user_ref(req.requested_by), "requested_at": _timestamp(req.requested_at),
         "decided_at": _timestamp(req.decided_at), "comment": req.comment, "config_version": req.config_version,
-        "steps": [step_json(t, votes, users) for t in tasks],
+        "steps": [step_json(t, votes, record) for t in tasks],
     }
+
+
+def _request_json(flow: Workflows, req: TransitionRequest, record: Record) -> dict[str, Any]:
+    return request_json(req, record, flow.tasks(req), flow.votes(req))
 
 
 def option_json(option: TransitionOption) -> dict[str, Any]:
     t = option.transition
     return {"key": t.key, "label": t.label, "to": t.target, "ready": option.ready,
             "missing": [{"field": m.field, "label": m.label, "message": m.message} for m in option.missing],
-            "approvals": [{"key": s.key, "label": s.label, "role": s.role} for s in option.steps]}
+            "approvals": [{"key": s.key, "label": s.label, "role": s.role, "reason": option.reasons.get(s.key)}
+                          for s in option.steps]}
 
 
-def _request_of(flow: Workflows, request_id: int) -> TransitionRequest:
-    """A request of this tenant whose record the actor may read; else 404."""
+def _request_of(flow: Workflows, request_id: int) -> tuple[TransitionRequest, Record]:
+    """A request of this tenant whose record the actor may read, with the record; else 404."""
     req = db.session.scalar(select(TransitionRequest).where(
         TransitionRequest.id == request_id, TransitionRequest.tenant_id == g.tenant.id))
     if req is None:
         raise NotFound("no such request")
-    flow.records.get(req.record_id)  # NotFound when the record is not the actor's to read
-    return req
+    return req, flow.records.get(req.record_id)  # NotFound when the record is not the actor's to read
 
 
 @bp.get("/records/<int:record_id>/transitions")
@@ -360,7 +372,7 @@ def transitions(record_id: int):  # type: ignore[no-untyped-def]
     record = flow.records.get(record_id)
     pending = flow.pending_request(record)
     return jsonify(transitions=[option_json(o) for o in flow.options(record)],
-                   pending=request_json(flow, pending) if pending else None)
+                   pending=_request_json(flow, pending, record) if pending else None)
 
 
 @bp.post("/records/<int:record_id>/transitions/<key>")
@@ -373,7 +385,7 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
     req = flow.request(record, key, comment)
     request_id = req.id
     db.session.commit()
-    response = jsonify(request_json(flow, _request_of(flow, request_id)))
+    response = jsonify(_request_json(flow, *_request_of(flow, request_id)))
     response.status_code = 201
     response.headers["Location"] = url_for("api.read_request", request_id=request_id, _external=True)
     return response
@@ -382,7 +394,7 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
 @bp.get("/requests/<int:request_id>")
 def read_request(request_id: int):  # type: ignore[no-untyped-def]
     flow = workflows()
-    return jsonify(request_json(flow, _request_of(flow, request_id)))
+    return jsonify(_request_json(flow, *_request_of(flow, request_id)))
 
 
 @bp.post("/requests/<int:request_id>/withdraw")
@@ -393,7 +405,7 @@ def withdraw_request(request_id: int):  # type: ignore[no-untyped-def]
     comment = _text(_optional_body(REQUEST_PROPERTIES), "comment")
     flow.withdraw(request_id, comment)
     db.session.commit()
-    return jsonify(request_json(flow, _request_of(flow, request_id)))
+    return jsonify(_request_json(flow, *_request_of(flow, request_id)))
 
 
 @bp.post("/approvals/<int:task_id>")
@@ -407,38 +419,60 @@ def decide(task_id: int):  # type: ignore[no-untyped-def]
     # The engine checks who may decide before it looks at the decision itself.
     flow.decide(task_id, body.get("decision"), _text(body, "comment"))  # type: ignore[arg-type]
     db.session.commit()
-    return jsonify(request_json(flow, _request_of(flow, request_id)))
+    return jsonify(_request_json(flow, *_request_of(flow, request_id)))
 
 
 def _request_summary(req: TransitionRequest) -> dict[str, Any]:
     """What an inbox entry says about the request a step belongs to."""
     return {"id": req.id, "record_id": req.record_id, "transition": req.transition_key, "from": req.from_stage,
-            "to": req.to_stage, "requested_by": _users({req.requested_by_id}).get(req.requested_by_id),
+            "to": req.to_stage, "requested_by": user_ref(req.requested_by),
             "requested_at": _timestamp(req.requested_at), "comment": req.comment}
 
 
-def _inbox_step(flow: Workflows, task: ApprovalTask, record: Record) -> dict[str, Any]:
-    votes = [v for v in flow.votes(task.request) if v.task_id == task.id]
-    users = _users({v.user_id for v in votes} | {v.on_behalf_of_id for v in votes})
-    return {**step_json(task, votes, users), "request": _request_summary(task.request), "record": record_ref(record)}
+def _paging_args() -> tuple[int, int]:
+    for name in request.args:
+        if name not in INBOX_PARAMS:
+            raise InvalidQuery(f"unknown parameter {name!r}; use {', '.join(sorted(INBOX_PARAMS))}")
+    return max(1, _int_arg("page", 1) or 1), _int_arg("per_page", 25) or 25
 
 
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
     """The caller's work: steps to decide (``on_behalf_of`` when as someone's deputy), their
     own open requests, their records whose gates are not met, and overdue steps escalated
-    to a forum or role they hold."""
+    to a forum or role they hold. Each section is one page (``page``, ``per_page``), read
+    in a fixed number of queries; ``totals`` says how many each has in all."""
+    page, per_page = _paging_args()
     flow = workflows()
-    waiting = flow.waiting_for_me()
-    principals = _users({t.on_behalf_of for t in waiting})
+    box = flow.inbox
+    waiting = box.approvals(page, per_page)
+    mine = box.requests(page, per_page)
+    blocked = box.blocked(page, per_page)
+    escalated = box.escalated(page, per_page)
+    step_votes = flow.approvals.votes_of({t.request_id for t in [i.task for i in waiting.items]
+                                          + [t for t, _ in escalated.items]},
+                                         [i.task.id for i in waiting.items] + [t.id for t, _ in escalated.items])
+    request_ids = [r.id for r, _, _ in mine.items]
+    tasks, votes = flow.approvals.tasks_of(request_ids), flow.approvals.votes_of(request_ids)
+    principals = box.names(i.on_behalf_of for i in waiting.items)
+
+    def inbox_step(task: ApprovalTask, record: Record) -> dict[str, Any]:
+        return {**step_json(task, step_votes.get(task.request_id, []), record),
+                "request": _request_summary(task.request), "record": record_ref(record)}
+
     return jsonify(
-        approvals=[{**_inbox_step(flow, item.task, item.record), "overdue": item.overdue,
-                    "on_behalf_of": principals.get(item.on_behalf_of) if item.on_behalf_of else None}
-                   for item in waiting],
-        requests=[{**request_json(flow, req), "record": record_ref(record)} for req, record in flow.my_requests()],
+        approvals=[{**inbox_step(item.task, item.record), "overdue": item.overdue,
+                    "on_behalf_of": {"id": item.on_behalf_of, "name": principals.get(item.on_behalf_of)}
+                    if item.on_behalf_of else None}
+                   for item in waiting.items],
+        requests=[{**request_json(req, record, tasks[req.id], votes[req.id]), "record": record_ref(record)}
+                  for req, record, _ in mine.items],
         blocked=[{"record": record_ref(record), "transitions": [option_json(o) for o in options]}
-                 for record, options in flow.blocked_records()],
-        escalated=[_inbox_step(flow, task, record) for task, record in flow.escalated_to_me()],
+                 for record, options in blocked.items],
+        escalated=[inbox_step(task, record) for task, record in escalated.items],
+        page=page, per_page=waiting.per_page,
+        totals={"approvals": waiting.total, "requests": mine.total, "blocked": blocked.total,
+                "escalated": escalated.total},
     )
 
 
@@ -455,11 +489,9 @@ def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
     db.session.commit()
     record = flow.records.get(record_id)
     history = flow.status_history(record).get(dimension, [])
-    users = _users({c.user_id for c in history})
     return jsonify(dimension=dimension, value=(record.values or {}).get(dimension), changed=change is not None,
                    history=[{"from": c.old_value, "to": c.new_value, "comment": c.comment,
-                             "user": users.get(c.user_id) if c.user_id else None,
-                             "at": _timestamp(c.changed_at)} for c in history])
+                             "user": user_ref(c.user), "at": _timestamp(c.changed_at)} for c in history])
 
 
 @bp.post("/records/<int:record_id>/comments")
@@ -474,7 +506,7 @@ def add_comment(record_id: int):  # type: ignore[no-untyped-def]
     entry = flow.comment(record, text_)
     db.session.commit()
     response = jsonify(id=entry.id, record_id=record_id, body=entry.body,
-                       user=_users({entry.user_id}).get(entry.user_id) if entry.user_id else None,
+                       user={"id": g.actor.user_id, "name": g.actor.name},
                        created_at=_timestamp(entry.created_at))
     response.status_code = 201
     return response

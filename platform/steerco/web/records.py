@@ -23,6 +23,7 @@ from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import Record, utcnow
+from steerco.web import workflow as workflow_views
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, tenant_blueprint
@@ -79,8 +80,11 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     level = _level(record.level_key)
     children = [tables.listing(g.config, g.access, g.config.levels[key], record, records.children(record, key))
                 for key in level.children if g.access.can_somewhere("read", key)]
+    page = _record_page(records, record)
+    # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
+    panels = workflow_views.record_panels(record, page["values"])
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
-                           **_record_page(records, record))
+                           **page, **panels)
 
 
 def _record_page(records: Records, record: Record) -> dict[str, Any]:

@@ -8,8 +8,10 @@ The engine's refusals (a gate not met, a conflict, a forbidden step, bad input) 
 inside the same partial with their status code (422, 409, 403), so the user sees why
 in place; without htmx they are flashed, except 403 and 404, which get the error page.
 
-The record page includes the panels through template globals (``workflow_panel``,
-``status_cards``, ``comment_box``), so the generic record view needs no workflow code.
+The record page's panels are view-models built here (:func:`record_panels`, called by the
+record view, and the same builders for the htmx partials), each in a fixed number of
+queries; templates only render them. The navigation's count is :func:`inbox_count`: one
+statement per page (see :meth:`Inbox.count`), computed once per request.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from steerco.engine import history
+from steerco.engine import approval_content
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, SteercoError, ValidationFailed
 from steerco.engine.workflow import COMMENT_MAX, Workflows
-from steerco.store.models import ApprovalTask, Membership, Record, TransitionRequest, User, utcnow
+from steerco.store.models import ApprovalTask, ApprovalVote, Membership, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, tenant_blueprint
@@ -36,6 +38,8 @@ bp = tenant_blueprint("workflow", __name__)
 #: the engine's refusals a view answers in place; NotFound goes to the 404 page
 REFUSALS = (GateNotMet, Conflict, Forbidden, ValidationFailed)
 RECENT_COMMENTS = 5
+#: the inbox's sections, each paged on its own (``?<section>_page=2``)
+SECTIONS = ("approvals", "requests", "blocked", "escalated")
 T = TypeVar("T")
 
 
@@ -64,8 +68,8 @@ def _refused(error: SteercoError, form: str) -> Feedback:
     submitted = {"comment": request.form.get("comment", ""), "body": request.form.get("body", ""),
                  "value": request.form.get("value", "")}
     if isinstance(error, ValidationFailed):
-        return Feedback(" ".join(error.errors.values()) or error.message, errors=error.errors,
-                        form=form, submitted=submitted)
+        message = error.message if error.status != 422 else (" ".join(error.errors.values()) or error.message)
+        return Feedback(message, errors=error.errors, form=form, submitted=submitted)
     return Feedback(error.message, missing=tuple(getattr(error, "missing", ())), form=form, submitted=submitted)
 
 
@@ -86,6 +90,7 @@ def _attempt(action: Callable[[], T], form: str) -> tuple[T | None, Feedback | N
             raise  # the 403 page
         return None, _refused(error, form), error.status
     db.session.commit()
+    _forget_count()
     return result, None, 200
 
 
@@ -93,14 +98,6 @@ def _back(fallback: str, feedback: Feedback) -> BaseResponse:
     """Without htmx: the page again, with what happened as a flash."""
     flash(feedback.message + "".join(f" {m.message}" for m in feedback.missing))
     return redirect(fallback, code=303)
-
-
-def _names(ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return {user_id: name for user_id, name in db.session.execute(
-        select(User.id, User.name).where(User.id.in_(wanted)))}
 
 
 def transition_label(req: TransitionRequest) -> str:
@@ -116,18 +113,44 @@ def stage_label(record: Record, key: str | None = None) -> str:
     return stage.label if stage else (key or record.stage_key or "")
 
 
-# -- the record page's panels ------------------------------------------------------------------
-@bp.app_template_global()
-def workflow_panel(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
-    """Everything the workflow panel shows for ``record``."""
+bp.add_app_template_global(transition_label, "transition_label")
+bp.add_app_template_global(stage_label, "stage_label")
+
+
+# -- the record page's view-models ------------------------------------------------------------
+@dataclass(frozen=True)
+class Approved:
+    """What a vote was given on, as the reader may see it."""
+
+    version: int | None
+    values: tuple[tuple[str, str], ...]
+
+
+def approved_content(record: Record, vote: ApprovalVote) -> Approved:
+    """A vote's captured approval content, leaving out fields hidden from the reader."""
+    level = g.config.levels[record.level_key]
+    shown = []
+    for key, value in (vote.content or {}).items():
+        fld = level.field(key)
+        if fld is not None and g.access.field_mode(fld, record, level.key) != "hidden":
+            shown.append((fld.label, approval_content.display(level, key, value, g.config)))
+    return Approved(vote.record_version, tuple(shown))
+
+
+def workflow_panel(record: Record, values: Mapping[str, Any] | None = None,
+                   feedback: Feedback | None = None) -> dict[str, Any] | None:
+    """Everything the workflow panel shows for ``record`` (None without a workflow): the
+    stage path, the request in flight with its steps and votes, the steps the actor may
+    decide, the last decided request, and the transitions with their gates."""
     wf = flow()
     workflow = wf.workflow(record)
-    assert workflow is not None
+    if workflow is None:
+        return None
     pending = wf.pending_request(record)
     tasks = wf.tasks(pending) if pending else []
     votes = wf.votes(pending) if pending else []
-    mine = {t.task.id: t for t in wf.waiting_for_me() if t.record.id == record.id} if pending else {}
-    latest = next((r for r in wf.requests(record) if r.state != "pending"), None) if not pending else None
+    mine = wf.inbox.decidable_on(record) if pending else {}
+    latest = wf.approvals.latest_decided(record) if not pending else None
     latest_votes = wf.votes(latest) if latest is not None and latest.state == "rejected" else []
     by_task: dict[int, list[Any]] = {}
     for vote in votes:
@@ -135,15 +158,15 @@ def workflow_panel(record: Record, feedback: Feedback | None = None) -> dict[str
     return {
         "workflow": workflow, "stages": sorted(workflow.stages, key=lambda s: s.order),
         "current": workflow.stage(record.stage_key), "pending": pending, "tasks": tasks, "votes": by_task,
-        "mine": mine, "options": [] if pending else wf.options(record), "latest": latest,
+        "approved": {v.id: approved_content(record, v) for v in votes if v.content},
+        "mine": mine, "options": [] if pending else wf.options(record, values), "latest": latest,
         "latest_votes": [v for v in latest_votes if v.decision == "reject"],
-        "names": _names({v.on_behalf_of_id for v in votes} | {t.on_behalf_of for t in mine.values()}),
+        "names": wf.inbox.names(t.on_behalf_of for t in mine.values()),
         "can_edit": g.access.can("update", record.level_key, record), "now": utcnow(),
         "feedback": feedback or Feedback(),
     }
 
 
-@bp.app_template_global()
 def status_cards(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
     """One card per status dimension of the record: current value, form, history."""
     wf = flow()
@@ -159,38 +182,45 @@ def status_cards(record: Record, feedback: Feedback | None = None) -> dict[str, 
     return {"cards": cards, "feedback": feedback or Feedback(), "comment_max": COMMENT_MAX}
 
 
-@bp.app_template_global()
 def comment_box(record: Record, feedback: Feedback | None = None) -> dict[str, Any]:
     """The comment form and the latest comments (all of them are in the history)."""
-    comments = [e for e in history.record_history(db.session, g.config, g.access, record)
-                if e.kind == "comment.added"]
+    comments = flow().comments.latest(record, RECENT_COMMENTS + 1)
     return {"recent": comments[:RECENT_COMMENTS], "more": len(comments) > RECENT_COMMENTS,
             "can_comment": g.access.can("comment", record.level_key, record),
             "feedback": feedback or Feedback(), "comment_max": COMMENT_MAX}
 
 
-bp.add_app_template_global(transition_label, "transition_label")
-bp.add_app_template_global(stage_label, "stage_label")
+def record_panels(record: Record, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The record page's workflow, status and comment panels (``values``: the record's
+    stored values, read once by the page)."""
+    return {"panel": workflow_panel(record, values), "statuses": status_cards(record),
+            "comments": comment_box(record)}
 
 
-def _inbox_count() -> int | None:
-    """Approvals waiting for the actor plus steps escalated to them: computed once per
-    request, and only when a page's navigation shows it."""
+# -- the count in the navigation --------------------------------------------------------------------
+def inbox_count() -> int | None:
+    """Everything waiting for the actor: computed once per request, and only when a page's
+    navigation shows it (the blocked part is kept in the session with its fingerprint)."""
     if "inbox_count_value" not in g:
         value = None
         if g.get("tenant") is not None and g.get("access") is not None:
             try:
-                wf = flow()
-                value = len(wf.waiting_for_me()) + len(wf.escalated_to_me())
+                value = flow().inbox.count(session)
             except SQLAlchemyError:  # an error page after a failed transaction: no count
                 current_app.logger.exception("inbox count")
         g.inbox_count_value = value
     return g.inbox_count_value
 
 
+def _forget_count() -> None:
+    """After a change, the count is taken again (with a fresh view of the actor's work)."""
+    g.pop("inbox_count_value", None)
+    g.pop("workflows", None)
+
+
 @bp.app_context_processor
 def _inbox_context() -> dict[str, Any]:
-    return {"inbox_count": _inbox_count}
+    return {"inbox_count": inbox_count}
 
 
 def _record_and_level(record_id: int) -> tuple[Record, Any]:
@@ -204,7 +234,7 @@ def _panel_response(record_id: int, feedback: Feedback | None, status: int, *,
     when something changed)."""
     record, level = _record_and_level(record_id)
     return render_template("partials/_workflow.html", record=record, level=level,
-                           panel=workflow_panel(record, feedback), oob=changed), status
+                           panel=workflow_panel(record, feedback=feedback), oob=changed), status
 
 
 # -- transitions and decisions -------------------------------------------------------------------
@@ -278,7 +308,7 @@ def withdraw(request_id: int):  # type: ignore[no-untyped-def]
     if request.htmx:
         if from_inbox:
             return render_template("partials/_inbox_request.html", request_id=request_id, entry=None,
-                                   feedback=feedback), status
+                                   feedback=feedback, oob=refused is None), status
         if record_id is not None:
             return _panel_response(record_id, feedback, status, changed=refused is None)
     if record_id is None or from_inbox:
@@ -307,7 +337,7 @@ def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
             values = records.stored_values(record, level)
             context.update(values=values, lookups=records.lookups(level),
                            states=records.states(level, values, record, record.stage_key, record.title),
-                           panel=workflow_panel(record) if g.config.workflow_of(level) else None)
+                           panel=workflow_panel(record, values))
         return render_template("partials/_statuses.html", **context), status
     return _back(url_for("records.view", record_id=record_id), feedback)
 
@@ -328,26 +358,33 @@ def add_comment(record_id: int):  # type: ignore[no-untyped-def]
 def _inbox_task_response(task_id: int, feedback: Feedback, status: int, *,
                          done: bool):  # type: ignore[no-untyped-def]
     """One row of "waiting for me": the outcome once decided, else the row with the refusal."""
-    item = None if done else next((t for t in flow().waiting_for_me() if t.task.id == task_id), None)
-    names = _names({item.on_behalf_of} if item else set())
     task, record = flow().task(task_id)
+    item = None if done else flow().inbox.decidable_on(record).get(task_id)
+    names = flow().inbox.names({item.on_behalf_of} if item else set())
     return render_template("partials/_inbox_task.html", item=item, task=task, record=record, names=names,
                            feedback=feedback, oob=done, now=utcnow()), status
 
 
+def _page_arg(section: str) -> int:
+    return max(1, request.args.get(f"{section}_page", 1, type=int) or 1)
+
+
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
-    wf = flow()
-    waiting = wf.waiting_for_me()
-    escalated = wf.escalated_to_me()
-    g.inbox_count_value = len(waiting) + len(escalated)
-    mine = [(req, record, next((t for t in wf.tasks(req) if t.state == "pending"), None))
-            for req, record in wf.my_requests()]
-    blocked = wf.blocked_records()
+    """The actor's work in four sections, each paged on its own; the count in the
+    navigation is their totals."""
+    box = flow().inbox
+    pages = {f"{section}_page": _page_arg(section) for section in SECTIONS}
+    waiting = box.approvals(pages["approvals_page"])
+    overdue = box.approvals(1, overdue_only=True)
+    mine = box.requests(pages["requests_page"])
+    blocked = box.blocked(pages["blocked_page"])
+    escalated = box.escalated(pages["escalated_page"])
+    g.inbox_count_value = waiting.total + escalated.total + blocked.total
     return render_template(
-        "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked,
-        overdue=[t for t in waiting if t.overdue], names=_names({t.on_behalf_of for t in waiting}),
-        editable={r.id for r, _ in blocked if g.access.can("update", r.level_key, r)},
+        "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked, overdue=overdue,
+        names=box.names(t.on_behalf_of for t in waiting.items), pages=pages,
+        editable={r.id for r, _ in blocked.items if g.access.can("update", r.level_key, r)},
         now=utcnow(), feedback=Feedback())
 
 
@@ -410,4 +447,3 @@ def revoke_delegation(delegation_id: int):  # type: ignore[no-untyped-def]
         return _delegations_page(message="Delegation revoked.")
     flash("Delegation revoked.")
     return redirect(url_for("workflow.delegations"), code=303)
-
