@@ -305,5 +305,49 @@ def audit_verify(tenant_slug: str | None) -> None:
         sys.exit(1)
 
 
+@cli.command("bench-data")
+@click.argument("slug")
+@click.option("--measures", type=click.IntRange(10, 10_000_000), default=1000, show_default=True,
+              help="How many measures to generate.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random choices.")
+def bench_data(slug: str, measures: int, seed: int) -> None:
+    """Generate a benchmark workspace SLUG: the acme template at N measures, in bulk.
+
+    Values, time-phased amounts, files, comments, statuses, audit trail, users with roles
+    and pending approvals in proportion (see bench/README.md). Every user's password is
+    printed at the end. Use a scratch database: the generator must run alone on it.
+    """
+    from flask import current_app
+
+    from steerco.benchdata import BENCH_PASSWORD, generate
+    from steerco.config import ConfigInvalid
+    from steerco.web.extensions import db
+
+    with click.progressbar(length=measures, label=f"Generating {slug}") as bar:
+        done = [0]
+
+        def advance(count: int) -> None:
+            bar.update(count - done[0])
+            done[0] = count
+
+        try:
+            result = generate(db.session, slug, measures, blobs=current_app.extensions["steerco.blobs"],
+                              seed=seed, progress=advance)
+        except ValueError as refused:
+            db.session.rollback()
+            raise click.ClickException(str(refused)) from None
+        except ConfigInvalid as invalid:
+            db.session.rollback()
+            raise click.ClickException(f"{slug!r} cannot be a workspace key: "
+                                       + "; ".join(str(p) for p in invalid.problems)) from None
+    click.echo(f"{result.slug}: {result.measures} measures, {result.users} users, {result.period_values} "
+               f"time-phased amounts, {result.audit_events} audit events, {result.comments} comments, "
+               f"{result.attachments} files; pending approvals: "
+               + ", ".join(f"{n} for {role}" for role, n in sorted(result.pending.items()))
+               + f" ({result.seconds:.1f} s)")
+    click.echo(f"Logins (password {BENCH_PASSWORD}): " + ", ".join(
+        f"{role} {email}" for role, email in result.logins.items()))
+
+
 def main() -> None:  # pragma: no cover
     cli()
