@@ -11,7 +11,7 @@ PORT    ?= 5000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,prod]'
 	touch $(STAMP)
 
 ## make run: the app on the embedded default (SQLite), demo tenants loaded
