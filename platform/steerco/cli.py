@@ -228,15 +228,19 @@ def _record_numbers(ids: set[int]) -> dict[int, str]:
 @click.option("--now", type=click.DateTime(formats=NOW_FORMATS), default=None,
               help="The moment to act as if it were (UTC), e.g. 2026-12-01T09:00; default: now.")
 def tick(now) -> None:  # type: ignore[no-untyped-def]
-    """Escalate every open approval step past its due time, in every workspace (run from cron)."""
+    """Escalate every open approval step past its due time, in every workspace (run from cron).
+
+    Safe on several hosts at once: runs take turns (a lock in the database), so each step
+    is escalated once.
+    """
     from sqlalchemy import select
 
-    from steerco.engine import tenants, workflow
+    from steerco.engine import jobs, tenants
     from steerco.store.models import Tenant, utcnow
     from steerco.web.extensions import db
 
     moment = now or utcnow()
-    escalated = workflow.escalate_overdue(db.session, moment)
+    escalated = jobs.tick(db.session, moment)
     numbers = _record_numbers({t.record_id for t in escalated})
     slugs = {tenant.id: tenant for tenant in db.session.scalars(
         select(Tenant).where(Tenant.id.in_({t.tenant_id for t in escalated})))} if escalated else {}
