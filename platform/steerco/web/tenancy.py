@@ -55,8 +55,7 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *
         if user is None:
             return unauthorized()
         g.user = user
-        g.tenant = tenants.tenant_by_slug(db.session, g.tenant_slug)
-        g.actor = tenants.actor_for(db.session, g.tenant, user)
+        g.tenant, g.actor = tenants.resolve(db.session, g.tenant_slug, user)  # one statement
         scoping.bind_to_tenant(db.session, g.tenant.id)  # from here on, no query sees another tenant
         g.config = tenants.active_config(db.session, g.tenant)
         g.access = Access(g.config, g.actor)
