@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steerco.engine.workflow import escalate_overdue
 from steerco.store import locks
-from steerco.store.models import ApprovalTask
+from steerco.store.models import ApprovalTask, Tenant
 
 TICK_LOCK = "steerco.tick"
 
@@ -22,6 +23,8 @@ def tick(session: Session, now: dt.datetime) -> list[ApprovalTask]:
     """Escalate every open approval step past its due time, once, and commit; the steps
     this run escalated (none when another runner got there first)."""
     with locks.exclusive(session, TICK_LOCK):
+        # Tenants first, then task rows: the order every writer keeps (see store.locks).
+        session.execute(select(Tenant.id).order_by(Tenant.id).with_for_update())
         escalated = escalate_overdue(session, now)
         session.commit()
     return escalated

@@ -18,7 +18,7 @@ from flask_login import current_user
 from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records
-from steerco.store import scoping
+from steerco.store import locks, scoping  # noqa: F401 - locks: writes lock their tenant first
 from steerco.store.models import User
 from steerco.web.extensions import db, login_manager
 
