@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from conftest import PASSWORD
 from steerco.store.blobs import BlobNotFound, DiskBlobStore, S3BlobStore, blob_store
 from steerco.store.models import Attachment
 
+PASSWORD = "correct-horse-battery"  # the conftest's password for every made user
 BUCKET = "steerco-evidence"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "eu-central-1"}

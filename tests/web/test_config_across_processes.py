@@ -17,10 +17,11 @@ from pathlib import Path
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
-from conftest import PASSWORD
 from steerco.engine import tenants
 from steerco.engine.records import Submission
 from steerco.store.models import RoleAssignment
+
+PASSWORD = "correct-horse-battery"  # the conftest's password for every made user
 
 
 def _other_process(database_url: str, tmp_path: Path, *args: str) -> str:
