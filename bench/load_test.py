@@ -151,7 +151,7 @@ def set_up(args: argparse.Namespace, processes: list[subprocess.Popen]) -> Setup
         processes.append(subprocess.Popen(
             [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
              "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120",
-             "--graceful-timeout", "10", "--no-control-socket",
+             "--graceful-timeout", "10", "--no-control-socket", "--keep-alive", "75",
              "--error-logfile", str(log), "steerco:create_app()"],
             env=env, cwd=str(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         servers.append(f"http://127.0.0.1:{port}")
