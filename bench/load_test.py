@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
