@@ -6,12 +6,12 @@ STAMP   := $(VENV)/.installed-stamp
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 
-.PHONY: run test browser-deps bench
+.PHONY: run test browser-deps bench bench-scale
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,prod]'
 	touch $(STAMP)
 
 ## make run: the app on the embedded default (SQLite), demo tenants loaded
@@ -36,3 +36,7 @@ browser-deps:
 ## make bench: the form benchmark (see bench/README.md)
 bench: $(STAMP)
 	$(PY) bench/form_bench.py
+
+## make bench-scale: pages at 1k/10k/100k measures (SCALE_ARGS="--sizes 1000,10000 --databases sqlite,postgresql")
+bench-scale: $(STAMP)
+	$(PY) bench/scale_bench.py $(SCALE_ARGS)

@@ -438,7 +438,7 @@ def seed(url: str, upload_dir: str) -> tuple[int, int]:
     from steerco.engine.access import Access
     from steerco.engine.records import Records, Submission
     from steerco.engine.users import create_user
-    from steerco.store.blobs import BlobStore
+    from steerco.store.blobs import DiskBlobStore
     from steerco.store.models import Base
 
     engine = create_engine(url)
@@ -452,7 +452,7 @@ def seed(url: str, upload_dir: str) -> tuple[int, int]:
         level = config.levels["initiative"]
         assert len(level.fields) == 30, len(level.fields)
         records = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, user)),
-                          BlobStore(upload_dir))
+                          DiskBlobStore(upload_dir))
         items = form_items(0, None)
         record = records.create("initiative", None, Submission(title=items[0][1], form=MultiDict(items[1:])))
         session.commit()

@@ -26,7 +26,7 @@ from steerco.engine import tenants  # noqa: E402
 from steerco.engine.access import Access  # noqa: E402
 from steerco.engine.records import Records  # noqa: E402
 from steerco.engine.users import create_user  # noqa: E402
-from steerco.store.blobs import BlobStore  # noqa: E402
+from steerco.store.blobs import DiskBlobStore  # noqa: E402
 from steerco.store.models import Base, Tenant, User  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
@@ -134,7 +134,7 @@ def records_for(session: Session, upload_dir: Path) -> Callable[[Tenant, User], 
     def make(tenant: Tenant, user: User) -> Records:
         config = tenants.active_config(session, tenant)
         return Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, user)),
-                       BlobStore(upload_dir))
+                       DiskBlobStore(upload_dir))
 
     return make
 

@@ -342,15 +342,19 @@ def _record_numbers(ids: set[int]) -> dict[int, str]:
 @click.option("--now", type=click.DateTime(formats=NOW_FORMATS), default=None,
               help="The moment to act as if it were (UTC), e.g. 2026-12-01T09:00; default: now.")
 def tick(now) -> None:  # type: ignore[no-untyped-def]
-    """Escalate every open approval step past its due time, in every workspace (run from cron)."""
+    """Escalate every open approval step past its due time, in every workspace (run from cron).
+
+    Safe on several hosts at once: runs take turns (a lock in the database), so each step
+    is escalated once.
+    """
     from sqlalchemy import select
 
-    from steerco.engine import tenants, workflow
+    from steerco.engine import jobs, tenants
     from steerco.store.models import Tenant, utcnow
     from steerco.web.extensions import db
 
     moment = now or utcnow()
-    escalated = workflow.escalate_overdue(db.session, moment)
+    escalated = jobs.tick(db.session, moment)
     numbers = _record_numbers({t.record_id for t in escalated})
     slugs = {tenant.id: tenant for tenant in db.session.scalars(
         select(Tenant).where(Tenant.id.in_({t.tenant_id for t in escalated})))} if escalated else {}
@@ -417,6 +421,50 @@ def audit_verify(tenant_slug: str | None) -> None:
     if broken:
         click.echo(f"{broken} of {len(workspaces)} workspace(s) have an altered audit trail.", err=True)
         sys.exit(1)
+
+
+@cli.command("bench-data")
+@click.argument("slug")
+@click.option("--measures", type=click.IntRange(10, 10_000_000), default=1000, show_default=True,
+              help="How many measures to generate.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random choices.")
+def bench_data(slug: str, measures: int, seed: int) -> None:
+    """Generate a benchmark workspace SLUG: the acme template at N measures, in bulk.
+
+    Values, time-phased amounts, files, comments, statuses, audit trail, users with roles
+    and pending approvals in proportion (see bench/README.md). Every user's password is
+    printed at the end. Use a scratch database: the generator must run alone on it.
+    """
+    from flask import current_app
+
+    from steerco.benchdata import BENCH_PASSWORD, generate
+    from steerco.config import ConfigInvalid
+    from steerco.web.extensions import db
+
+    with click.progressbar(length=measures, label=f"Generating {slug}") as bar:
+        done = [0]
+
+        def advance(count: int) -> None:
+            bar.update(count - done[0])
+            done[0] = count
+
+        try:
+            result = generate(db.session, slug, measures, blobs=current_app.extensions["steerco.blobs"],
+                              seed=seed, progress=advance)
+        except ValueError as refused:
+            db.session.rollback()
+            raise click.ClickException(str(refused)) from None
+        except ConfigInvalid as invalid:
+            db.session.rollback()
+            raise click.ClickException(f"{slug!r} cannot be a workspace key: "
+                                       + "; ".join(str(p) for p in invalid.problems)) from None
+    click.echo(f"{result.slug}: {result.measures} measures, {result.users} users, {result.period_values} "
+               f"time-phased amounts, {result.audit_events} audit events, {result.comments} comments, "
+               f"{result.attachments} files; pending approvals: "
+               + ", ".join(f"{n} for {role}" for role, n in sorted(result.pending.items()))
+               + f" ({result.seconds:.1f} s)")
+    click.echo(f"Logins (password {BENCH_PASSWORD}): " + ", ".join(
+        f"{role} {email}" for role, email in result.logins.items()))
 
 
 def main() -> None:  # pragma: no cover

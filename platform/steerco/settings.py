@@ -37,6 +37,9 @@ def from_environment() -> dict[str, Any]:
             "STEERCO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'steerco.db'}"
         ),
         "UPLOAD_DIR": os.environ.get("STEERCO_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        # Object storage for evidence files when several hosts serve the app, e.g.
+        # s3://bucket/prefix?endpoint_url=https://…; empty keeps files in UPLOAD_DIR.
+        "BLOB_URL": os.environ.get("STEERCO_BLOB_URL", ""),
         # Above every field's own limit, so an oversized file still reaches the form and is
         # answered with a field error and the user's other values, not a bare 413.
         "MAX_CONTENT_LENGTH": int(os.environ.get("STEERCO_MAX_UPLOAD_MB", "60")) * 1024 * 1024,

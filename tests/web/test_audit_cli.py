@@ -22,7 +22,7 @@ from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows
 from steerco.fields import Upload
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import ApprovalTask, AuditEvent, Record, Tenant, User
 
 MONDAY = dt.datetime(2026, 11, 23, 9, 0)
@@ -113,7 +113,7 @@ def _pending_decision(session, tenant: Tenant, upload_dir) -> tuple[Record, Appr
     config = tenants.active_config(session, tenant)
     access = Access(config, tenants.actor_for(session, tenant, owner))
     measure = session.scalar(select(Record).where(Record.title == "Consolidate PCB suppliers"))
-    Records(session, tenant.id, config, access, BlobStore(upload_dir)).update(
+    Records(session, tenant.id, config, access, DiskBlobStore(upload_dir)).update(
         measure, Submission(measure.title, MultiDict({"target_date": "2027-06-30"}), uploads={
             "business_case": [Upload("case.pdf", "application/pdf", b"%PDF-1.4 case")]}), measure.version)
     session.execute(Record.__table__.update().where(Record.id == measure.id).values(stage_key="doi3"))

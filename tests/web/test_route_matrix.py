@@ -30,7 +30,7 @@ from steerco.engine import tenants, tokens
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import (
     ApprovalTask, Attachment, Delegation, Record, Tenant, TransitionRequest, User,
 )
@@ -164,7 +164,7 @@ def _build(session, slug: str, upload_dir: Path) -> World:  # type: ignore[no-un
     admin = session.scalar(select(User).where(User.email == f"admin@{slug}.example"))
     target = next(r for r in everything if r.level_key == level_key and r.path.startswith(anchor.path))
     service = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, admin)),
-                      BlobStore(upload_dir))
+                      DiskBlobStore(upload_dir))
     service.update(target, Submission(target.title, MultiDict(), {field_key: [
         Upload("case.xlsx", "application/octet-stream", b"the business case")]}), target.version)
     attachment = session.scalar(select(Attachment).where(Attachment.record_id == target.id))

@@ -18,7 +18,7 @@ from steerco.engine import tenants, tokens
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import DiskBlobStore
 from steerco.engine.workflow import Workflows
 from steerco.store.models import ApiToken, ApprovalTask, Attachment, Record, RoleAssignment, Tenant, User
 
@@ -36,7 +36,7 @@ def servicedesk_objects(session, upload_dir):  # type: ignore[no-untyped-def]
     admin = session.scalar(select(User).where(User.email == "admin@servicedesk.example"))
     config = tenants.active_config(session, desk)
     records = Records(session, desk.id, config, Access(config, tenants.actor_for(session, desk, admin)),
-                      BlobStore(upload_dir))
+                      DiskBlobStore(upload_dir))
     improvement = session.scalar(select(Record).where(Record.tenant_id == desk.id,
                                                       Record.level_key == "improvement").order_by(Record.id))
     records.update(improvement, Submission(improvement.title, MultiDict(), {"root_cause_evidence": [

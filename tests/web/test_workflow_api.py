@@ -26,7 +26,7 @@ from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import escalate_overdue
 from steerco.fields import Upload
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import ApprovalVote, AuditEvent, Record, Tenant, TransitionRequest, User, utcnow
 
 MEASURE = "Consolidate PCB suppliers"  # owner@acme.example's, potential 425,000 (the CFO step applies)
@@ -127,7 +127,7 @@ def attach_business_case(session, tenant: Tenant, record_id: int, upload_dir) ->
     owner = session.scalar(select(User).where(User.email == "owner@acme.example"))
     config = tenants.active_config(session, tenant)
     records = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, owner)),
-                      BlobStore(upload_dir))
+                      DiskBlobStore(upload_dir))
     record = records.get(record_id)
     records.update(record, Submission(record.title, MultiDict(), uploads={"business_case": [
         Upload("business-case.pdf", "application/pdf", b"%PDF-1.4 signed business case")]}), record.version)

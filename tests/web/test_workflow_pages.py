@@ -21,7 +21,7 @@ from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows, escalate_overdue
 from steerco.fields import Upload
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import ApprovalTask, Delegation, Record, Tenant, TransitionRequest, User, utcnow
 
 MEASURE = "Consolidate PCB suppliers"  # the owner's, potential 425,000: the CFO step applies
@@ -58,7 +58,7 @@ def _records(session, tenant: Tenant, email: str, upload_dir) -> Records:  # typ
     user = session.scalar(select(User).where(User.email == email))
     config = tenants.active_config(session, tenant)
     return Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, user)),
-                   BlobStore(upload_dir))
+                   DiskBlobStore(upload_dir))
 
 
 def _flow(session, tenant: Tenant, email: str) -> Workflows:  # type: ignore[no-untyped-def]

@@ -27,6 +27,12 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def digest(event: AuditEvent) -> str:
+    """The hash an event must carry, given its ``prev_hash`` and content: for writers that
+    add events in bulk outside :func:`append` (the benchmark data generator)."""
+    return _digest(event)
+
+
 def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
            record_id: int | None = None, data: dict[str, Any] | None = None,
            now: dt.datetime | None = None) -> AuditEvent:

@@ -120,6 +120,28 @@ def actor_for(session: Session, tenant: Tenant, user: User) -> Actor:
         Grant(role, path) for role, node_id, path in rows if node_id is None or path is not None))
 
 
+def resolve(session: Session, slug: str, user: User) -> tuple[Tenant, Actor]:
+    """The workspace ``slug`` and ``user`` as an actor in it, in one statement (every
+    request of a tenant route pays for this); NotFound, the same for both, when there is
+    no such workspace or the user is no active member of it."""
+    member = (Membership.tenant_id == Tenant.id) & (Membership.user_id == user.id) & Membership.is_active
+    grant = (RoleAssignment.tenant_id == Tenant.id) & (RoleAssignment.user_id == user.id) \
+        & Membership.id.is_not(None)
+    rows = session.execute(
+        select(Tenant, Membership.id, RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
+        .outerjoin(Membership, member)
+        .outerjoin(RoleAssignment, grant)
+        .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == Tenant.id))
+        .where(Tenant.slug == slug)
+    ).all()
+    if not rows or rows[0][1] is None or not user.is_active:
+        raise NotFound("no such workspace")
+    # A grant at a node that does not resolve in this tenant grants nothing (never tenant-wide).
+    grants = tuple(Grant(role, path) for _, _, role, node_id, path in rows
+                   if role is not None and (node_id is None or path is not None))
+    return rows[0][0], Actor(user.id, user.name, grants)
+
+
 def tenants_of(session: Session, user: User) -> list[Tenant]:
     """Every workspace the user is an active member of: by nature a query across tenants."""
     return list(session.scalars(

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
-from steerco.store.blobs import BlobStore
+from steerco.store.blobs import blob_store
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.params import IdConverter
 
@@ -38,7 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
-    app.extensions["steerco.blobs"] = BlobStore(app.config["UPLOAD_DIR"])
+    app.extensions["steerco.blobs"] = blob_store(app.config.get("BLOB_URL"), app.config["UPLOAD_DIR"])
 
     from steerco.web import account, admin, api, auth, config_admin, records, workflow, workspace
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records
-from steerco.store import scoping
+from steerco.store import locks, scoping  # noqa: F401 - locks: writes lock their tenant first
 from steerco.store.models import User
 from steerco.web.extensions import db, login_manager
 
@@ -55,8 +55,7 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *
         if user is None:
             return unauthorized()
         g.user = user
-        g.tenant = tenants.tenant_by_slug(db.session, g.tenant_slug)
-        g.actor = tenants.actor_for(db.session, g.tenant, user)
+        g.tenant, g.actor = tenants.resolve(db.session, g.tenant_slug, user)  # one statement
         scoping.bind_to_tenant(db.session, g.tenant.id)  # from here on, no query sees another tenant
         g.config = tenants.active_config(db.session, g.tenant)
         g.access = Access(g.config, g.actor)

@@ -1,0 +1,30 @@
+"""Scheduled work: what ``steerco tick`` runs (from cron, on one host or on several).
+
+Every run takes the ``steerco.tick`` lock first (see :mod:`steerco.store.locks`), so two
+hosts whose cron fires at the same minute do the work once: the second runner waits, then
+finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from steerco.engine.workflow import escalate_overdue
+from steerco.store import locks
+from steerco.store.models import ApprovalTask, Tenant
+
+TICK_LOCK = "steerco.tick"
+
+
+def tick(session: Session, now: dt.datetime) -> list[ApprovalTask]:
+    """Escalate every open approval step past its due time, once, and commit; the steps
+    this run escalated (none when another runner got there first)."""
+    with locks.exclusive(session, TICK_LOCK):
+        # Tenants first, then task rows: the order every writer keeps (see store.locks).
+        session.execute(select(Tenant.id).order_by(Tenant.id).with_for_update())
+        escalated = escalate_overdue(session, now)
+        session.commit()
+    return escalated
