@@ -198,6 +198,7 @@ def _every_key_documents() -> list[dict[str, Any]]:
                                              "message": "Capex exceeds the potential.", "fields": ["capex_amount"]}]
     full["tenant"]["branding"] = {"primary_color": "#123456", "logo_text": "Mini", "report_footer": "Footer"}
     full["fields"]["fields"][0]["read_roles"] = ["admin", "owner"]
+    full["workflows"]["workflows"][0]["transitions"][0]["approval_content"] = ["potential"]
     documents = [full]
     for slug in ("acme", "servicedesk"):
         docs, problems = read_folder(ROOT / "tenants" / slug)

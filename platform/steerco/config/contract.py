@@ -140,6 +140,8 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/transitions/*/required_evidence": "Transition.required_evidence",
     "workflows.json:/workflows/*/transitions/*/reject_to": "Transition.reject_to",
     "workflows.json:/workflows/*/transitions/*/escalate_after_days": "Transition.escalate_after_days",
+    "workflows.json:/workflows/*/transitions/*/approval_content": "Transition.approval_content",
+    "workflows.json:/workflows/*/transitions/*/on_change": "Transition.on_change",
     "workflows.json:/workflows/*/transitions/*/escalate_to": "Transition.escalate_to",
     "workflows.json:/workflows/*/transitions/*/approvals": "Transition.approvals",
     "workflows.json:/workflows/*/transitions/*/approvals/*/key": "ApprovalStep.key",
