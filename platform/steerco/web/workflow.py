@@ -29,6 +29,7 @@ from steerco.engine.workflow import COMMENT_MAX, Workflows
 from steerco.store.models import ApprovalTask, Membership, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
+from steerco.web.records import record_values_context
 from steerco.web.tenancy import records_service, tenant_blueprint
 
 bp = tenant_blueprint("workflow", __name__)
@@ -303,10 +304,7 @@ def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
         context: dict[str, Any] = {"record": record, "level": level, "statuses": status_cards(record, feedback),
                                    "oob": refused is None}
         if refused is None:  # the values and the gates may depend on the status
-            records = records_service()
-            values = records.stored_values(record, level)
-            context.update(values=values, lookups=records.lookups(level),
-                           states=records.states(level, values, record, record.stage_key, record.title),
+            context.update(record_values_context(records_service(), record),
                            panel=workflow_panel(record) if g.config.workflow_of(level) else None)
         return render_template("partials/_statuses.html", **context), status
     return _back(url_for("records.view", record_id=record_id), feedback)
