@@ -146,7 +146,11 @@ class FieldType:
 
     def display(self, field: "Field", value: Any, context: "Display | TenantConfig") -> str:
         """The value as text for pages, lists, history and reports ("" when empty)."""
-        return "" if self.is_empty(value) else self.text(field, value, as_display(context))
+        if self.is_empty(value):
+            return ""
+        if not self.accepts(value):
+            return str(value)  # e.g. a history entry written when the field had another type
+        return self.text(field, value, as_display(context))
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
         """A non-empty value as text; types override this rather than :meth:`display`."""
