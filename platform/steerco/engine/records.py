@@ -465,8 +465,11 @@ class Records:
         return None
 
     def may_assign_owner(self, level: Level, record: Record | None, parent: Record | None = None) -> bool:
+        """May the actor choose the owner of ``record`` (of a new record under ``parent``)?
+        A new record is judged at its place, owned by its creator until they choose."""
         if record is None:
-            return self.access.can("assign_owner", level.key, parent=parent)
+            record = Record(id=0, path=f"{parent.path if parent else '/'}0/", owner_id=self.access.actor.user_id,
+                            level_key=level.key)
         return self.access.can("assign_owner", level.key, record)
 
     def member_actor(self, user_id: int) -> Actor | None:
