@@ -93,8 +93,9 @@ def visible_changes(config: TenantConfig, access: Access, record: Record,
     for people: users and references by name, money in the tenant's currency and locale.
 
     A field's change is shown when the field is not hidden from the actor on this record
-    (its mode in the record's view); a change of a field that a condition hides now is
-    still history and stays listed.
+    (its mode, as in the record's view); a change of a field that a condition hides now
+    is still history and stays listed. Names are resolved for the whole history at once
+    (no query when no user or reference changed).
     """
     level = config.levels[record.level_key]
     display = display or Display.of(config)
@@ -133,13 +134,12 @@ def record_history(session: Session, config: TenantConfig, access: Access, recor
         .order_by(AuditEvent.id.desc())
     ).all()
     level = config.levels[record.level_key]
-    view = records.view(record)
     users, refs = _names_needed(level, [(event.data or {}).get("changes") or {} for event, _ in rows])
     display = fieldviews.display_for(records, users, refs)
     entries = []
     for event, name in rows:
         data = event.data or {}
-        changes = visible_changes(config, access, record, data.get("changes") or {}, display, view)
+        changes = visible_changes(config, access, record, data.get("changes") or {}, display)
         if data.get("changes") and not changes and event.kind in HIDDEN_WITH_THEIR_CHANGES:
             continue  # nothing of it is the reader's to see, not even that it happened
         entries.append(Entry(
