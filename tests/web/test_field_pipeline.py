@@ -273,3 +273,19 @@ def test_a_computed_value_of_the_wrong_type_is_a_field_problem_in_every_channel(
     assert record["values"]["double"] is None
     assert record["problems"]["double"].startswith("cannot be computed")
     assert record["problems"]["score"].startswith("cannot be shown")
+
+
+def test_the_lookup_search_needs_the_forms_right_and_offers_only_readable_records(client, session, mini, make_user, records_for, login):  # type: ignore[no-untyped-def]
+    tenant, admin, service, program = mini
+    mine = service.create("measure", program, Submission("Mine", MultiDict()))
+    service.create("measure", program, Submission("Someone else's", MultiDict()))
+    owner = make_user(tenant, [("owner", None)])
+    session.execute(Record.__table__.update().where(Record.id == mine.id).values(owner_id=owner.id))
+    session.commit()
+    login(owner.email)
+    found = client.get(f"/t/mini/lookup/measure/related?record={mine.id}&_search=")
+    assert found.status_code == 200
+    assert "Mine" in found.get_data(as_text=True) and "Someone else" not in found.get_data(as_text=True)
+    assert client.get(f"/t/mini/lookup/measure/related?parent={program.id}").status_code == 404  # unreadable parent
+    assert client.get(f"/t/mini/lookup/measure/description?record={mine.id}").status_code == 404  # no lookup
+    assert client.get(f"/t/mini/lookup/measure/_owner?record={mine.id}").status_code == 403  # no assign_owner

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from sqlalchemy import select
@@ -40,21 +41,37 @@ if TYPE_CHECKING:
 HIDDEN = FieldState(False, False, False, "hidden")
 
 
-@dataclass(frozen=True)
 class FieldView:
-    """One field of one record as one reader sees it."""
+    """One field of one record as one reader sees it.
 
-    field: Field
-    state: FieldState
-    #: the typed stored (or computed) value; None when the field is not visible
-    value: Any
-    #: the value as people read it ("" when empty or not visible)
-    text: str
-    #: why the value cannot be shown ("cannot be computed: ..."), or None
-    problem: str | None
-    #: what the field type's view template needs beyond the text (a grid's cells, files)
-    detail: Any
-    display: Display
+    The text (and a view template's detail) is formatted on first use: a form needs the
+    states of all fields but the text of only a few, a list only its columns'.
+    """
+
+    __slots__ = ("field", "state", "value", "problem", "display", "__dict__")
+
+    def __init__(self, field: Field, state: FieldState, value: Any, problem: str | None, display: Display):
+        self.field = field
+        self.state = state
+        #: the typed stored (or computed) value; None when not visible or not computable
+        self.value = value
+        #: why the value cannot be shown ("cannot be computed: ..."), or None
+        self.problem = problem
+        self.display = display
+
+    @cached_property
+    def text(self) -> str:
+        """The value as people read it ("" when empty, not visible or a problem)."""
+        if not self.state.visible or self.problem:
+            return ""
+        return self.field.kind.display(self.field, self.value, self.display)
+
+    @cached_property
+    def detail(self) -> Any:
+        """What the field type's view template needs beyond the text (a grid's cells, files)."""
+        if not self.state.visible or self.problem:
+            return None
+        return self.field.kind.detail(self.field, self.value, self.display)
 
     @property
     def key(self) -> str:
@@ -181,13 +198,11 @@ def views_of(records: "Records", level: Level, subjects: list[Subject]) -> list[
         for fld in level.fields:
             state = states[fld.key]
             if not state.visible:
-                fields[fld.key] = FieldView(fld, state, None, "", None, None, display)
+                fields[fld.key] = FieldView(fld, state, None, None, display)
                 continue
             value = values.get(fld.key)
             problem = problems.get(fld.key) or fld.kind.value_problem(fld, value)
-            text = "" if problem else fld.kind.display(fld, value, display)
-            detail = None if problem else fld.kind.detail(fld, value, display)
-            fields[fld.key] = FieldView(fld, state, None if problem else value, text, problem, detail, display)
+            fields[fld.key] = FieldView(fld, state, None if problem else value, problem, display)
         result.append(RecordView(subject.record, level, fields, display))
     return result
 
