@@ -14,7 +14,7 @@ import re
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import event, select
+from sqlalchemy import event
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
