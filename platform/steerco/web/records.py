@@ -188,9 +188,10 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     if request.method == "POST":
         expected = request.form.get("version", type=int)
-        number = record.number
+        number, previous_owner = record.number, record.owner_id
+        submission = _submission()
         try:
-            records.update(record, _submission(), expected)
+            records.update(record, submission, expected)
         except (ValidationFailed, StaleRecord) as failed:
             db.session.rollback()
             record = records.get(record_id)
@@ -203,12 +204,13 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
             return render_template("record_form.html", **context), failed.status
         db.session.commit()
         flash("Saved.")
-        try:
-            records.get(record_id)
-        except NotFound:
-            # Handed to a new owner, the record may be out of the actor's sight now.
-            flash(f"{level.label} {number} now belongs to someone else.")
-            return redirect(url_for("workspace.home"), code=303)
+        if submission.owner not in (None, previous_owner):
+            try:
+                records.get(record_id)
+            except NotFound:
+                # Handed to a new owner, the record may be out of the actor's sight now.
+                flash(f"{level.label} {number} now belongs to someone else.")
+                return redirect(url_for("workspace.home"), code=303)
         return redirect(url_for("records.view", record_id=record_id), code=303)
     values = records.stored_values(record, level)
     return render_template("record_form.html", **_form_context(records, level, record, None, values, record.title))
