@@ -101,7 +101,7 @@ def test_create_measure_with_capex_through_the_generated_form(page: Page, demo, 
     fill_and_settle(page, capex_input, "75000")
 
     # The computed probability-weighted potential follows what was typed (50 % default).
-    expect(page.locator("#field-probability_weighted_potential")).to_contain_text("90,000")
+    expect(page.locator("#field-probability_weighted_potential")).to_contain_text("90.000")
     # The fields typed into before the refresh kept their values.
     expect(page.get_by_label("Potential", exact=True)).to_have_value("180000")
     expect(capex_input).to_have_value("75000")
@@ -120,8 +120,8 @@ def test_create_measure_with_capex_through_the_generated_form(page: Page, demo, 
     expect(page.get_by_role("status")).to_contain_text(f"Measure {number} created.")
     expect(page.locator("#value-category")).to_have_text("Procurement")
     expect(page.locator("#value-has_capex")).to_have_text("Yes")
-    expect(page.locator("#value-capex_amount")).to_contain_text("75,000")
-    expect(page.locator("#value-potential")).to_contain_text("180,000")
+    expect(page.locator("#value-capex_amount")).to_contain_text("75.000")
+    expect(page.locator("#value-potential")).to_contain_text("180.000")
 
     # Back to the package through the breadcrumbs: the measure is in its list.
     page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=re.compile("Steel & Metals")).click()
@@ -185,7 +185,7 @@ def test_an_unparseable_amount_is_not_silently_dropped_on_save(page: Page, packa
     page.wait_for_load_state()
     # Either the form comes back with a message, or the amount was kept; never "saved, value gone".
     if re.search(r"/r/\d+$", page.url):
-        expect(page.locator("#value-potential")).to_contain_text("180,000", timeout=1_000)
+        expect(page.locator("#value-potential")).to_contain_text("180.000", timeout=1_000)
     else:
         expect(page.locator("#error-potential")).to_be_visible(timeout=1_000)
 
@@ -223,7 +223,7 @@ def test_submit_without_a_required_field_returns_the_form_with_values_and_a_mess
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(re.compile(r"/t/acme/r/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Index-based nickel surcharge")
-    expect(page.locator("#value-capex_amount")).to_contain_text("1,500")
+    expect(page.locator("#value-capex_amount")).to_contain_text("1.500")
 
 
 @pytest.mark.browser

@@ -212,10 +212,12 @@ def test_a_number_beyond_any_sensible_magnitude_is_refused(type_key):
 
 
 def test_numbers_display_with_thousands_separators_and_money_with_currency(config):
+    # The minimal tenant writes en-GB: Babel's separators, the currency's symbol.
     assert make("integer").kind.display(make("integer"), 1250, config) == "1,250"
-    assert make("decimal").kind.display(make("decimal"), 1250.5, config) == "1,250.50"
-    assert make("money").kind.display(make("money"), 1250000, config) == "1,250,000 EUR"
-    assert make("percent").kind.display(make("percent"), 12.5, config) == "12.5 %"
+    assert make("decimal").kind.display(make("decimal"), 1250.5, config) == "1,250.5"
+    assert make("money").kind.display(make("money"), 1250000, config) == "€1,250,000"
+    assert make("money").kind.display(make("money"), 1250.5, config) == "€1,250.50"
+    assert make("percent").kind.display(make("percent"), 12.5, config) == "12.5%"
     for type_key in ("integer", "decimal", "money", "percent"):
         assert make(type_key).kind.display(make(type_key), None, config) == ""
 
@@ -428,7 +430,7 @@ def test_an_untouched_money_grid_is_empty_and_displays_totals_otherwise(config):
     assert field.kind.is_empty({"plan": {"2026-01": None}})
     value = {"plan": {"2026-01": 1000.0, "2026-02": 2500.0}, "actual": {"2026-01": None}}
     assert not field.kind.is_empty(value)
-    assert field.kind.display(field, value, config) == "plan: 3,500 EUR, actual: 0 EUR"
+    assert field.kind.display(field, value, config) == "plan: €3,500, actual: €0"
     assert field.kind.display(field, {}, config) == ""
 
 
@@ -439,7 +441,7 @@ def test_a_computed_field_is_never_read_from_a_post(config):
 
     assert parse(field, post(weighted="999999")) is None
     assert field.kind.value_schema(field) == {}
-    assert field.kind.display(field, 1500, config) == "1,500 EUR"
+    assert field.kind.display(field, 1500, config) == "€1,500"
     assert field.kind.sort_cast(field) == "float"
 
 
@@ -479,7 +481,51 @@ def test_a_valid_posted_value_of_each_values_type_passes_its_own_schema():
               "money": "10.25", "percent": "50", "date": "2026-01-31", "yes_no": "1",
               "single_choice": "it", "multiple_choice": "it", "user": "4", "reference": "9"}
     for field in _fields_of_every_type():
-        if field.kind.storage != "values":
+        if not field.kind.tabular or not field.kind.accepts_input:
             continue
         value = parse(field, post(f=posted[field.type]))
         assert valid(field, value), (field.type, value)
+
+
+# -- display in the tenant's locale (Babel) ------------------------------------------------------
+
+def test_a_german_workspace_reads_numbers_money_percentages_and_dates_the_german_way():
+    documents = minimal_documents()
+    documents["tenant"]["locale"] = "de-DE"
+    german = compile_config(documents)
+
+    assert make("money").kind.display(make("money"), 25000, german) == "25.000\xa0€"
+    assert make("money").kind.display(make("money"), 25000.5, german) == "25.000,50\xa0€"
+    assert make("decimal").kind.display(make("decimal"), 1250.5, german) == "1.250,5"
+    assert make("percent").kind.display(make("percent"), 12.5, german) == "12,5\xa0%"
+    assert make("date").kind.display(make("date"), "2026-03-01", german) == "01.03.2026"
+
+
+def test_exports_keep_numbers_as_numbers_with_the_unit_in_the_header(config):
+    from steerco.fields.display import Display
+
+    display = Display.of(config)
+    money = make("money")
+    assert money.kind.export_value(money, 25000, display) == 25000
+    assert money.kind.export_unit(money, display) == "EUR"
+    assert make("percent").kind.export_unit(make("percent"), display) == "%"
+    assert make("date").kind.export_value(make("date"), "2026-03-01", display) == "2026-03-01"
+    assert make("yes_no").kind.export_value(make("yes_no"), False, display) == "No"
+
+
+def test_user_and_reference_fields_display_names_never_ids(config):
+    from steerco.fields.display import NOT_VISIBLE, Display
+
+    display = Display.of(config, users={5: "Ada Lovelace"}, records={9: "M-009 Steel"})
+    assert make("user").kind.display(make("user"), 5, display) == "Ada Lovelace"
+    assert make("reference").kind.display(make("reference"), 9, display) == "M-009 Steel"
+    assert make("reference").kind.display(make("reference"), 10, display) == NOT_VISIBLE
+
+
+def test_a_computed_value_of_the_wrong_type_is_a_problem_not_a_crash(config):
+    field = make("computed", result_type="decimal")
+
+    assert field.kind.value_problem(field, "abc").startswith("cannot be computed")
+    assert field.kind.display(field, "abc", config) == ""
+    assert field.kind.value_problem(field, 2.5) is None
+    assert field.kind.display(field, 2.5, config) == "2.5"

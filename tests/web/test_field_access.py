@@ -26,7 +26,7 @@ from steerco.reports.pdf import BASE_URL, StaticOnlyFetcher, render_pdf
 from steerco.store.models import Record, Tenant, User
 
 SECRET_BUDGET, SECRET_BASELINE = "987654", "7777777"
-SECRET_FORMS = ("987654", "987,654", "7777777", "7,777,777")
+SECRET_FORMS = ("987654", "987,654", "987.654", "7777777", "7,777,777", "7.777.777")
 
 
 def _service(session, tenant: Tenant, email: str) -> Records:  # type: ignore[no-untyped-def]
@@ -100,9 +100,10 @@ def test_the_same_responses_show_the_values_to_an_admin(client, acme):  # type: 
     _, project, measure = acme
     _login(client, "admin@acme.example")
     answers = _responses(client, project, measure)
-    assert b"987,654" in answers["project page"] and b"987,654" in answers["project list"]
-    assert b"987,654" in answers["project export"] and b"987,654" in answers["project pdf"]
-    assert b"7,777,777" in answers["measure history"] and b"7,777,777" in answers["measure page"]
+    # acme writes de-DE: "987.654 €" on screen and in PDFs, a plain number in the CSV.
+    assert b"987.654" in answers["project page"] and b"987.654" in answers["project list"]
+    assert b"987654" in answers["project export"] and b"987.654" in answers["project pdf"]
+    assert b"7.777.777" in answers["measure history"] and b"7.777.777" in answers["measure page"]
 
 
 def test_viewer_cannot_order_rows_by_a_hidden_column(client, acme, session):  # type: ignore[no-untyped-def]
@@ -249,7 +250,7 @@ def test_the_history_leaves_out_changes_of_hidden_fields_entirely(client, acme, 
     assert history.count('<li class="event-') == 1 and "Created" in history  # the budget change is not listed
     _login(client, "admin@acme.example")
     history = client.get(f"/t/acme/r/{project.id}/history").get_data(as_text=True)
-    assert history.count('<li class="event-') == 2 and "987,654" in history
+    assert history.count('<li class="event-') == 2 and "987.654" in history
 
 
 def test_an_export_named_with_any_characters_downloads(client, session, make_tenant, make_user, login):  # type: ignore[no-untyped-def]

@@ -61,8 +61,9 @@ READ = {"records.view", "records.record_history", "records.record_pdf", "api.rea
         "api.read_request"}
 #: change a record: update
 UPDATE = {"records.edit", "api.update_record"}
-#: create a child under a record: create at the child level
-CREATE = {"records.create", "api.create_record", "records.form_state"}
+#: create a child under a record: create at the child level (the lookup search serves the
+#: same forms: create under ?parent=, or update of ?record=)
+CREATE = {"records.create", "api.create_record", "records.form_state", "records.lookup_search"}
 #: lists of a level under a parent (or the top): read, and rows filtered by read
 LISTS = {"records.children", "records.export", "api.list_records"}
 #: an attachment: read of its record plus a visible field

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 Rollup = Literal["none", "sum", "avg", "min", "max", "count"]
 FieldMode = Literal["hidden", "read", "write"]
-Action = Literal["create", "read", "update", "delete", "transition", "approve", "comment"]
+Action = Literal["create", "read", "update", "delete", "transition", "approve", "comment", "assign_owner"]
 Scope = Literal["tenant", "subtree", "own"]
-ACTIONS: tuple[Action, ...] = ("create", "read", "update", "delete", "transition", "approve", "comment")
+ACTIONS: tuple[Action, ...] = ("create", "read", "update", "delete", "transition", "approve", "comment",
+                               "assign_owner")
 SCENARIOS = ("plan", "forecast", "actual")
 SYSTEM_COLUMNS = ("number", "title", "owner", "stage", "updated_at")
 

@@ -18,6 +18,7 @@ import json
 from typing import Any, Iterable, Mapping
 
 from steerco.config.model import Level, TenantConfig, Transition
+from steerco.fields.display import Display
 
 
 def content_fields(transition: Transition, level: Level) -> tuple[str, ...]:
@@ -46,11 +47,12 @@ def changed_fields(changes: Iterable[str]) -> set[str]:
     return {key.split(".", 1)[0] for key in changes}
 
 
-def display(level: Level, key: str, value: Any, config: TenantConfig) -> str:
-    """A captured value as text for people (evidence by its file names)."""
+def display(level: Level, key: str, value: Any, context: "Display | TenantConfig") -> str:
+    """A captured value as text for people (evidence by its file names; users and records
+    by name when ``context`` is a :class:`Display` that resolved them)."""
     fld = level.field(key)
     if fld is None or value in (None, "", [], {}):
         return "—"
     if isinstance(value, list) and value and all(isinstance(v, dict) and "filename" in v for v in value):
         return ", ".join(str(v["filename"]) for v in value)
-    return fld.kind.display(fld, value, config) or "—"
+    return fld.kind.display(fld, value, context) or "—"

@@ -25,14 +25,23 @@ class FieldState:
     mode: str
 
 
+#: up to this many choices a lookup field is a plain select; beyond, the form offers a search
+LOOKUP_SELECT_MAX = 300
+
+
 @dataclass
 class Lookups:
-    """Choices for fields whose options live in the database (users, records)."""
+    """Choices for fields whose options live in the database (users, records).
 
-    users: list[tuple[int, str]] = field(default_factory=list)
-    records: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    A source with more than :data:`LOOKUP_SELECT_MAX` entries holds None: the form then
+    offers search-as-you-type instead of a select, and a save checks the chosen id on
+    its own (never membership in a list), so no valid choice is ever refused.
+    """
 
-    def choices(self, fld: Field) -> list[tuple[int, str]]:
+    users: list[tuple[int, str]] | None = field(default_factory=list)
+    records: dict[str, list[tuple[int, str]] | None] = field(default_factory=dict)
+
+    def choices(self, fld: Field) -> list[tuple[int, str]] | None:
         source = getattr(fld.kind, "lookup", None)
         if source == "users":
             return self.users
@@ -40,8 +49,9 @@ class Lookups:
             return self.records.get(fld.target_level or "", [])
         return []
 
-    def label(self, fld: Field, value: Any) -> str:
-        return next((label for key, label in self.choices(fld) if key == value), "")
+    def searchable(self, fld: Field) -> bool:
+        """True when the field's choices are too many for a select."""
+        return self.choices(fld) is None
 
 
 def expression_scope(values: Mapping[str, Any], stage: str | None, title: str) -> dict[str, Any]:
@@ -49,15 +59,32 @@ def expression_scope(values: Mapping[str, Any], stage: str | None, title: str) -
     return {**values, "stage": stage, "title": title}
 
 
-def compute(level: Level, values: Mapping[str, Any], stage: str | None, title: str,
-            today: dt.date | None = None) -> dict[str, Any]:
-    """The level's computed values, in dependency order, from the other values."""
+def compute_checked(level: Level, values: Mapping[str, Any], stage: str | None, title: str,
+                    today: dt.date | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The level's computed values, in dependency order, and the problems of those whose
+    expression gave a value of another type than their ``result_type``.
+
+    Such a value becomes None (it is never stored, sorted or shown as if it were a number);
+    its problem ("cannot be computed: ...") is what pages, lists and exports show instead.
+    """
     scope = expression_scope(values, stage, title)
     computed: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for fld in level.computed_order:
         assert fld.expression is not None
-        computed[fld.key] = scope[fld.key] = fld.expression.evaluate(scope, today=today)
-    return computed
+        value = fld.expression.evaluate(scope, today=today)
+        problem = fld.kind.value_problem(fld, value)
+        if problem:
+            problems[fld.key], value = problem, None
+        computed[fld.key] = scope[fld.key] = value
+    return computed, problems
+
+
+def compute(level: Level, values: Mapping[str, Any], stage: str | None, title: str,
+            today: dt.date | None = None) -> dict[str, Any]:
+    """The level's computed values, in dependency order, from the other values (a value
+    of the wrong type is None; :func:`compute_checked` says why)."""
+    return compute_checked(level, values, stage, title, today)[0]
 
 
 def stage_reached(config: TenantConfig, level: Level, stage: str | None, threshold: str) -> bool:
@@ -77,16 +104,20 @@ def _holds_status(config: TenantConfig, level: Level, fld: Field) -> bool:
 
 def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], *,
                  stage: str | None, title: str, access: Access, record: Record | None,
-                 today: dt.date | None = None, parent: Record | None = None) -> dict[str, FieldState]:
+                 today: dt.date | None = None, parent: Record | None = None,
+                 computed: Mapping[str, Any] | None = None) -> dict[str, FieldState]:
     """Visible / editable / required for every field of the level, right now (for a new
-    record under ``parent`` when ``record`` is None)."""
-    scope = expression_scope({**values, **compute(level, values, stage, title, today)}, stage, title)
+    record under ``parent`` when ``record`` is None). ``computed`` are the level's computed
+    values when the caller has them already."""
+    if computed is None:
+        computed = compute(level, values, stage, title, today)
+    scope = expression_scope({**values, **computed}, stage, title)
     states: dict[str, FieldState] = {}
     for fld in level.fields:
         mode = access.field_mode(fld, record, level.key) if record is not None \
             else access.new_record_mode(fld, level.key, parent)
         visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
-        editable = (visible and mode == "write" and fld.kind.storage != "computed"
+        editable = (visible and mode == "write" and fld.kind.accepts_input
                     and not _holds_status(config, level, fld)
                     and (fld.editable_if is None or fld.editable_if.holds(scope, today=today)))
         required = editable and (fld.required_always or (

@@ -19,7 +19,7 @@ from steerco.config.expressions import EvaluationError, Expression
 from steerco.config.model import ApprovalStep, Level, Transition
 from steerco.engine.context import WorkContext
 from steerco.engine.forms import compute, expression_scope
-from steerco.store.models import Attachment, Record
+from steerco.store.models import Record
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,6 @@ class Applicable:
 
     steps: tuple[ApprovalStep, ...]
     reasons: Mapping[str, str]
-
-
-def _filled(storage: str, value: Any) -> Any:
-    """A time-phased grid counts as filled once one amount is entered."""
-    if storage == "periods" and isinstance(value, dict):
-        return value if any(v is not None for amounts in value.values() for v in amounts.values()) else {}
-    return value
 
 
 class Gates:
@@ -96,11 +89,11 @@ class Gates:
         missing = []
         for key in transition.required_fields:
             fld = level.field(key)
-            if fld is not None and fld.kind.is_empty(_filled(fld.kind.storage, values.get(key))):
+            if fld is not None and not fld.kind.is_filled(values.get(key)):  # a grid: one amount entered
                 missing.append(self._missing(record, level, fld.key, f"{fld.label} is empty."))
         for key in transition.required_evidence:
             fld = level.field(key)
-            if fld is not None and not [a for a in values.get(key) or [] if isinstance(a, Attachment)]:
+            if fld is not None and not fld.kind.is_filled(values.get(key)):
                 missing.append(self._missing(record, level, fld.key, f"{fld.label}: no file attached."))
         if transition.condition is not None:
             problem = self._condition(record, level, transition.condition, values)

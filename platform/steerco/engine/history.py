@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steerco.config.model import Level, TenantConfig
-from steerco.engine import field_identities
+from steerco.engine import field_identities, fieldviews
 from steerco.engine.access import Access
-from steerco.engine.approval_content import display
+from steerco.engine.approval_content import display as content_text
+from steerco.engine.fieldviews import RecordView
+from steerco.fields.display import Display
 from steerco.store.models import AuditEvent, Record, User
 
 KIND_LABELS = {
@@ -62,17 +64,6 @@ class Entry:
     decided_on: tuple[tuple[str, str], ...] = ()
 
 
-def _text(level: Level, key: str, value: Any, config: TenantConfig) -> str:
-    fld = level.field(key.split(".", 1)[0])
-    if value is None:
-        return "—"
-    if fld is not None and fld.kind.storage == "values":
-        return fld.kind.display(fld, value, config) or "—"
-    if isinstance(value, dict) and "attached" in value:
-        return "attached " + ", ".join(map(str, value["attached"]))
-    return str(value)
-
-
 def _label(level: Level, key: str) -> str:
     field_key, _, rest = key.partition(".")
     fld = level.field(field_key)
@@ -80,19 +71,51 @@ def _label(level: Level, key: str) -> str:
     return f"{fld.label} ({rest.replace('.', ' ')})" if rest else fld.label
 
 
+def _pairs(changes: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [(key, *(pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)))
+            for key, pair in changes.items()]
+
+
+def _names_needed(level: Level, events: list[dict[str, Any]]) -> tuple[set[Any], set[Any]]:
+    """The user and record ids that the changes of these events mention, to resolve at once."""
+    users: set[Any] = set()
+    refs: set[Any] = set()
+    for changes in events:
+        for key, old, new in _pairs(changes):
+            fld = level.field(key.split(".", 1)[0])
+            source = "users" if key == "owner" else getattr(fld.kind, "lookup", None) if fld else None
+            if source == "users":
+                users.update((old, new))
+            elif source == "records":
+                refs.update((old, new))
+    return users, refs
+
+
 def visible_changes(config: TenantConfig, access: Access, record: Record,
-                    changes: dict[str, Any]) -> tuple[Change, ...]:
-    """The changes of one event the actor may see on this record, labelled for people."""
+                    changes: dict[str, Any], display: Display | None = None,
+                    view: RecordView | None = None) -> tuple[Change, ...]:
+    """The changes of one event the actor may see on this record, labelled and formatted
+    for people: users and references by name, money in the tenant's currency and locale.
+
+    A field's change is shown when the field is not hidden from the actor on this record
+    (its mode, as in the record's view); a change of a field that a condition hides now
+    is still history and stays listed. Names are resolved for the whole history at once
+    (no query when no user or reference changed).
+    """
     level = config.levels[record.level_key]
+    display = display or Display.of(config)
     shown = []
-    for key, pair in changes.items():
-        old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-        fld = level.field(key.split(".", 1)[0])
+    for key, old, new in _pairs(changes):
+        field_key, _, part = key.partition(".")
+        fld = level.field(field_key)
         dimension = config.status_dimensions.get(key)
         if key == "title":
-            shown.append(Change(level.title_label, _text(level, key, old, config), _text(level, key, new, config)))
-        elif fld is not None and access.field_mode(fld, record, level.key) != "hidden":
-            shown.append(Change(_label(level, key), _text(level, key, old, config), _text(level, key, new, config)))
+            shown.append(Change(level.title_label, old or "—", new or "—"))
+        elif key == "owner" and fld is None:
+            shown.append(Change("Owner", display.user(old) or "—", display.user(new) or "—"))
+        elif fld is not None and _mode(access, record, level, fld, view) != "hidden":
+            shown.append(Change(_label(level, key), fld.kind.change_text(fld, part, old, display) or "—",
+                                fld.kind.change_text(fld, part, new, display) or "—"))
         elif fld is None and dimension is not None and level.key in dimension.levels:
             labels = {o.key: o.label for o in dimension.options}
             shown.append(Change(dimension.label, labels.get(old, "—"), labels.get(new, str(new))))
@@ -100,32 +123,47 @@ def visible_changes(config: TenantConfig, access: Access, record: Record,
 
 
 def decided_on(config: TenantConfig, access: Access, record: Record,
-               content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+               content: dict[str, Any], display: Display | None = None) -> tuple[tuple[str, str], ...]:
     """The approval content a decision was given on, without fields hidden from the reader."""
     level = config.levels[record.level_key]
-    return tuple((fld.label, display(level, key, value, config)) for key, value in content.items()
+    return tuple((fld.label, content_text(level, key, value, display or Display.of(config)))
+                 for key, value in content.items()
                  if (fld := level.field(key)) is not None and access.field_mode(fld, record, level.key) != "hidden")
+
+
+def _mode(access: Access, record: Record, level: Level, fld: Any, view: RecordView | None) -> str:
+    if view is not None:
+        return view.fields[fld.key].state.mode
+    return access.field_mode(fld, record, level.key)
 
 
 def record_history(session: Session, config: TenantConfig, access: Access, record: Record) -> list[Entry]:
     """Every event of the record, newest first, with what the actor may see of each."""
+    from steerco.engine.records import Records  # records imports this module's neighbours
+
+    records = Records(session, record.tenant_id, config, access)
     rows = session.execute(
         select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.user_id)
         .where(AuditEvent.tenant_id == record.tenant_id, AuditEvent.record_id == record.id)
         .order_by(AuditEvent.id.desc())
     ).all()
+    level = config.levels[record.level_key]
+    mentioned = [(event.data or {}).get("changes") or {} for event, _ in rows] + [
+        {key: [None, value] for key, value in ((event.data or {}).get("approved") or {}).items()} for event, _ in rows]
+    users, refs = _names_needed(level, mentioned)
+    display = fieldviews.display_for(records, users, refs)
     # A key reused by a new field must not show the changes of the earlier field's values.
     current = field_identities.change_filter(session, record.tenant_id, config.version)
     entries = []
     for event, name in rows:
         data = event.data or {}
         changes = visible_changes(config, access, record, {
-            key: pair for key, pair in (data.get("changes") or {}).items() if current(key, event.created_at)})
+            key: pair for key, pair in (data.get("changes") or {}).items() if current(key, event.created_at)}, display)
         if data.get("changes") and not changes and event.kind in HIDDEN_WITH_THEIR_CHANGES:
             continue  # nothing of it is the reader's to see, not even that it happened
         entries.append(Entry(
             event.id, event.created_at, name or "system", event.kind,
             KIND_LABELS.get(event.kind, event.kind.replace(".", " ").capitalize()),
-            str(data.get("summary", "")), changes, decided_on(config, access, record, data.get("approved") or {}),
+            str(data.get("summary", "")), changes, decided_on(config, access, record, data.get("approved") or {}, display),
         ))
     return entries

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import jsonschema
 from sqlalchemy import func, select, update
@@ -25,14 +23,17 @@ from werkzeug.datastructures import MultiDict
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine import audit
-from steerco.engine.access import Access
+from steerco.engine import fieldviews
+from steerco.engine.access import Access, Actor, Grant
 from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
-from steerco.engine.forms import FieldState, Lookups, compute, field_states
+from steerco.engine.fieldviews import RecordView
+from steerco.engine.forms import LOOKUP_SELECT_MAX, FieldState, Lookups, compute, field_states
 from steerco.engine.rules import rule_problems
 from steerco.fields import FieldInvalid, FormInput, Upload
+from steerco.fields.base import StoreContext
 from steerco.store.blobs import BlobStore
 from steerco.store.models import (
-    Attachment, Membership, NumberCounter, PeriodValue, Record, User, utcnow,
+    Attachment, Membership, NumberCounter, Record, RoleAssignment, User, utcnow,
 )
 
 TITLE_MAX = 300
@@ -46,13 +47,24 @@ class InvalidQuery(SteercoError):
 _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
+#: how many records an export reads per statement (keyset pagination)
+EXPORT_BATCH = 500
+#: how many matches a search-as-you-type answer offers
+SEARCH_LIMIT = 20
+
+
 @dataclass
 class Submission:
-    """What a form or API call sends for a record."""
+    """What a form or API call sends for a record.
+
+    ``owner`` is the id of the user who should own the record, or None to leave the owner
+    as it is (the creator, for a new record); sending it needs the ``assign_owner`` action.
+    """
 
     title: str | None
     form: FormInput
     uploads: dict[str, list[Upload]] = field(default_factory=dict)
+    owner: Any = None
 
 
 @dataclass
@@ -140,23 +152,24 @@ class Records:
             return {"number": Record.number, "title": Record.title, "owner": Record.owner_id,
                     "stage": Record.stage_key, "updated_at": Record.updated_at}[sort]
         fld = level.field(sort)
-        if fld is None or fld.kind.storage not in {"values", "computed"} \
+        if fld is None or not fld.kind.tabular \
                 or not self.access.field_visible_everywhere(fld, level.key):
             return Record.number  # a hidden field must not order rows: the order would tell its values
         return getattr(Record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
 
-    def _queryable(self, level: Level, key: str, storages: set[str]) -> Field | None:
-        """The level's field ``key`` if a list may sort or filter by it: stored in one of
-        ``storages`` and shown to every role through which the actor reads the level, so
-        neither the order nor the matches tell anything about a value hidden from them."""
+    def _queryable(self, level: Level, key: str, *, filtering: bool = False) -> Field | None:
+        """The level's field ``key`` if a list may sort (or filter) by it: one value per
+        record in its JSON (entered, not computed, to filter) and shown to every role through
+        which the actor reads the level, so neither the order nor the matches tell anything
+        about a value hidden from them."""
         fld = level.field(key)
-        if fld is None or fld.kind.storage not in storages \
+        if fld is None or not fld.kind.tabular or (filtering and not fld.kind.accepts_input) \
                 or not self.access.field_visible_everywhere(fld, level.key):
             return None
         return fld
 
     def _sortable(self, level: Level, sort: str) -> bool:
-        return sort in SYSTEM_COLUMNS or self._queryable(level, sort, {"values", "computed"}) is not None
+        return sort in SYSTEM_COLUMNS or self._queryable(level, sort) is not None
 
     def children(self, parent: Record | None, level_key: str, *, sort: str = "number",
                  descending: bool = False, page: int = 1, per_page: int = 25) -> Page:
@@ -222,7 +235,7 @@ class Records:
 
     def _equals(self, level: Level, key: str, raw: str):  # type: ignore[no-untyped-def]
         """SQL condition: the field's stored value equals ``raw`` parsed by the field's type."""
-        fld = self._queryable(level, key, {"values"})
+        fld = self._queryable(level, key, filtering=True)
         if fld is None:
             raise InvalidQuery(f"cannot filter {level.label_plural} by {key!r}; "
                                "use a field of the level that is stored on the record")
@@ -247,17 +260,45 @@ class Records:
         found = {r.id: dict(r.values or {}) for r in records}
         if not found:
             return found
-        if any(f.kind.storage == "periods" for f in level.fields):
-            for row in self.session.scalars(select(PeriodValue).where(
-                    PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id.in_(found))):
-                found[row.record_id].setdefault(row.field_key, {}).setdefault(
-                    row.scenario, {})[row.period] = float(row.amount)
-        if any(f.kind.storage == "attachments" for f in level.fields):
-            for att in self.session.scalars(select(Attachment).where(
-                    Attachment.tenant_id == self.tenant_id, Attachment.record_id.in_(found),
-                    Attachment.deleted_at.is_(None)).order_by(Attachment.id)):
-                found[att.record_id].setdefault(att.field_key, []).append(att)
+        # One query per kind of storage outside the JSON (time-phased amounts, files).
+        for loader in dict.fromkeys(f.kind.loader for f in level.fields if f.kind.loader):
+            loader(self.session, self.tenant_id, found)  # type: ignore[misc]
         return found
+
+    # -- the field pipeline ----------------------------------------------------------------
+    def views(self, level: Level, records: list[Record],
+              values: Mapping[int, Mapping[str, Any]] | None = None) -> dict[int, RecordView]:
+        """Every field of each record as the actor sees it (state, value, text), batched:
+        see :mod:`steerco.engine.fieldviews`."""
+        return fieldviews.record_views(self, level, records, values)
+
+    def view(self, record: Record, values: Mapping[str, Any] | None = None) -> RecordView:
+        return fieldviews.record_view(self, record, values)
+
+    def export_rows(self, level_key: str, parent: Record | None = None,
+                    batch: int = EXPORT_BATCH) -> Iterator[tuple[Record, RecordView]]:
+        """Every readable record of a level under ``parent`` (top level if None), in number
+        order, with its view: a keyset-paginated stream, a fixed number of statements per
+        ``batch`` records whatever the size of the list, and nothing kept in memory."""
+        level = self.config.levels[level_key]
+        query = self._readable().where(Record.level_key == level.key)
+        query = query.where(Record.parent_id == parent.id) if parent is not None \
+            else query.where(Record.parent_id.is_(None))
+        after: tuple[str, int] | None = None
+        while True:
+            page_query = query.order_by(Record.number, Record.id).limit(batch)
+            if after is not None:
+                page_query = page_query.where((Record.number > after[0]) | (
+                    (Record.number == after[0]) & (Record.id > after[1])))
+            items = list(self.session.scalars(page_query))
+            if not items:
+                return
+            views = self.views(level, items)
+            for record in items:
+                yield record, views[record.id]
+            if len(items) < batch:
+                return
+            after = (items[-1].number, items[-1].id)
 
     def attachments(self, record: Record) -> list[Attachment]:
         return list(self.session.scalars(select(Attachment).where(
@@ -279,21 +320,59 @@ class Records:
         assert self.blobs is not None
         return att, self.blobs.get(self.tenant_id, att.storage_key)
 
-    def lookups(self, level: Level) -> Lookups:
-        """Choices for the level's user and reference fields, loaded only when it has some."""
+    def lookups(self, level: Level, *, owner: bool = False) -> Lookups:
+        """Choices for the level's user and reference fields (and the owner, if ``owner``):
+        a select's worth at most per source; a larger source is left to the search."""
         lookups = Lookups()
-        kinds = {getattr(f.kind, "lookup", None): f for f in level.fields}
-        if "users" in kinds:
-            lookups.users = [(user_id, name) for user_id, name in self.session.execute(
-                select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-                .where(Membership.tenant_id == self.tenant_id, Membership.is_active).order_by(User.name)).all()]
+        kinds = {getattr(f.kind, "lookup", None) for f in level.fields}
+        if "users" in kinds or owner:
+            rows = self.session.execute(self._members().with_only_columns(User.id, User.name)
+                                        .order_by(User.name).limit(LOOKUP_SELECT_MAX + 1)).all()
+            lookups.users = [(i, n) for i, n in rows] if len(rows) <= LOOKUP_SELECT_MAX else None
         for fld in level.fields:
             if getattr(fld.kind, "lookup", None) == "records" and fld.target_level:
                 rows = self.session.execute(
                     self._readable().with_only_columns(Record.id, Record.number, Record.title)
-                    .where(Record.level_key == fld.target_level).order_by(Record.number).limit(500)).all()
-                lookups.records[fld.target_level] = [(i, f"{n} {t}") for i, n, t in rows]
+                    .where(Record.level_key == fld.target_level).order_by(Record.number)
+                    .limit(LOOKUP_SELECT_MAX + 1)).all()
+                lookups.records[fld.target_level] = [(i, f"{n} {t}") for i, n, t in rows] \
+                    if len(rows) <= LOOKUP_SELECT_MAX else None
         return lookups
+
+    def _members(self):  # type: ignore[no-untyped-def]
+        """Active members of the workspace (the people a user field or an owner may name)."""
+        return select(User).join(Membership, Membership.user_id == User.id).where(
+            Membership.tenant_id == self.tenant_id, Membership.is_active, User.is_active)
+
+    def search_choices(self, source: str, target_level: str | None, text: str) -> list[tuple[int, str]]:
+        """Search-as-you-type for a lookup: up to :data:`SEARCH_LIMIT` active members whose
+        name contains ``text`` (``source`` "users"), or readable records of ``target_level``
+        whose number or title contains it (``source`` "records")."""
+        text = (text or "").strip()
+        if source == "users":
+            query = self._members().with_only_columns(User.id, User.name).order_by(User.name)
+            if text:
+                query = query.where(User.name.icontains(text, autoescape=True))
+            return [(i, n) for i, n in self.session.execute(query.limit(SEARCH_LIMIT)).all()]
+        query = self._readable().with_only_columns(Record.id, Record.number, Record.title) \
+            .where(Record.level_key == target_level).order_by(Record.number)
+        if text:
+            query = query.where(Record.title.icontains(text, autoescape=True)
+                                | Record.number.icontains(text, autoescape=True))
+        return [(i, f"{n} {t}") for i, n, t in self.session.execute(query.limit(SEARCH_LIMIT)).all()]
+
+    def _lookup_problem(self, fld: Field, value: Any) -> str | None:
+        """A chosen user or record checked on its own, in one query: an active member, or a
+        record of the target level the actor may read. No list of choices, so no cap."""
+        source = getattr(fld.kind, "lookup", None)
+        if source == "users":
+            found = self.session.scalar(self._members().with_only_columns(User.id).where(User.id == value))
+        elif source == "records":
+            found = self.session.scalar(self._readable().with_only_columns(Record.id).where(
+                Record.id == value, Record.level_key == fld.target_level))
+        else:
+            return None
+        return None if found is not None else "Choose one of the offered entries."
 
     def states(self, level: Level, values: Mapping[str, Any], record: Record | None,
                stage: str | None, title: str, parent: Record | None = None) -> dict[str, FieldState]:
@@ -318,7 +397,6 @@ class Records:
                 "update", level.key, record):
             # A field override lets a role change that field, not the record's title.
             errors["title"] = "You may only read this field; your change was not applied."
-        lookups = None
         changes: dict[str, Any] = {}
         for fld in level.fields:
             state = states[fld.key]
@@ -331,17 +409,14 @@ class Records:
                 # refused, whatever the value, so a refusal cannot confirm a guess of it.
                 if state.mode == "hidden":
                     errors["_form"] = "The form contained a field you may not change; nothing was saved."
-                elif state.visible and self._differs(fld, parsed[fld.key], current.get(fld.key)):
+                elif state.visible and fld.kind.differs(parsed[fld.key], current.get(fld.key)):
                     errors[fld.key] = "You may only read this field; your change was not applied."
                 continue
             if not state.editable:
                 continue
-            value = parsed.get(fld.key, current.get(fld.key)) if fld.key in parsed else current.get(fld.key)
-            if fld.kind.storage == "attachments":
-                existing = [a for a in current.get(fld.key) or [] if isinstance(a, Attachment)]
-                empty = not existing and not parsed.get(fld.key)
-            else:
-                empty = fld.kind.is_empty(value)
+            value = fld.kind.after_submit(current.get(fld.key), parsed[fld.key]) if fld.key in parsed \
+                else current.get(fld.key)
+            empty = not fld.kind.is_filled(value)
             if state.required and empty:
                 errors[fld.key] = "Required."
                 continue
@@ -350,21 +425,71 @@ class Records:
                     changes[fld.key] = parsed[fld.key]
                 continue
             problem = self._schema_problem(fld, value) or fld.kind.check(fld, value, self.config)
-            if problem is None and getattr(fld.kind, "lookup", None):
-                lookups = lookups or self.lookups(level)
-                if value not in {key for key, _ in lookups.choices(fld)}:
-                    problem = "Choose one of the offered entries."
+            if problem is None and value != current.get(fld.key):
+                # An unchanged choice stays valid even when the actor cannot read its target.
+                problem = self._lookup_problem(fld, value)
             if problem:
                 errors[fld.key] = problem
             else:
-                changes[fld.key] = value
+                changes[fld.key] = parsed[fld.key]
         if not errors:  # the level's cross-field rules, on what the save would leave
-            errors.update(rule_problems(level, {**current, **changes}, (self.now or utcnow()).date(),
+            after = {**current, **{key: level.field(key).kind.after_submit(current.get(key), value)  # type: ignore[union-attr]
+                                   for key, value in changes.items()}}
+            errors.update(rule_problems(level, after, (self.now or utcnow()).date(),
                                         stage=stage, title=title, before=None if record is None else current,
                                         shown={k for k, s in states.items() if s.visible}))
+        owner_problem = self._owner_problem(level, submission.owner, record, parent)
+        if owner_problem:
+            errors["owner"] = owner_problem
         if errors:
-            raise ValidationFailed(errors, submitted)
+            raise ValidationFailed(errors, {**submitted, **({"_owner": submission.owner}
+                                                            if submission.owner is not None else {})})
         return changes, submitted
+
+    # -- ownership -------------------------------------------------------------------------
+    def _owner_problem(self, level: Level, owner: Any, record: Record | None,
+                       parent: Record | None) -> str | None:
+        """Why ``owner`` may not (become) the record's owner, or None.
+
+        Choosing the owner needs the ``assign_owner`` action at the record (or, for a new
+        record, at its place). The new owner must be an active member of the workspace who
+        may read the record once they own it, so that an "own"-scoped role follows them.
+        """
+        if owner is None or (record is not None and owner == record.owner_id):
+            return None
+        if not self.may_assign_owner(level, record, parent):
+            return "You may not choose the owner here."
+        if isinstance(owner, bool) or not isinstance(owner, int) or owner < 1:
+            return "Choose a member of the workspace."
+        candidate = self.member_actor(owner)
+        if candidate is None:
+            return "Choose an active member of the workspace."
+        place = record.path if record is not None else f"{parent.path if parent else '/'}0/"
+        probe = Record(id=record.id if record is not None else 0, path=place, owner_id=owner,
+                       level_key=level.key)
+        if not Access(self.config, candidate).can("read", level.key, probe):
+            return f"{candidate.name} may not read this {level.label.lower()}; choose someone who may."
+        return None
+
+    def may_assign_owner(self, level: Level, record: Record | None, parent: Record | None = None) -> bool:
+        """May the actor choose the owner of ``record`` (of a new record under ``parent``)?
+        A new record is judged at its place, owned by its creator until they choose."""
+        if record is None:
+            record = Record(id=0, path=f"{parent.path if parent else '/'}0/", owner_id=self.access.actor.user_id,
+                            level_key=level.key)
+        return self.access.can("assign_owner", level.key, record)
+
+    def member_actor(self, user_id: int) -> Actor | None:
+        """An active member of the workspace as an actor (their roles), or None."""
+        user = self.session.scalar(self._members().where(User.id == user_id))
+        if user is None:
+            return None
+        rows = self.session.execute(
+            select(RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
+            .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == self.tenant_id))
+            .where(RoleAssignment.tenant_id == self.tenant_id, RoleAssignment.user_id == user_id)).all()
+        return Actor(user.id, user.name, tuple(Grant(role, path) for role, node_id, path in rows
+                                                if node_id is None or path is not None))
 
     def _parse(self, level: Level, submission: Submission) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
         """Each posted field parsed by its type: (values, everything typed, parse errors)."""
@@ -380,7 +505,7 @@ class Records:
         for fld in level.fields:
             posted = any(name == fld.key or name.startswith(fld.key + ".") for name in form_keys) \
                 or fld.key in submission.uploads
-            if not posted or fld.kind.storage == "computed":
+            if not posted or not fld.kind.accepts_input:
                 continue
             try:
                 parsed[fld.key] = fld.kind.parse(fld, submission.form, submission.uploads)
@@ -410,17 +535,7 @@ class Records:
         return {**current, **submitted}, errors
 
     @staticmethod
-    def _differs(fld: Field, new: Any, old: Any) -> bool:
-        if fld.kind.storage == "attachments":
-            return bool(new)
-        if fld.kind.storage == "periods":
-            return not fld.kind.is_empty(new) and new != old
-        return not (fld.kind.is_empty(new) and fld.kind.is_empty(old)) and new != old
-
-    @staticmethod
     def _schema_problem(fld: Field, value: Any) -> str | None:
-        if fld.kind.storage != "values":
-            return None
         error = next(iter(_value_validator(fld).iter_errors(value)), None)
         return _schema_message(error) if error else None
 
@@ -449,15 +564,16 @@ class Records:
         changes, _ = self._validate(level, submission, None, stage, parent)
         now = self.now or utcnow()
         title = (submission.title or "").strip()
+        owner = submission.owner if submission.owner is not None else self.access.actor.user_id
         record = Record(
             tenant_id=self.tenant_id, level_key=level.key, parent_id=parent.id if parent else None,
             number=self._next_number(level), title=title, path="",
-            owner_id=self.access.actor.user_id, stage_key=stage, values={},
+            owner_id=owner, stage_key=stage, values={},
             config_version=self.config.version, created_at=now, updated_at=now,
             created_by_id=self.access.actor.user_id, updated_by_id=self.access.actor.user_id,
             depth=(parent.depth + 1) if parent else 0,
         )
-        defaults = {f.key: f.default for f in level.fields if f.default is not None and f.kind.storage == "values"}
+        defaults = {f.key: f.default for f in level.fields if f.default is not None}
         statuses = {d.key: d.default for d in self.config.status_dimensions.values()
                     if level.key in d.levels and d.default is not None}
         changes = {**defaults, **statuses, **changes}
@@ -472,6 +588,8 @@ class Records:
         self.session.execute(update(Record).where(Record.id == record.id).values(path=path))
         set_committed_value(record, "path", path)
         diff.update(self._apply_related(level, record, changes))
+        if owner != self.access.actor.user_id:
+            diff["owner"] = [None, owner]
         self.session.flush()
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
                      kind="record.created", record_id=record.id,
@@ -500,6 +618,10 @@ class Records:
             diff.update(self._apply_related(level, record, changes))
         if renamed:
             diff["title"] = renamed
+        if submission.owner is not None and submission.owner != record.owner_id:
+            # "own" scope follows the owner: from now on the new owner's own-scoped roles apply.
+            diff["owner"] = [record.owner_id, submission.owner]
+            record.owner_id = submission.owner
         if not diff:
             return record
         record.updated_at = self.now or utcnow()
@@ -531,9 +653,8 @@ class Records:
         values = dict(record.values or {})
         diff: dict[str, Any] = {}
         for fld in level.fields:
-            if fld.key in changes and fld.kind.storage == "values" and values.get(fld.key) != changes[fld.key]:
-                diff[fld.key] = [values.get(fld.key), changes[fld.key]]
-                values[fld.key] = changes[fld.key]
+            if fld.key in changes:
+                diff.update(fld.kind.write_value(fld, values, changes[fld.key]))
         values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
         for fld in level.computed_order:
             if fld.key in before and before.get(fld.key) != values.get(fld.key):
@@ -543,54 +664,12 @@ class Records:
         return diff
 
     def _apply_related(self, level: Level, record: Record, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Write time-phased amounts and attachments, which live in tables of their own."""
+        """Write the values that live in tables of their own (time-phased amounts, files):
+        each field type writes its own, once the record has an id."""
+        context = StoreContext(self.session, self.tenant_id, self.access.actor.user_id,
+                               frozenset(p.key for p in self.config.periods), self.blobs)
         diff: dict[str, Any] = {}
         for fld in level.fields:
-            if fld.key not in changes:
-                continue
-            if fld.kind.storage == "periods":
-                diff.update(self._store_grid(record, fld, changes[fld.key] or {}))
-            elif fld.kind.storage == "attachments":
-                diff.update(self._store_uploads(record, fld, changes[fld.key] or []))
+            if fld.key in changes:
+                diff.update(fld.kind.write_related(context, record, fld, changes[fld.key]))
         return diff
-
-    def _store_grid(self, record: Record, fld: Field, grid: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        existing = {(r.scenario, r.period): r for r in self.session.scalars(select(PeriodValue).where(
-            PeriodValue.tenant_id == self.tenant_id, PeriodValue.record_id == record.id,
-            PeriodValue.field_key == fld.key))}
-        periods = {p.key for p in self.config.periods}
-        diff: dict[str, Any] = {}
-        for scenario, amounts in grid.items():
-            for period, amount in amounts.items():
-                if period not in periods:
-                    continue
-                row = existing.get((scenario, period))
-                old = float(row.amount) if row else None
-                if old == amount:
-                    continue
-                diff[f"{fld.key}.{scenario}.{period}"] = [old, amount]
-                if amount is None and row is not None:
-                    self.session.delete(row)
-                elif row is not None:
-                    row.amount = Decimal(str(amount))
-                elif amount is not None:
-                    self.session.add(PeriodValue(tenant_id=self.tenant_id, record_id=record.id,
-                                                 field_key=fld.key, period=period, scenario=scenario,
-                                                 amount=Decimal(str(amount))))
-        return diff
-
-    def _store_uploads(self, record: Record, fld: Field, uploads: list[Upload]) -> dict[str, Any]:
-        if not uploads:
-            return {}
-        if self.blobs is None:
-            raise Forbidden("file uploads are not available here")
-        names = []
-        for upload in uploads:
-            key = self.blobs.put(self.tenant_id, upload.data)
-            self.session.add(Attachment(
-                tenant_id=self.tenant_id, record_id=record.id, field_key=fld.key,
-                filename=upload.filename[:255], content_type=upload.content_type[:127] or "application/octet-stream",
-                size=upload.size, sha256=hashlib.sha256(upload.data).hexdigest(), storage_key=key,
-                uploaded_by_id=self.access.actor.user_id))
-            names.append(upload.filename)
-        return {fld.key: [None, {"attached": names}]}

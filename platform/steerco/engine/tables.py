@@ -1,21 +1,29 @@
 """Tables of records as the actor may see them: the one source for lists and exports.
 
-A column shows when some role of the actor may see its field at the level; each cell is
-checked again against the record it belongs to, because one user can hold a role that
-hides a field tenant-wide and another that shows it in one program's subtree. A hidden
-cell carries no value at all, so no template or export can print it by mistake.
-Sorting by a column is allowed only when no role of the actor hides it, so the order
-of rows cannot reveal a value the actor may not read.
+A column shows when some role of the actor may see its field at the level; each cell
+comes from the field pipeline (:mod:`steerco.engine.fieldviews`) for the record it
+belongs to, so it follows the record's own field states: one user can hold a role that
+hides a field tenant-wide and another that shows it in one program's subtree, and a
+value hidden by its own ``visible_if`` is hidden in the row too. A hidden cell carries
+no value at all, so no template or export can print it by mistake. Sorting by a column
+is allowed only when no role of the actor hides it, so the order of rows cannot reveal
+a value the actor may not read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine.access import Access
+from steerco.engine.fieldviews import RecordView
+from steerco.fields.base import ExportValue
+from steerco.fields.display import Display
 from steerco.store.models import Record
+
+if TYPE_CHECKING:
+    from steerco.engine.records import Records
 
 SYSTEM_LABELS = {"number": "No.", "owner": "Owner", "stage": "Stage", "updated_at": "Updated"}
 
@@ -34,6 +42,10 @@ class Cell:
     value: Any
     text: str
     hidden: bool
+    #: the value as a CSV cell (a number stays a number)
+    export: ExportValue = None
+    #: why the value cannot be shown ("cannot be computed: ..."), if so
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,7 @@ def columns(config: TenantConfig, access: Access, level: Level,
             continue
         if fld is not None and access.field_mode(fld, None, level.key) == "hidden":
             continue
-        sortable = fld is None or (fld.kind.storage in {"values", "computed"}
-                                   and access.field_visible_everywhere(fld, level.key))
+        sortable = fld is None or (fld.kind.tabular and access.field_visible_everywhere(fld, level.key))
         result.append(Column(key, _label(level, key, fld), fld, sortable))
     return result
 
@@ -67,46 +78,62 @@ def columns(config: TenantConfig, access: Access, level: Level,
 def export_columns(config: TenantConfig, access: Access, level: Level) -> list[Column]:
     """Every column an export offers: system columns, then each stored or computed field."""
     keys = ["number", "title", "owner", "stage", "updated_at"] + [
-        f.key for f in level.fields if f.kind.storage in {"values", "computed"}]
+        f.key for f in level.fields if f.kind.tabular]
     if config.workflow_of(level) is None:
         keys.remove("stage")
     return columns(config, access, level, keys)
 
 
-def _system_value(config: TenantConfig, level: Level, record: Record, key: str) -> tuple[Any, str]:
+def header(column: Column, display: Display) -> str:
+    """A CSV header cell: the label, with the unit its numbers are in ("Potential (EUR)")."""
+    unit = column.field.kind.export_unit(column.field, display) if column.field is not None else None
+    return f"{column.label} ({unit})" if unit else column.label
+
+
+def _system_value(config: TenantConfig, level: Level, record: Record, key: str,
+                  display: Display) -> tuple[Any, str, ExportValue]:
+    """(value, text, export value) of a system column."""
     if key == "number":
-        return record.number, record.number
+        return record.number, record.number, record.number
     if key == "title":
-        return record.title, record.title
+        return record.title, record.title, record.title
     if key == "owner":
         name = record.owner.name if record.owner else ""
-        return name, name
+        return record.owner_id, name, name
     if key == "stage":
         workflow = config.workflow_of(level)
         stage = workflow.stage(record.stage_key) if workflow else None
-        return record.stage_key, stage.label if stage else ""
+        label = stage.label if stage else ""
+        return record.stage_key, label, label
     if key == "updated_at":
-        return record.updated_at, record.updated_at.strftime("%Y-%m-%d")
-    return None, ""
+        day = record.updated_at.date()
+        return record.updated_at, display.formatter.date(day), day.isoformat()
+    return None, "", None
 
 
-def rows(config: TenantConfig, access: Access, level: Level, cols: list[Column],
-         records: Iterable[Record]) -> list[Row]:
-    """One row per record, each cell checked against that record's field mode."""
-    result = []
-    for record in records:
-        cells = []
-        for col in cols:
-            if col.field is None:
-                value, text = _system_value(config, level, record, col.key)
-                cells.append(Cell(col, value, text, False))
-            elif access.field_mode(col.field, record, level.key) == "hidden":
-                cells.append(Cell(col, None, "", True))
-            else:
-                value = (record.values or {}).get(col.field.key)
-                cells.append(Cell(col, value, col.field.kind.display(col.field, value, config), False))
-        result.append(Row(record, tuple(cells)))
-    return result
+def row(config: TenantConfig, level: Level, cols: Iterable[Column], record: Record, view: RecordView) -> Row:
+    """One record's cells, each from the record's view (hidden: no value, no text)."""
+    cells = []
+    for col in cols:
+        if col.field is None:
+            value, text, export = _system_value(config, level, record, col.key, view.display)
+            cells.append(Cell(col, value, text, False, export))
+            continue
+        fv = view.fields[col.field.key]
+        if not fv.visible:
+            cells.append(Cell(col, None, "", True))
+        else:
+            cells.append(Cell(col, fv.value, fv.problem or fv.text, False, fv.export_value(), fv.problem))
+    return Row(record, tuple(cells))
+
+
+def rows(records: "Records", level: Level, cols: list[Column], items: Iterable[Record],
+         views: Mapping[int, RecordView] | None = None) -> list[Row]:
+    """One row per record, its cells from the field pipeline (batched for all ``items``)."""
+    items = list(items)
+    if views is None:
+        views = records.views(level, items)
+    return [row(records.config, level, cols, record, views[record.id]) for record in items]
 
 
 @dataclass(frozen=True)
@@ -120,6 +147,6 @@ class Listing:
     rows: tuple[Row, ...]
 
 
-def listing(config: TenantConfig, access: Access, level: Level, parent: Record | None, page: Any) -> Listing:
-    cols = columns(config, access, level)
-    return Listing(level, parent, page, tuple(cols), tuple(rows(config, access, level, cols, page.items)))
+def listing(records: "Records", level: Level, parent: Record | None, page: Any) -> Listing:
+    cols = columns(records.config, records.access, level)
+    return Listing(level, parent, page, tuple(cols), tuple(rows(records, level, cols, page.items)))

@@ -2,18 +2,27 @@
 
 A field type knows, for fields of its kind: which widget template renders it, how to
 turn posted form input into a value, the JSON Schema of a valid value (jsonschema then
-validates what was submitted), how to display a value, which rollups make sense, and
-where its values live (the record's JSON values, the time-phased table, attachments,
-or nowhere because they are computed). Nothing else in the code branches on a type name.
+validates what was submitted), how to display and export a value, which rollups make
+sense, and where its values live (the record's JSON values, the time-phased table,
+attachments, or nowhere because they are computed) together with everything that
+follows from that: reading many records' values at once, writing a change, telling
+whether a change differs and whether a value is filled. Nothing else in the code
+branches on a type name or a storage kind; it asks the field's type.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
+
+from steerco.fields.display import Display, as_display
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from steerco.config.model import Field, TenantConfig
+    from steerco.store.blobs import BlobStore
+    from steerco.store.models import Record
 
 Storage = Literal["values", "periods", "attachments", "computed"]
 #: What a field's value is inside an expression, for the type check at load time
@@ -43,6 +52,30 @@ class Upload:
         return len(self.data)
 
 
+@dataclass(frozen=True)
+class StoreContext:
+    """What a type needs to write values that live outside the record's JSON."""
+
+    session: "Session"
+    tenant_id: int
+    user_id: int
+    periods: frozenset[str]
+    blobs: "BlobStore | None" = None
+
+
+#: reads the values of one storage kind for many records at once into ``found``
+#: ({record id: {field key: value}}); one query whatever the number of records
+Loader = Callable[["Session", int, dict[int, dict[str, Any]]], None]
+
+#: a value as a CSV cell: a number stays a number so that a spreadsheet can compute with it
+ExportValue = str | int | float | None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class FieldInvalid(ValueError):
     """Input that cannot be turned into a value of the field's type; message is for the user."""
 
@@ -67,6 +100,16 @@ class FieldType:
         """The expression type of a field of this type (a computed field answers for the
         type of its result, hence the argument)."""
         return self.expression_type
+    #: one scalar per record in the record's JSON: may be a list or export column and a sort key
+    tabular: ClassVar[bool] = True
+    #: read from posted input (a computed value never is)
+    accepts_input: ClassVar[bool] = True
+    #: reads the values that live outside the record's JSON, for many records at once
+    loader: ClassVar[Loader | None] = None
+    #: how the record page and the PDF show the value (most show the display text)
+    view_template: ClassVar[str] = "fields/_view_text.html"
+    #: the view needs the page's full width (a year of months)
+    wide: ClassVar[bool] = False
 
     def input_names(self, field: "Field") -> tuple[str, ...]:
         """Names of the form inputs this field posts (most post one, named by the key)."""
@@ -104,9 +147,72 @@ class FieldType:
     def is_empty(self, value: Any) -> bool:
         return value is None or value == "" or value == [] or value == {}
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        """The value as text for pages, lists and reports."""
-        return "" if self.is_empty(value) else str(value)
+    def is_filled(self, value: Any) -> bool:
+        """Whether the value counts as entered (a gate's required field, a required input)."""
+        return not self.is_empty(value)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a value (e.g. a computed result) has this type's shape, so it can be shown."""
+        return isinstance(value, str)
+
+    def display(self, field: "Field", value: Any, context: "Display | TenantConfig") -> str:
+        """The value as text for pages, lists, history and reports ("" when empty)."""
+        if self.is_empty(value):
+            return ""
+        if not self.accepts(value):
+            return str(value)  # e.g. a history entry written when the field had another type
+        return self.text(field, value, as_display(context))
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        """A non-empty value as text; types override this rather than :meth:`display`."""
+        return str(value)
+
+    def detail(self, field: "Field", value: Any, display: Display) -> Any:
+        """Structured content for :attr:`view_template` beyond the text (a grid's cells)."""
+        return None
+
+    def export_value(self, field: "Field", value: Any, display: Display) -> ExportValue:
+        """The value as a CSV cell: numbers as numbers, dates ISO, the rest as its text."""
+        return None if self.is_empty(value) else self.text(field, value, display)
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        """The unit a column header names, so that cells can stay plain numbers."""
+        return None
+
+    def value_problem(self, field: "Field", value: Any) -> str | None:
+        """Why a stored value cannot be shown as this type, or None. A value written under
+        an earlier configuration, where the field had another type, is reported rather
+        than formatted into an error page."""
+        if self.is_empty(value) or self.accepts(value):
+            return None
+        return f"cannot be shown: {_short(value)} is not a {self.label.lower()} value"
+
+    def change_text(self, field: "Field", part: str, value: Any, display: Display) -> str:
+        """One side of a change in the history; ``part`` is what follows the field key in
+        the change's key (a grid cell's ``plan.2026-01``), usually empty."""
+        return self.display(field, value, display)
+
+    # -- storage -----------------------------------------------------------------------------
+    def after_submit(self, current: Any, parsed: Any) -> Any:
+        """The value once ``parsed`` (posted) is applied to ``current`` (stored)."""
+        return parsed
+
+    def differs(self, new: Any, old: Any) -> bool:
+        """Whether posting ``new`` over ``old`` would change anything."""
+        return not (self.is_empty(new) and self.is_empty(old)) and new != old
+
+    def write_value(self, field: "Field", values: dict[str, Any], new: Any) -> dict[str, Any]:
+        """Write a change into the record's JSON ``values``; {key: [old, new]} if it changed."""
+        old = values.get(field.key)
+        if old == new:
+            return {}
+        values[field.key] = new
+        return {field.key: [old, new]}
+
+    def write_related(self, context: StoreContext, record: "Record", field: "Field",
+                      new: Any) -> dict[str, Any]:
+        """Write a change that lives outside the record's JSON (after the record has an id)."""
+        return {}
 
     def widget_value(self, field: "Field", value: Any) -> Any:
         """The value as the widget shows it in an input."""

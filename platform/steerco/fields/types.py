@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import os
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import re2
+from sqlalchemy import select
 
-from steerco.fields.base import ExpressionType, FieldInvalid, FieldType, FormInput, Upload, registry
+from steerco.fields.base import (
+    _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, StoreContext, Upload, registry,
+)
+from steerco.fields.display import Display
+from steerco.store.models import Attachment, PeriodValue
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from steerco.config.model import Field, TenantConfig
+    from steerco.store.models import Record
 
 NUMERIC_ROLLUPS = frozenset({"none", "sum", "avg", "min", "max", "count"})
 
@@ -121,10 +130,16 @@ class _Number(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return _bounded({"type": "number"}, field)
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        if value is None:
-            return ""
-        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) \
+            and Decimal(str(value)).is_finite()
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.formatter.number(value)
+
+    def export_value(self, field: "Field", value: Any, display: Display) -> ExportValue:
+        # A number as a number: a spreadsheet sums it; the unit goes into the header.
+        return None if value is None else value
 
     def sort_key(self, value: Any) -> Any:
         return (value is None, value if value is not None else 0)
@@ -144,6 +159,9 @@ class Integer(_Number):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return _bounded({"type": "integer"}, field)
 
+    def accepts(self, value: Any) -> bool:
+        return super().accepts(value) and value == int(value)
+
 
 @registry.register
 class DecimalNumber(_Number):
@@ -162,8 +180,11 @@ class Money(_Number):
             raise FieldInvalid("Money has at most two decimals.")
         return super().from_decimal(number)
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        return "" if value is None else f"{value:,.0f} {config.currency}"
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.formatter.money(value)
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        return display.currency
 
 
 @registry.register
@@ -171,8 +192,11 @@ class Percent(_Number):
     key = "percent"
     label = "Percent"
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        return "" if value is None else f"{value:g} %"
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.formatter.percent(value)
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        return "%"
 
 
 @registry.register
@@ -194,6 +218,19 @@ class Date(FieldType):
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "string", "format": "date"}
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.formatter.date(value)
+
+    def export_value(self, field: "Field", value: Any, display: Display) -> ExportValue:
+        return value or None  # stored as an ISO date, which every spreadsheet reads
 
 
 @registry.register
@@ -222,8 +259,11 @@ class YesNo(FieldType):
     def is_empty(self, value: Any) -> bool:
         return value is None
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        return "" if value is None else ("Yes" if value else "No")
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return "Yes" if value else "No"
 
 
 @registry.register
@@ -235,8 +275,11 @@ class SingleChoice(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"enum": list(field.option_keys)}
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        return "" if value is None else field.option_label(value)
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return field.option_label(value)
 
 
 @registry.register
@@ -261,7 +304,10 @@ class MultipleChoice(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "array", "items": {"enum": list(field.option_keys)}, "uniqueItems": True}
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
         return ", ".join(field.option_label(v) for v in value or [])
 
     def widget_value(self, field: "Field", value: Any) -> Any:
@@ -295,6 +341,9 @@ class _Lookup(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "integer", "minimum": 1}
 
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
 
 @registry.register
 class User(_Lookup):
@@ -303,6 +352,9 @@ class User(_Lookup):
     lookup = "users"
     expression_type = "user"
 
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.user(value)
+
 
 @registry.register
 class Reference(_Lookup):
@@ -310,6 +362,25 @@ class Reference(_Lookup):
     label = "Reference to a record"
     lookup = "records"
     expression_type = "record"
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return display.record(value)
+
+
+def _load_periods(session: "Session", tenant_id: int, found: dict[int, dict[str, Any]]) -> None:
+    """Every time-phased amount of the records in ``found``, in one query."""
+    for row in session.scalars(select(PeriodValue).where(
+            PeriodValue.tenant_id == tenant_id, PeriodValue.record_id.in_(found))):
+        found[row.record_id].setdefault(row.field_key, {}).setdefault(
+            row.scenario, {})[row.period] = float(row.amount)
+
+
+def _load_attachments(session: "Session", tenant_id: int, found: dict[int, dict[str, Any]]) -> None:
+    """Every attached file (metadata only) of the records in ``found``, in one query."""
+    for att in session.scalars(select(Attachment).where(
+            Attachment.tenant_id == tenant_id, Attachment.record_id.in_(found),
+            Attachment.deleted_at.is_(None)).order_by(Attachment.id)):
+        found[att.record_id].setdefault(att.field_key, []).append(att)
 
 
 @registry.register
@@ -321,6 +392,9 @@ class Evidence(FieldType):
     template = "fields/_evidence.html"
     storage = "attachments"
     expression_type = "files"
+    tabular = False
+    loader = staticmethod(_load_attachments)
+    view_template = "fields/_evidence_view.html"
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         files = [u for u in uploads.get(field.key, []) if u.filename]
@@ -350,6 +424,54 @@ class Evidence(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "array"}
 
+    def is_empty(self, value: Any) -> bool:
+        # Files count, stored or being uploaded with this save; anything else in the list
+        # (a stray JSON value) does not.
+        return not [a for a in value or [] if isinstance(a, (Attachment, Upload))]
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list)
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return ", ".join(a.filename for a in value if isinstance(a, Attachment))
+
+    def detail(self, field: "Field", value: Any, display: Display) -> Any:
+        return [a for a in value or [] if isinstance(a, Attachment)]
+
+    def change_text(self, field: "Field", part: str, value: Any, display: Display) -> str:
+        # The audit trail records the names of the files attached: {"attached": [names]}.
+        if isinstance(value, dict) and "attached" in value:
+            return "attached " + ", ".join(map(str, value["attached"]))
+        return "" if value is None else str(value)
+
+    def after_submit(self, current: Any, parsed: Any) -> Any:
+        return [*(current or []), *(parsed or [])]
+
+    def differs(self, new: Any, old: Any) -> bool:
+        return bool(new)  # posted uploads are always new files
+
+    def write_value(self, field: "Field", values: dict[str, Any], new: Any) -> dict[str, Any]:
+        return {}
+
+    def write_related(self, context: StoreContext, record: "Record", field: "Field",
+                      new: Any) -> dict[str, Any]:
+        uploads: list[Upload] = [u for u in new or [] if isinstance(u, Upload)]
+        if not uploads:
+            return {}
+        if context.blobs is None:
+            from steerco.engine.errors import Forbidden  # the engine's refusal, raised here
+
+            raise Forbidden("file uploads are not available here")
+        for upload in uploads:
+            key = context.blobs.put(context.tenant_id, upload.data)
+            context.session.add(Attachment(
+                tenant_id=context.tenant_id, record_id=record.id, field_key=field.key,
+                filename=upload.filename[:255],
+                content_type=upload.content_type[:127] or "application/octet-stream",
+                size=upload.size, sha256=hashlib.sha256(upload.data).hexdigest(), storage_key=key,
+                uploaded_by_id=context.user_id))
+        return {field.key: [None, {"attached": [u.filename for u in uploads]}]}
+
 
 @registry.register
 class MoneyGrid(FieldType):
@@ -361,6 +483,10 @@ class MoneyGrid(FieldType):
     storage = "periods"
     rollups = frozenset({"none", "sum"})
     expression_type = "grid"
+    tabular = False
+    loader = staticmethod(_load_periods)
+    view_template = "fields/_money_grid_view.html"
+    wide = True
 
     @staticmethod
     def input_name(field: "Field", scenario: str, period: str) -> str:
@@ -422,13 +548,78 @@ class MoneyGrid(FieldType):
         return None
 
     def is_empty(self, value: Any) -> bool:
-        return not value or all(v is None for periods in value.values() for v in periods.values())
+        # A grid counts as filled once one amount is entered.
+        return not value or not isinstance(value, dict) or all(
+            v is None for periods in value.values() if isinstance(periods, dict) for v in periods.values())
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        if self.is_empty(value):
-            return ""
-        totals = {s: sum(v for v in p.values() if v is not None) for s, p in value.items()}
-        return ", ".join(f"{s}: {t:,.0f} {config.currency}" for s, t in totals.items())
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    @staticmethod
+    def _totals(value: dict[str, dict[str, Any]]) -> dict[str, float]:
+        return {s: sum(v for v in p.values() if v is not None) for s, p in value.items()}
+
+    def text(self, field: "Field", value: Any, display: Display) -> str:
+        return ", ".join(f"{s}: {display.formatter.money(t)}" for s, t in self._totals(value).items())
+
+    def detail(self, field: "Field", value: Any, display: Display) -> Any:
+        """Rows of formatted cells, one per scenario, over the tenant's periods (set by the
+        caller as ``display.periods``), each with its total."""
+        grid = value if isinstance(value, dict) else {}
+        money = display.formatter.number
+        rows = []
+        for scenario in field.scenarios:
+            amounts = grid.get(scenario) or {}
+            cells = [money(amounts[p]) if amounts.get(p) is not None else "" for p in display.periods]
+            total = sum(v for v in amounts.values() if v is not None)
+            rows.append((scenario, cells, money(total)))
+        return rows
+
+    def change_text(self, field: "Field", part: str, value: Any, display: Display) -> str:
+        # A grid's change is one cell ("financials.plan.2026-01"): an amount.
+        if part:
+            return "" if value is None else display.formatter.money(value)
+        return self.display(field, value, display)
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        return display.currency
+
+    def after_submit(self, current: Any, parsed: Any) -> Any:
+        merged = {s: dict(p) for s, p in (current or {}).items()}
+        for scenario, amounts in (parsed or {}).items():
+            merged.setdefault(scenario, {}).update(amounts)
+        return merged
+
+    def differs(self, new: Any, old: Any) -> bool:
+        return not self.is_empty(new) and new != old
+
+    def write_value(self, field: "Field", values: dict[str, Any], new: Any) -> dict[str, Any]:
+        return {}
+
+    def write_related(self, context: StoreContext, record: "Record", field: "Field",
+                      new: Any) -> dict[str, Any]:
+        existing = {(r.scenario, r.period): r for r in context.session.scalars(select(PeriodValue).where(
+            PeriodValue.tenant_id == context.tenant_id, PeriodValue.record_id == record.id,
+            PeriodValue.field_key == field.key))}
+        diff: dict[str, Any] = {}
+        for scenario, amounts in (new or {}).items():
+            for period, amount in amounts.items():
+                if period not in context.periods:
+                    continue
+                row = existing.get((scenario, period))
+                old = float(row.amount) if row else None
+                if old == amount:
+                    continue
+                diff[f"{field.key}.{scenario}.{period}"] = [old, amount]
+                if amount is None and row is not None:
+                    context.session.delete(row)
+                elif row is not None:
+                    row.amount = Decimal(str(amount))
+                elif amount is not None:
+                    context.session.add(PeriodValue(
+                        tenant_id=context.tenant_id, record_id=record.id, field_key=field.key,
+                        period=period, scenario=scenario, amount=Decimal(str(amount))))
+        return diff
 
 
 @registry.register
@@ -441,6 +632,7 @@ class Computed(FieldType):
     storage = "computed"
     rollups = NUMERIC_ROLLUPS
     sql_cast = "float"
+    accepts_input = False
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         return None
@@ -460,5 +652,32 @@ class Computed(FieldType):
     def sort_cast(self, field: "Field") -> str:
         return self.result_kind(field).sql_cast
 
-    def display(self, field: "Field", value: Any, config: "TenantConfig") -> str:
-        return self.result_kind(field).display(field, value, config)
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def value_problem(self, field: "Field", value: Any) -> str | None:
+        """A result of another type than ``result_type`` (a text where a number belongs)
+        is not shown as if it were one: the field reports a problem instead of failing."""
+        kind = self.result_kind(field)
+        if kind.is_empty(value) or kind.accepts(value):
+            return None
+        return f"cannot be computed: the expression gave {_short(value)}, not a {kind.label.lower()}"
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == "" or value == [] or value == {}
+
+    def display(self, field: "Field", value: Any, context: "Display | TenantConfig") -> str:
+        if self.value_problem(field, value):
+            return ""
+        return self.result_kind(field).display(field, value, context)
+
+    def export_value(self, field: "Field", value: Any, display: Display) -> ExportValue:
+        if self.value_problem(field, value):
+            return None
+        return self.result_kind(field).export_value(field, value, display)
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        return self.result_kind(field).export_unit(field, display)
+
+    def write_value(self, field: "Field", values: dict[str, Any], new: Any) -> dict[str, Any]:
+        return {}  # computed by the engine after every change, never written from input

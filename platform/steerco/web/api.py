@@ -30,6 +30,7 @@ from sqlalchemy import select
 from steerco.config.model import Level
 from steerco.engine import tokens
 from steerco.engine.errors import NotFound, ValidationFailed
+from steerco.engine.fieldviews import RecordView
 from steerco.engine.records import InvalidQuery, Records, Submission
 from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
@@ -41,8 +42,8 @@ from steerco.web.tenancy import records_service, tenant_blueprint
 #: query parameters of the list besides ``field.<key>`` filters
 LIST_PARAMS = frozenset({"level", "parent", "q", "stage", "owner", "sort", "dir", "page", "per_page"})
 FILTER_PREFIX = "field."
-CREATE_PROPERTIES = frozenset({"level", "parent", "title", "values"})
-UPDATE_PROPERTIES = frozenset({"version", "title", "values"})
+CREATE_PROPERTIES = frozenset({"level", "parent", "title", "values", "owner"})
+UPDATE_PROPERTIES = frozenset({"version", "title", "values", "owner"})
 
 
 def bearer_user() -> User | None:
@@ -80,28 +81,30 @@ def _timestamp(value: dt.datetime | None) -> str | None:
     return value.replace(tzinfo=dt.timezone.utc).isoformat() if value else None
 
 
-def record_json(records: Records, record: Record, values: Mapping[str, Any]) -> dict[str, Any]:
+def record_json(records: Records, record: Record, view: RecordView) -> dict[str, Any]:
     """A record as the API shows it: only the fields visible to this actor right now.
 
-    Visibility is the field state the forms use (role field modes merged with
-    ``visible_if``), so a field hidden on the page has no key here at all.
+    Visibility and values come from the field pipeline, as on the page (role field modes
+    merged with ``visible_if``), so a field hidden on the page has no key here at all.
+    Values stay typed (numbers, ids, ISO dates). A value that cannot be computed (its
+    expression gave a value of the wrong type) is null, and ``problems`` names it:
+    ``{"problems": {field: "cannot be computed: ..."}}``, present only when there is one.
     """
-    level = g.config.levels[record.level_key]
-    states = records.states(level, values, record, record.stage_key, record.title)
+    problems = view.problems()
     return {
         "id": record.id, "number": record.number, "level": record.level_key, "title": record.title,
         "parent_id": record.parent_id, "stage": record.stage_key,
         "owner": {"id": record.owner.id, "name": record.owner.name} if record.owner else None,
         "version": record.version, "config_version": record.config_version,
         "created_at": _timestamp(record.created_at), "updated_at": _timestamp(record.updated_at),
-        "values": {fld.key: fld.kind.json_value(fld, values.get(fld.key))
-                   for fld in level.fields if states[fld.key].visible},
+        "values": view.api_values(),
+        **({"problems": problems} if problems else {}),
         "url": url_for("records.view", tenant=g.tenant.slug, record_id=record.id, _external=True),
     }
 
 
 def _one(records: Records, record: Record) -> dict[str, Any]:
-    return record_json(records, record, records.stored_values(record, g.config.levels[record.level_key]))
+    return record_json(records, record, records.view(record))
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -173,8 +176,8 @@ def list_records():  # type: ignore[no-untyped-def]
         sort=request.args.get("sort") or "number", descending=direction == "desc",
         page=_int_arg("page", 1) or 1, per_page=_int_arg("per_page", 25) or 25,
     )
-    values = records.values_of(page.items, g.config.levels[level_key])
-    return jsonify(items=[record_json(records, r, values[r.id]) for r in page.items],
+    views = records.views(g.config.levels[level_key], page.items)
+    return jsonify(items=[record_json(records, r, views[r.id]) for r in page.items],
                    total=page.total, page=page.page, per_page=page.per_page, pages=page.pages)
 
 
@@ -195,7 +198,7 @@ def _body(allowed: frozenset[str]) -> dict[str, Any]:
     return body
 
 
-def _submission(level: Level, record: Record | None, title: Any, values: Any) -> Submission:
+def _submission(level: Level, record: Record | None, title: Any, values: Any, owner: Any = None) -> Submission:
     """The body's title and values as the form post the engine parses and validates.
 
     Keys that are no field of the level, or whose field is hidden from the actor, are
@@ -216,9 +219,11 @@ def _submission(level: Level, record: Record | None, title: Any, values: Any) ->
             pairs += fld.kind.form_input(fld, value)
         except FieldInvalid as exc:
             errors[key] = str(exc)
+    if owner is not None and (isinstance(owner, bool) or not isinstance(owner, int)):
+        errors["owner"] = "Send the id of a member of the workspace."
     if errors:
         raise ValidationFailed(errors, values)
-    return Submission(title=title, form=MultiDict(pairs))
+    return Submission(title=title, form=MultiDict(pairs), owner=owner)
 
 
 def _parent(records: Records, parent_id: Any) -> Record | None:
@@ -243,7 +248,8 @@ def create_record():  # type: ignore[no-untyped-def]
     if level is None:
         raise ValidationFailed({"level": f"Unknown level; levels: {', '.join(g.config.levels)}."})
     parent = _parent(records, body.get("parent"))
-    record = records.create(level.key, parent, _submission(level, None, body.get("title"), body.get("values", {})))
+    record = records.create(level.key, parent, _submission(level, None, body.get("title"), body.get("values", {}),
+                                                           body.get("owner")))
     record_id = record.id
     db.session.commit()
     response = jsonify(_one(records, records.get(record_id)))
@@ -264,10 +270,15 @@ def update_record(record_id: int):  # type: ignore[no-untyped-def]
         raise BadRequest("'version' is required: send the version of the record you read, "
                          "so that a change saved since is not overwritten.")
     level = g.config.levels[record.level_key]
-    submission = _submission(level, record, body.get("title", record.title), body.get("values", {}))
+    submission = _submission(level, record, body.get("title", record.title), body.get("values", {}),
+                             body.get("owner"))
     records.update(record, submission, version)
     db.session.commit()
-    return jsonify(_one(records, records.get(record_id)))
+    try:
+        return jsonify(_one(records, records.get(record_id)))
+    except NotFound:
+        # Handed to a new owner, the record is out of the caller's sight: say so, show nothing.
+        return jsonify(id=record_id, transferred=True)
 
 
 # -- workflow: transitions, approvals, statuses, comments, the inbox --------------------------

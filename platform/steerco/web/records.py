@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+from itertools import islice
 from urllib.parse import quote
 from typing import Any, Iterator, Mapping
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from steerco.config.model import Level
-from steerco.engine import history, tables
+from steerco.engine import fieldviews, history, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
-from steerco.engine.forms import FieldState, compute
+from steerco.engine.forms import FieldState
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
+from steerco.fields.display import Display
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import Record, utcnow
 from steerco.web import workflow as workflow_views
@@ -39,8 +41,24 @@ def _uploads() -> dict[str, list[Upload]]:
     }
 
 
+#: the form input that names a record's owner (fields' keys start with a letter: no clash)
+OWNER_INPUT = "_owner"
+
+
+def _owner_arg() -> Any:
+    """The owner chosen in the form: an id, text that is none (refused by the engine), or None."""
+    raw = (request.form.get(OWNER_INPUT) or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
 def _submission() -> Submission:
-    return Submission(title=request.form.get("title"), form=request.form, uploads=_uploads())
+    return Submission(title=request.form.get("title"), form=request.form, uploads=_uploads(),
+                      owner=_owner_arg())
 
 
 def _level(key: str) -> Level:
@@ -60,16 +78,21 @@ def _form_context(records: Records, level: Level, record: Record | None, parent:
                   values: Mapping[str, Any], title: str, errors: Mapping[str, str] | None = None,
                   message: str | None = None) -> dict[str, Any]:
     stage = record.stage_key if record else (wf.initial_stage if (wf := g.config.workflow_of(level)) else None)
-    states = records.states(level, values, record, stage, title, parent)
+    view = fieldviews.form_view(records, level, values, record, stage, title, parent)
+    states = view.states
+    may_assign = records.may_assign_owner(level, record, parent)
+    owner = values.get(OWNER_INPUT) if isinstance(values.get(OWNER_INPUT), int) else \
+        (record.owner_id if record else g.actor.user_id)
     return {
         "level": level, "record": record, "parent": parent, "values": values, "title": title,
-        "states": states, "state_token": _state_token(states), "errors": errors or {},
-        "lookups": records.lookups(level), "message": message,
+        "view": view, "states": states, "state_token": _state_token(states), "errors": errors or {},
+        "lookups": records.lookups(level, owner=may_assign), "message": message,
         "crumbs": records.breadcrumbs(record) + [record] if record else
         (records.breadcrumbs(parent) + [parent] if parent else []),
-        "computed": compute(level, values, stage, title),
         # A role that may change only some fields by override may not rename the record.
         "title_editable": record is None or bool(g.access.roles_allowing("update", level.key, record)),
+        "owner_choice": {"value": owner, "label": fieldviews.display_for(records, [owner]).user(owner),
+                         "input": OWNER_INPUT} if may_assign else None,
     }
 
 
@@ -78,7 +101,7 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     records = records_service()
     record = records.get(record_id)
     level = _level(record.level_key)
-    children = [tables.listing(g.config, g.access, g.config.levels[key], record, records.children(record, key))
+    children = [tables.listing(records, g.config.levels[key], record, records.children(record, key))
                 for key in level.children if g.access.can_somewhere("read", key)]
     page = _record_page(records, record)
     # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
@@ -87,15 +110,17 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
                            **page, **panels)
 
 
+def record_values_context(records: Records, record: Record) -> dict[str, Any]:
+    """What ``partials/_record_values.html`` needs: the record's view from the field pipeline."""
+    return {"view": records.view(record)}
+
+
 def _record_page(records: Records, record: Record) -> dict[str, Any]:
     """What the record's page and its PDF both show: values in the states the actor sees."""
     level = _level(record.level_key)
-    values = records.stored_values(record, level)
     return {
-        "record": record, "level": level, "values": values,
-        "states": records.states(level, values, record, record.stage_key, record.title),
-        "crumbs": records.breadcrumbs(record), "lookups": records.lookups(level),
-        "workflow": g.config.workflow_of(level),
+        "record": record, "level": level, **record_values_context(records, record),
+        "crumbs": records.breadcrumbs(record), "workflow": g.config.workflow_of(level),
     }
 
 
@@ -125,7 +150,7 @@ def children(level_key: str, record_id: int | None = None):  # type: ignore[no-u
     records = records_service()
     level, parent = _list_of(records, level_key, record_id)
     page = records.children(parent, level.key, **_list_args())
-    listing = tables.listing(g.config, g.access, level, parent, page)
+    listing = tables.listing(records, level, parent, page)
     if request.htmx:
         return render_template("partials/_children.html", listing=listing)
     crumbs = records.breadcrumbs(parent) + [parent] if parent else []
@@ -167,8 +192,10 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     if request.method == "POST":
         expected = request.form.get("version", type=int)
+        number, previous_owner = record.number, record.owner_id
+        submission = _submission()
         try:
-            records.update(record, _submission(), expected)
+            records.update(record, submission, expected)
         except (ValidationFailed, StaleRecord) as failed:
             db.session.rollback()
             record = records.get(record_id)
@@ -181,6 +208,13 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
             return render_template("record_form.html", **context), failed.status
         db.session.commit()
         flash("Saved.")
+        if submission.owner not in (None, previous_owner):
+            try:
+                records.get(record_id)
+            except NotFound:
+                # Handed to a new owner, the record may be out of the actor's sight now.
+                flash(f"{level.label} {number} now belongs to someone else.")
+                return redirect(url_for("workspace.home"), code=303)
         return redirect(url_for("records.view", record_id=record_id), code=303)
     values = records.stored_values(record, level)
     return render_template("record_form.html", **_form_context(records, level, record, None, values, record.title))
@@ -228,33 +262,49 @@ def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
                      download_name=att.filename)
 
 
-def _csv_cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+#: what a spreadsheet runs as a formula when a text cell starts with it (CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula: text starting with a formula
+    character, also after leading spaces, gets a leading apostrophe; numbers (negative
+    ones too) stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_STARTS) else text
 
 
 @bp.get("/list/<level_key>/export.csv")
 @bp.get("/r/<int:record_id>/list/<level_key>/export.csv")
 def export(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
-    """Every readable record of the list as CSV, with only the values the actor may see."""
+    """Every readable record of the list as CSV, with only the values the actor may see.
+
+    Cells people can compute with: numbers and money as plain numbers (the unit in the
+    header, "Potential (EUR)"), dates ISO, users and references by name, choices by label;
+    the field pipeline decides visibility per record, as on the page. Streamed in batches
+    read by keyset pagination: a fixed number of statements per 500 records.
+    """
     records = records_service()
     level, parent = _list_of(records, level_key, record_id)
     columns = tables.export_columns(g.config, g.access, level)
+    display = Display.of(g.config)
 
     def chunks() -> Iterator[str]:
-        """The file a page of 200 records at a time, so a big export starts at once."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow([c.label for c in columns])
-        page_number, pages = 1, 1
-        while page_number <= pages:
-            page = records.children(parent, level.key, page=page_number, per_page=200)
-            for row in tables.rows(g.config, g.access, level, columns, page.items):
-                writer.writerow([_csv_cell(cell.text) for cell in row.cells])
-            page_number, pages = page_number + 1, page.pages
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+        writer.writerow([_csv_cell(tables.header(c, display)) for c in columns])
+        for n, (record, view) in enumerate(records.export_rows(level.key, parent), start=1):
+            row = tables.row(g.config, level, columns, record, view)
+            writer.writerow([_csv_cell(cell.export) for cell in row.cells])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
 
     name = f"{(parent.number + '-') if parent else ''}{level.label_plural}.csv".replace(" ", "_")
     return Response(stream_with_context(chunks()), mimetype="text/csv",
@@ -283,7 +333,62 @@ def record_pdf(record_id: int):  # type: ignore[no-untyped-def]
     """The record page as a PDF: the same field states as on screen, nothing fetched from outside."""
     records = records_service()
     record = records.get(record_id)
-    html = render_template("record_pdf.html", now=utcnow(), **_record_page(records, record))
+    children = [_pdf_children(records, record, key) for key in _level(record.level_key).children
+                if g.access.can_somewhere("read", key)]
+    html = render_template("record_pdf.html", now=utcnow(), children=children,
+                           locale=g.config.locale, **_record_page(records, record))
     pdf = render_pdf(html, current_app.static_folder or "")
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                      download_name=f"{record.number}.pdf")
+
+
+#: a record's PDF lists at most this many children per level (and says how many more there are)
+PDF_CHILDREN_MAX = 500
+
+
+def _pdf_children(records: Records, record: Record, level_key: str) -> dict[str, Any]:
+    """One child level's table for the record's PDF: its list columns, every readable child
+    (up to :data:`PDF_CHILDREN_MAX`), cells from the same field pipeline as the page."""
+    level = g.config.levels[level_key]
+    columns = tables.columns(g.config, g.access, level)
+    found = list(islice(records.export_rows(level_key, record), PDF_CHILDREN_MAX + 1))
+    rows = [tables.row(g.config, level, columns, child, view) for child, view in found[:PDF_CHILDREN_MAX]]
+    return {"level": level, "columns": columns, "rows": rows, "more": len(found) > PDF_CHILDREN_MAX}
+
+
+@bp.get("/lookup/<level_key>/<key>")
+def lookup_search(level_key: str, key: str):  # type: ignore[no-untyped-def]
+    """htmx search-as-you-type for a user or reference field (or the owner, ``_owner``) of
+    a level's form: the matching choices as ``<option>`` elements.
+
+    The same right as opening the form it serves (update the ``record``, or create under
+    ``parent``); the field must be visible to the actor. Records offered are only those
+    the actor may read, so a search reveals nothing the lists would not.
+    """
+    records = records_service()
+    level = _level(level_key)
+    record_id = request.args.get("record", type=id_arg)
+    record = records.get(record_id) if record_id else None
+    parent_id = request.args.get("parent", type=id_arg)
+    parent = records.get(parent_id) if parent_id and record is None else None
+    if record is not None and record.level_key != level.key:
+        raise NotFound("no such record")
+    decision = g.access.decide("update", level.key, record) if record is not None \
+        else g.access.decide("create", level.key, parent=parent)
+    if not decision:
+        raise Forbidden(decision.reason)
+    if key == OWNER_INPUT:
+        if not records.may_assign_owner(level, record, parent):
+            raise Forbidden("you may not choose the owner here")
+        source, target = "users", None
+    else:
+        fld = level.field(key)
+        source = getattr(fld.kind, "lookup", None) if fld is not None else None
+        mode = (g.access.field_mode(fld, record, level.key) if record is not None
+                else g.access.new_record_mode(fld, level.key, parent)) if fld is not None else "hidden"
+        if source is None or mode == "hidden":
+            raise NotFound("no such field")
+        target = fld.target_level  # type: ignore[union-attr]
+    choices = records.search_choices(source, target, request.args.get("_search", ""))
+    return render_template("fields/_lookup_options.html", choices=choices,
+                           selected=request.args.get("selected", type=int))

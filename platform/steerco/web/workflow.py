@@ -333,11 +333,8 @@ def set_status(record_id: int, dimension: str):  # type: ignore[no-untyped-def]
         context: dict[str, Any] = {"record": record, "level": level, "statuses": status_cards(record, feedback),
                                    "oob": refused is None}
         if refused is None:  # the values and the gates may depend on the status
-            records = records_service()
-            values = records.stored_values(record, level)
-            context.update(values=values, lookups=records.lookups(level),
-                           states=records.states(level, values, record, record.stage_key, record.title),
-                           panel=workflow_panel(record, values))
+            # what partials/_record_values.html shows: the record's view from the field pipeline
+            context.update(view=records_service().view(record), panel=workflow_panel(record))
         return render_template("partials/_statuses.html", **context), status
     return _back(url_for("records.view", record_id=record_id), feedback)
 

@@ -18,7 +18,7 @@ def home():  # type: ignore[no-untyped-def]
     pages = [(level, records.children(None, level.key)) for level in g.config.root_levels
              if g.access.can_somewhere("read", level.key)]
     # An empty top-level list only helps someone who may fill it; others start at their areas.
-    lists = [tables.listing(g.config, g.access, level, None, page) for level, page in pages
+    lists = [tables.listing(records, level, None, page) for level, page in pages
              if page.total or g.access.can("create", level.key)]
     return render_template("workspace.html", lists=lists, areas=records.areas(),
                            workspaces=tenants.tenants_of(db.session, current_user.user))
