@@ -246,7 +246,7 @@ def test_each_key_not_in_effect_that_a_tenant_uses_gives_one_warning_at_its_firs
     risk = found[("workflows.json", "'risk_weight'")]
     assert (risk.pointer, risk.code) == ("/workflows/0/stages/1/risk_weight", "not_in_effect")
     assert risk.message == "'risk_weight' is accepted, not in effect yet (and 1 more place(s))"
-    assert set(found) == {("tenant.json", "'locale'"), ("tenant.json", "'fiscal_year_start'"),
+    assert set(found) == {("tenant.json", "'fiscal_year_start'"),
                           ("fields.json", "'rollup'"), ("roles.json", "the value 'delete'"),
                           ("workflows.json", "'risk_weight'"), ("exceptions.json", "'rules'"),
                           ("reports.json", "'reports'")}

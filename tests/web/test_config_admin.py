@@ -167,7 +167,7 @@ def test_a_reused_field_key_starts_empty_unless_the_admin_restores_it(client, lo
     assert chosen.status_code == 303
     assert "restores the earlier field" in _text(client.get(f"{draft}/diff"))
     assert client.post(f"{draft}/activate", data={"comment": "Due date is back", "confirm": "yes"}).status_code == 303
-    assert "2026-12-31" in client.get(f"/t/mini/r/{measure.id}").get_data(as_text=True)
+    assert "31 Dec 2026" in client.get(f"/t/mini/r/{measure.id}").get_data(as_text=True)
 
 
 def test_records_in_a_stage_that_is_gone_are_listed_for_the_admin(client, login, session, world) -> None:  # type: ignore[no-untyped-def]

@@ -232,7 +232,8 @@ def test_a_reference_to_a_record_the_actor_may_not_read_is_refused(session, mini
 
 def _wrongly_typed(session, make_tenant, make_user, records_for):  # type: ignore[no-untyped-def]
     """A score stored as text under version 1 that version 2 declares a decimal, and a
-    computed decimal reading it: ``score * 2`` gives "highhigh", a text."""
+    computed decimal reading it: ``max(score, score)`` gives "high", a text. (The bounded
+    evaluator refuses repeating a text, so the expression passes the value through.)"""
     documents = minimal_documents()
     documents["fields"]["fields"].append({"key": "score", "label": "Score", "type": "text"})
     documents["levels"]["levels"][1]["sections"][0]["fields"].append("score")
@@ -244,7 +245,7 @@ def _wrongly_typed(session, make_tenant, make_user, records_for):  # type: ignor
     session.commit()
     documents["fields"]["fields"][-1]["type"] = "decimal"
     documents["fields"]["fields"].append({"key": "double", "label": "Double score", "type": "computed",
-                                          "result_type": "decimal", "expression": "score * 2"})
+                                          "result_type": "decimal", "expression": "max(score, score)"})
     documents["levels"]["levels"][1]["sections"][0]["fields"].append("double")
     documents["levels"]["levels"][1]["list_columns"].append("double")
     tenants.store_config(session, documents)

@@ -29,10 +29,7 @@ from steerco.config.errors import ConfigProblem, pointer
 
 #: Keys the schemas accept that nothing acts on yet (see the module docstring).
 NOT_IN_EFFECT: frozenset[str] = frozenset({
-    "tenant.json:/locale",
     "tenant.json:/fiscal_year_start",
-    "tenant.json:/branding/logo_text",
-    "tenant.json:/branding/report_footer",
     "roles.json:/roles/*/description",
     "fields.json:/fields/*/rollup",
     "fields.json:/fields/*/options/*/color",
@@ -61,6 +58,9 @@ EFFECTS: Mapping[str, str] = {
     "tenant.json:/reporting/periods": "TenantConfig.periods",
     "tenant.json:/branding": "TenantConfig.branding",
     "tenant.json:/branding/primary_color": "TenantConfig.branding[primary_color]",
+    "tenant.json:/branding/logo_text": "TenantConfig.branding[logo_text]",
+    "tenant.json:/branding/report_footer": "TenantConfig.branding[report_footer]",
+    "tenant.json:/locale": "TenantConfig.locale",
     "levels.json:/levels": "TenantConfig.levels",
     "levels.json:/levels/*/key": "Level.key",
     "levels.json:/levels/*/label": "Level.label",

@@ -103,23 +103,25 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     level = _level(record.level_key)
     children = [tables.listing(records, g.config.levels[key], record, records.children(record, key))
                 for key in level.children if g.access.can_somewhere("read", key)]
-    page = _record_page(records, record)
+    values = records.stored_values(record, level)  # read once, for the values and the gates
+    page = _record_page(records, record, values)
     # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
-    panels = workflow_views.record_panels(record, page["values"])
+    panels = workflow_views.record_panels(record, values)
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
                            **page, **panels)
 
 
-def record_values_context(records: Records, record: Record) -> dict[str, Any]:
+def record_values_context(records: Records, record: Record,
+                          values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What ``partials/_record_values.html`` needs: the record's view from the field pipeline."""
-    return {"view": records.view(record)}
+    return {"view": records.view(record, values)}
 
 
-def _record_page(records: Records, record: Record) -> dict[str, Any]:
+def _record_page(records: Records, record: Record, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the record's page and its PDF both show: values in the states the actor sees."""
     level = _level(record.level_key)
     return {
-        "record": record, "level": level, **record_values_context(records, record),
+        "record": record, "level": level, **record_values_context(records, record, values),
         "crumbs": records.breadcrumbs(record), "workflow": g.config.workflow_of(level),
     }
 
