@@ -40,7 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = BlobStore(app.config["UPLOAD_DIR"])
 
-    from steerco.web import account, admin, api, auth, records, workflow, workspace
+    from steerco.web import account, admin, api, auth, records, reports, workflow, workspace
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
@@ -49,6 +49,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(reports.api)
     _register_error_handlers(app)
 
     @app.context_processor
