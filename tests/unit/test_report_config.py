@@ -105,6 +105,8 @@ def test_filters_the_database_evaluates_are_accepted(filter_) -> None:
     ({"type": "table", "columns": ["number"], "filter": "financials == 1"}, "/reports/0/sections/0/filter",
      "filter_not_sql"),
     ({"type": "text", "text": "x", "level": "program"}, "/reports/0/sections/0/level", "schema.not_allowed"),
+    ({"type": "table", "columns": ["number"], "filter": "stage in ['defined', 'decidd']"},
+     "/reports/0/sections/0/filter", "unknown_stage"),
 ])
 def test_each_layout_mistake_is_named_at_its_pointer(section, pointer, code) -> None:
     assert (pointer, code) in problems(with_sections(section))

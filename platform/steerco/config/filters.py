@@ -75,3 +75,15 @@ def _problem(node: ast.AST, source: str) -> str | None:
             return None
         return f"{ast.unparse(node)!r} compares more than a field with a literal in {source!r}; {FILTER_HELP}"
     return f"{ast.unparse(node)!r} cannot be evaluated by the database in {source!r}; {FILTER_HELP}"
+
+
+def stage_literals(expression: Expression) -> list[str]:
+    """The stage keys an expression compares ``stage`` with (to check them against the workflow)."""
+    found: list[str] = []
+    for node in ast.walk(tree(expression)):
+        if isinstance(node, ast.Compare) and any(isinstance(o, ast.Name) and o.id == "stage"
+                                                 for o in (node.left, *node.comparators)):
+            for operand in (node.left, *node.comparators):
+                values = operand.elts if isinstance(operand, (ast.List, ast.Tuple)) else [operand]
+                found += [v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    return found

@@ -308,6 +308,11 @@ class Checker:
             return
         if expression is not None and (message := filters.problem(expression)):
             self.problem("reports", path, message, "filter_not_sql")
+        elif expression is not None:
+            workflow = self.workflows.get(self.levels.get(level, {}).get("workflow"), {})
+            stages = [s.get("key") for _, s in _items(workflow, "stages")]
+            for stage in filters.stage_literals(expression):
+                self.reference("reports", path, stage, stages, "stage")
 
     def ancestors(self, level: str) -> list[str]:
         """Every level above ``level`` (through any of its parents)."""
