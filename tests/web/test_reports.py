@@ -58,18 +58,19 @@ def test_a_leader_reads_the_pack_and_downloads_its_pdf_through_a_job(client, ses
     home = client.get("/t/acme/").get_data(as_text=True)
     assert 'href="/t/acme/reports"' in home
     listing = client.get("/t/acme/reports").get_data(as_text=True)
-    assert listing.count('class="card"') == 3 and "Steering committee report" in listing
+    assert listing.count('class="card"') == 4 and "Steering committee report" in listing
 
     page = client.get(PACK)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="report"' in html
     assert "5,610,000 EUR" in html and 'role="img"' in html and "<table" in html
-    assert html.count('class="report-section') == 6 and 'name="under"' in html
+    assert html.count('class="report-section') == 8 and 'name="under"' in html
 
     program = session.scalar(select(Record).where(Record.tenant_id == demo.id, Record.title == "Procurement 2027"))
     partial = client.get(f"{PACK}?under={program.id}", headers=HTMX).get_data(as_text=True)
-    assert partial.startswith('<article id="report"') and "<html" not in partial
+    assert partial.startswith('<div id="report-view">') and "<html" not in partial
     assert "Procurement 2027" in partial and "5,610,000 EUR" not in partial
+    assert f'href="/t/acme/reports/steering_committee_report.pdf?under={program.id}"' in partial
 
     started = client.get(f"{PACK}.pdf")
     assert started.status_code == 303 and "/reports/jobs/" in started.headers["Location"]
@@ -120,8 +121,9 @@ def test_the_json_api_gives_the_same_numbers(client, session, demo) -> None:  # 
     tiles = {t["label"]: t for t in body["sections"][0]["tiles"]}
     assert tiles["Total potential (run-rate)"] == {"label": "Total potential (run-rate)", "text": "5,610,000 EUR",
                                                    "value": 5610000.0, "hidden": False, "left_out": 0}
-    assert body["sections"][1]["chart"]["labels"][0] == "DoI1 Defined"
-    table = body["sections"][3]["table"]
+    sections = {s["title"]: s for s in body["sections"]}
+    assert sections["Pipeline by Degree of Implementation"]["chart"]["labels"][0] == "DoI1 Defined"
+    table = sections["Measures by gate"]["table"]
     assert table["total"][4]["value"] == 5610000.0 and table["records"] == 18
     assert client.get("/api/t/acme/reports/steering_committee_report").status_code == 401
     missing = client.get("/api/t/acme/reports/nothing", headers=headers)

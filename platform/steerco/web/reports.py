@@ -99,9 +99,8 @@ def _scope_choices(report: Report) -> list[tuple[str, list[Record]]]:
         if key not in above:
             above.append(key)
             stack += g.config.levels[key].parents
-    return [(g.config.levels[key].label, list(db.session.scalars(
-        records._readable().where(Record.level_key == key).order_by(Record.number).limit(SCOPE_CHOICES))))
-        for key in reversed(above)]
+    return [(g.config.levels[key].label, records.search(key, per_page=SCOPE_CHOICES).items)
+            for key in reversed(above) if g.access.can_somewhere("read", key)]
 
 
 def _record_url(record_id: int) -> str:
@@ -123,13 +122,13 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.get("/reports/<key>")
 def view(key: str):  # type: ignore[no-untyped-def]
-    """The report as a page; htmx asks for the report body only (a new scope)."""
+    """The report as a page; htmx asks for the report and its PDF link only (a new scope)."""
     report = _report(key)
     under = _under()
     data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=under)
     context: dict[str, Any] = {"report": data, "record_url": _record_url, "layout": report, "under": under}
     if request.htmx:
-        return render_template("reports/_report.html", **context)
+        return render_template("reports/_report_view.html", **context)
     return render_template("reports/view.html", scopes=_scope_choices(report), **context)
 
 
