@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 
-.PHONY: run test browser-deps bench
+.PHONY: run test browser-deps bench bench-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,7 @@ browser-deps:
 ## make bench: the form benchmark (see bench/README.md)
 bench: $(STAMP)
 	$(PY) bench/form_bench.py
+
+## make bench-report: a 1,000-measure report PDF against WeasyPrint alone (see bench/README.md)
+bench-report: $(STAMP)
+	$(PY) bench/report_bench.py
