@@ -29,7 +29,8 @@ PACK = {
             {"label": "Potential", "field": "potential", "aggregate": "sum"},
             {"label": "Average potential", "field": "potential", "aggregate": "avg"},
             {"label": "Measures", "field": "category", "aggregate": "count"},
-            {"label": "Capex", "field": "capex_amount", "aggregate": "sum"}]},
+            {"label": "Capex", "field": "capex_amount", "aggregate": "sum"},
+            {"label": "Latest due date", "field": "due", "aggregate": "max"}]},
         {"type": "table", "title": "By category", "columns": ["number", "title", "category", "potential", "weighted"],
          "group_by": "category", "totals": True, "sort": "potential", "descending": True},
         {"type": "table", "title": "By program", "columns": ["number", "potential"], "group_by": "program",
@@ -48,11 +49,13 @@ PACK = {
 #: (program, title, stage, values); "closed" measures are outside the report's filter
 MEASURES = [
     ("A", "Steel", "defined", {"potential": "500", "category": "procurement", "has_capex": "1", "capex_amount": "70",
+                               "due": "2026-03-31",
                                "financials.plan.2026-01": "10", "financials.actual.2026-01": "8"}),
     ("A", "Copper", "decided", {"potential": "300", "category": "procurement", "financials.plan.2026-02": "5"}),
     ("A", "Payroll", "defined", {"potential": "120", "category": "personnel", "has_capex": "0"}),
     ("A", "Old", "closed", {"potential": "9999", "category": "personnel"}),
     ("B", "Energy", "decided", {"potential": "800", "category": "personnel", "has_capex": "1", "capex_amount": "30",
+                                "due": "2026-02-28",
                                 "financials.plan.2026-01": "20"}),
     ("B", "Idea", "defined", {}),
 ]
@@ -117,6 +120,7 @@ def test_tiles_equal_sums_computed_independently(session, world) -> None:  # typ
     assert shown["Measures"].value == len([m for m in open_measures() if "category" in m[3]]) == 4
     # capex counts only where it is shown: has_capex ticked
     assert shown["Capex"].value == 100
+    assert (shown["Latest due date"].value, shown["Latest due date"].text) == ("2026-03-31", "2026-03-31")
 
 
 def test_table_groups_rows_with_subtotals_that_add_up_to_the_total(session, world) -> None:  # type: ignore[no-untyped-def]

@@ -114,10 +114,12 @@ def _measure_columns(scope: Scope, m: Measure) -> list[ColumnElement[Any]]:
     value = value_column(m.field)
     seen = visible(scope, m.field)
     kept = case((seen, value), else_=None)
-    numeric = m.function != "count"
+    # Sums of numbers only; minima and maxima of dates too (ISO text orders like the dates).
+    summed = m.function in ("sum", "avg") and m.field.kind.sort_cast(m.field) == "float"
+    ordered = m.function in ("min", "max")
     return [
-        func.sum(kept) if numeric else literal(None), func.count(kept),
-        func.min(kept) if numeric else literal(None), func.max(kept) if numeric else literal(None),
+        func.sum(kept) if summed else literal(None), func.count(kept),
+        func.min(kept) if ordered else literal(None), func.max(kept) if ordered else literal(None),
         func.sum(case((and_(not_(seen), value.is_not(None)), 1), else_=0)),
     ]
 

@@ -130,7 +130,9 @@ class ReportData:
     key: str
     title: str
     workspace: str
-    level: str
+    #: what the report is about, e.g. "Measures"
+    level_label: str
+    #: all of them, or the record the reader limited the report to
     scope: str
     generated_at: dt.datetime
     #: the tenant's latest audit event when the data was read (every write appends one)
