@@ -182,7 +182,7 @@ def test_a_reader_who_sees_a_field_in_part_of_the_tree_gets_that_part_and_is_tol
     data = build(session, tenant, people["mixed"])
     tile = tiles(data)["Potential"]
     assert (tile.value, tile.left_out) == (expected, left_out) == (920, 1)
-    assert "1 values of Potential you may not see are left out." in data.sections[0].notes
+    assert "1 value of Potential you may not see is left out." in data.sections[0].notes
     by_title = {r.cells[1].text: r.cells[3] for g in data.sections[1].table.groups for r in g.rows}
     assert by_title["Energy"].hidden and by_title["Energy"].value is None and not by_title["Steel"].hidden
 

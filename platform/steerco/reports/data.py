@@ -551,5 +551,7 @@ def _left_out_notes(measures: Sequence[Measure], amounts: Sequence[Amount]) -> t
     for measure, amount in zip(measures, amounts):
         if amount.left_out and measure.field.key not in seen:
             seen.add(measure.field.key)
-            notes.append(f"{amount.left_out:,} values of {measure.field.label} you may not see are left out.")
+            many = amount.left_out != 1
+            notes.append(f"{amount.left_out:,} value{'s' if many else ''} of {measure.field.label} you may not "
+                         f"see {'are' if many else 'is'} left out.")
     return tuple(notes)
