@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 
-.PHONY: run test browser-deps bench bench-scale
+.PHONY: run test browser-deps bench bench-scale bench-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ bench: $(STAMP)
 ## make bench-scale: pages at 1k/10k/100k measures (SCALE_ARGS="--sizes 1000,10000 --databases sqlite,postgresql")
 bench-scale: $(STAMP)
 	$(PY) bench/scale_bench.py $(SCALE_ARGS)
+
+## make bench-report: a 1,000-measure report PDF against WeasyPrint alone (see bench/README.md)
+bench-report: $(STAMP)
+	$(PY) bench/report_bench.py

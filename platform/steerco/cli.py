@@ -1,5 +1,5 @@
 """The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, export-tenant,
-new-tenant, demo, user, token, tick, audit)."""
+new-tenant, demo, user, token, tick, audit, report, worker, bench-data)."""
 
 from __future__ import annotations
 
@@ -465,6 +465,85 @@ def bench_data(slug: str, measures: int, seed: int) -> None:
                + f" ({result.seconds:.1f} s)")
     click.echo(f"Logins (password {BENCH_PASSWORD}): " + ", ".join(
         f"{role} {email}" for role, email in result.logins.items()))
+
+
+@cli.group("report")
+def report_group() -> None:
+    """Render configured reports."""
+
+
+@report_group.command("render")
+@click.argument("slug")
+@click.argument("key")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the PDF.")
+@click.option("--as", "as_email", help="Render as this member sees it (default: the report's audience roles, "
+              "held tenant-wide).")
+@click.option("--under", "under_number", help="Only the subtree under this record number, e.g. PG-001.")
+def report_render(slug: str, key: str, out: str, as_email: str | None, under_number: str | None) -> None:
+    """Render report KEY of workspace SLUG to a PDF file."""
+    import time
+
+    from sqlalchemy import select
+
+    from steerco.engine import tenants
+    from steerco.engine.access import Access, Actor, Grant
+    from steerco.engine.errors import NotFound
+    from steerco.reports.data import build_report
+    from steerco.reports.render import Printer
+    from steerco.store import scoping
+    from steerco.store.models import Record
+    from steerco.web.extensions import db
+
+    started = time.perf_counter()
+    try:
+        tenant = tenants.tenant_by_slug(db.session, slug)
+        scoping.bind_to_tenant(db.session, tenant.id)
+        config = tenants.active_config(db.session, tenant)
+        report = config.reports.get(key)
+        if report is None:
+            raise click.ClickException(f"workspace {slug!r} has no report {key!r}; reports: "
+                                       + (", ".join(config.reports) or "none"))
+        actor = tenants.actor_for(db.session, tenant, _user_by_email(as_email)) if as_email else \
+            Actor(0, "steerco report", tuple(Grant(role) for role in report.audience))
+        access = Access(config, actor)
+        under = None
+        if under_number:
+            under = db.session.scalar(select(Record).where(Record.tenant_id == tenant.id, Record.number == under_number,
+                                                           Record.deleted_at.is_(None), access.read_filter()))
+            if under is None:
+                raise click.ClickException(f"no record {under_number!r} that this reader may see in {slug!r}")
+        data = build_report(db.session, tenant.id, config, access, report, under=under)
+        pdf = Printer().report_pdf(config, report, data)
+    except NotFound as missing:
+        raise click.ClickException(missing.message) from None
+    with open(out, "wb") as file:
+        file.write(pdf)
+    who = as_email or "audience " + ", ".join(report.audience)
+    click.echo(f"{out}: {report.title} ({len(pdf) / 1024:.0f} kB, as {who}) in {time.perf_counter() - started:.1f} s")
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, cron).")
+@click.option("--queue", "queue_name", help="Queue to work on (default: STEERCO_REPORT_QUEUE or steerco-reports).")
+def worker(burst: bool, queue_name: str | None) -> None:
+    """Render report PDFs queued on Redis (REDIS_URL); without Redis the web process runs them."""
+    from flask import current_app
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from steerco.reports import jobs
+    from steerco.web.reports import job_environment
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) for the web app and this worker; "
+                                   "without it, report jobs run inside the web process and need no worker.")
+    jobs.configure(job_environment(current_app._get_current_object()))  # type: ignore[attr-defined]
+    connection = Redis.from_url(url)
+    name = queue_name or current_app.config["REPORT_QUEUE"]
+    click.echo(f"steerco worker: rendering report jobs from queue {name!r}" + (" until it is empty" if burst else ""))
+    Worker([Queue(name, connection=connection)], connection=connection).work(burst=burst)
 
 
 def main() -> None:  # pragma: no cover

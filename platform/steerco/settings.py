@@ -49,5 +49,10 @@ def from_environment() -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        # Report PDFs render as jobs: on Redis with `steerco worker` when REDIS_URL is set,
+        # else on this many threads inside the web process.
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "REPORT_QUEUE": os.environ.get("STEERCO_REPORT_QUEUE", "steerco-reports"),
+        "REPORT_THREADS": int(os.environ.get("STEERCO_REPORT_THREADS", "1")),
         "TEMPLATES_AUTO_RELOAD": False,
     }

@@ -1,4 +1,4 @@
-"""The architecture's one hard rule: configuration, fields, engine and store know no Flask.
+"""The architecture's one hard rule: configuration, fields, engine, store and reports know no Flask.
 
 Checked twice: statically (no import statement in those packages names a web module) and
 dynamically (importing every one of their modules in a fresh interpreter leaves Flask and
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "platform" / "steerco"
-FLASK_FREE = ("config", "engine", "fields", "store")
+FLASK_FREE = ("config", "engine", "fields", "store", "reports")
 FORBIDDEN = ("flask", "flask_login", "flask_sqlalchemy", "flask_wtf", "flask_migrate", "htmx_flask")
 
 
@@ -53,7 +53,7 @@ def _imported_names(path: Path, module: str) -> list[tuple[int, str]]:
 def test_the_flask_free_packages_exist() -> None:
     modules = dict(_modules())
     for expected in ("steerco.config", "steerco.engine.records", "steerco.engine.access",
-                     "steerco.fields", "steerco.store.models"):
+                     "steerco.fields", "steerco.store.models", "steerco.reports.data", "steerco.reports.jobs"):
         assert expected in modules, expected
 
 

@@ -604,7 +604,7 @@ def test_changing_the_documents_after_compiling_does_not_change_the_configuratio
 def test_report_sections_are_immutable_all_the_way_down():
     docs = full_documents()
     config = compile_config(docs)
-    columns = config.reports["steerco"].sections[1]["columns"]
+    columns = config.reports["steerco"].sections[1].columns
 
     docs["reports"]["reports"][0]["sections"][1]["columns"].append("owner")
 

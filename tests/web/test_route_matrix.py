@@ -32,7 +32,7 @@ from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
 from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import (
-    ApprovalTask, Attachment, Delegation, Record, Tenant, TransitionRequest, User,
+    ApprovalTask, Attachment, Delegation, Record, ReportJob, Tenant, TransitionRequest, User,
 )
 
 TENANTS = Path(__file__).resolve().parents[2] / "tenants"
@@ -77,11 +77,17 @@ RECORD_ACTIONS = {"workflow.request_transition", "workflow.set_status", "workflo
 REQUESTS = {"workflow.decide", "workflow.withdraw", "api.decide", "api.withdraw_request"}
 #: someone else's delegation: never theirs to revoke
 DELEGATION = {"workflow.revoke_delegation"}
+#: the list of reports: membership (it lists only the reports whose audience holds a role of theirs)
+REPORT_LIST = {"reports.index"}
+#: a report as a page, its PDF, its JSON: a role in the report's audience, else 404
+REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data"}
+#: a report job's progress and its PDF: the person who asked for it, nobody else (404)
+REPORT_JOBS = {"reports.job", "reports.download"}
 
 
 def classified() -> set[str]:
     return (OPEN | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
-            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION)
+            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS)
 
 
 def test_every_route_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
@@ -152,6 +158,7 @@ class World:
     attachment: Attachment
     task: ApprovalTask
     delegation: Delegation
+    report_job: ReportJob
     people: list[Person] = field(default_factory=list)
 
 
@@ -170,7 +177,8 @@ def _build(session, slug: str, upload_dir: Path) -> World:  # type: ignore[no-un
         Upload("case.xlsx", "application/octet-stream", b"the business case")]}), target.version)
     attachment = session.scalar(select(Attachment).where(Attachment.record_id == target.id))
     task, delegation = _pending_work(session, tenant, target, admin)
-    world = World(slug, tenant, everything, attachment, task, delegation)
+    world = World(slug, tenant, everything, attachment, task, delegation, _admins_report(session, tenant, admin,
+                                                                                         upload_dir))
     for n, (role_key, role) in enumerate(config.roles.items()):
         tenant_wide = all(p.scope == "tenant" for p in role.permissions)
         node = None if tenant_wide else anchor
@@ -205,6 +213,17 @@ def _pending_work(session, tenant: Tenant, record: Record, admin: User) -> tuple
     session.add_all([task, delegation])
     session.flush()
     return task, delegation
+
+
+def _admins_report(session, tenant: Tenant, admin: User, upload_dir: Path) -> ReportJob:  # type: ignore[no-untyped-def]
+    """A finished report PDF the administrator asked for: nobody else may follow its link."""
+    key = next(iter(json.loads((TENANTS / tenant.slug / "reports.json").read_text())["reports"]))["key"]
+    job = ReportJob(tenant_id=tenant.id, user_id=admin.id, report_key=key, params={}, cache_key="admin",
+                    config_version=1, data_version=1, state="done", progress=100,
+                    result_key=DiskBlobStore(upload_dir).put(tenant.id, b"%PDF-1.7 admin's report"), filename="a.pdf")
+    session.add(job)
+    session.flush()
+    return job
 
 
 def _samples(world: World, person: Person) -> list[Record]:
@@ -309,7 +328,32 @@ def _run_person(client, session, world: World, oracle: Oracle, person: Person, c
             _check_lists(client, t, api, world, oracle, person, record, child, readable, expect, failures)
     _check_top_and_attachment(client, t, world, oracle, person, config, expect)
     _check_requests(client, t, world, oracle, person, expect)
+    _check_reports(client, t, world, person, expect, failures)
     return failures
+
+
+def _check_reports(client, t, world, person, expect, failures) -> None:  # type: ignore[no-untyped-def]
+    """Reports by audience (read from reports.json): the page, JSON and PDF answer 200 (the PDF
+    a 303 to its job) for a role in the audience and 404 otherwise; the list names exactly
+    those; a job is its requester's alone."""
+    api = {"Authorization": f"Bearer {person.token}"}
+    reports = json.loads((TENANTS / world.slug / "reports.json").read_text())["reports"]
+    listed = client.get(f"{t}/reports")
+    expect("GET reports", 200, listed)
+    for raw in reports:
+        allowed = any(role in raw["audience"] for role, _ in person.grants)
+        if (raw["title"] in listed.get_data(as_text=True)) != allowed:
+            failures.append(f"{person.role}: reports list {'lacks' if allowed else 'shows'} {raw['key']}")
+        expect(f"GET report {raw['key']}", 200 if allowed else 404, client.get(f"{t}/reports/{raw['key']}"))
+        expect(f"GET api report {raw['key']}", 200 if allowed else 404,
+               client.get(f"/api{t}/reports/{raw['key']}", headers=api))
+        pdf = client.get(f"{t}/reports/{raw['key']}.pdf")
+        expect(f"GET report pdf {raw['key']}", 303 if allowed else 404, pdf)
+        if allowed:
+            expect(f"GET own report job {raw['key']}", 200, client.get(pdf.headers["Location"]))
+    job = world.report_job.id
+    expect("GET another's report job", 404, client.get(f"{t}/reports/jobs/{job}"))
+    expect("GET another's report download", 404, client.get(f"{t}/reports/jobs/{job}/download"))
 
 
 HTMX = {"HX-Request": "true"}
@@ -427,8 +471,17 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     expect("GET new workspace (no consultant)", 403, client.get("/workspaces/new"))
 
 
+class _QueuedOnly:
+    """The matrix asks for PDFs only to see who may: their jobs are queued, never rendered."""
+
+    def submit(self, job_id: int) -> None:
+        pass
+
+
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])
-def test_every_role_gets_what_the_configuration_says(client, session, upload_dir, slug) -> None:  # type: ignore[no-untyped-def]
+def test_every_role_gets_what_the_configuration_says(app, client, session, upload_dir, slug,  # type: ignore[no-untyped-def]
+                                                      monkeypatch) -> None:
+    monkeypatch.setitem(app.extensions, "steerco.report_runner", _QueuedOnly())
     load_demo(session)
     session.commit()
     world = _build(session, slug, upload_dir)

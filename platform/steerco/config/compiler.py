@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from steerco.config import checks, semantics
-from steerco.config.errors import ConfigInvalid, ConfigProblem, with_items
+from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_items
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
-    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, Role,
-    Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow, deep_freeze,
+    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
+    ReportSection, Role, Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow,
+    deep_freeze,
     default_number_prefix, frozen_map,
 )
 from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS, validate_document
@@ -57,10 +58,59 @@ def compile_checked(documents: Mapping[str, Any], version: int = 0) -> TenantCon
     """Compile documents in which :func:`problems_of` found nothing (it is not run again);
     raise ConfigInvalid with what only the compiled configuration shows."""
     config = _build(_with_defaults(documents), version)
-    found = checks.problems(config)
+    found = [*checks.problems(config), *_report_problems(config)]
     if found:
         raise ConfigInvalid(with_items(found, documents))
     return config
+
+
+def _scalar(fld: Field) -> bool:
+    """A field whose one value sits on the record (or is computed onto it): SQL can read it."""
+    return fld.kind.storage in ("values", "computed") and \
+        fld.kind.value_schema(fld).get("type") not in ("array", "object")
+
+
+def _report_problems(config: TenantConfig) -> Iterator[ConfigProblem]:
+    """What report sections ask of their fields' types: sums of numbers, lines over
+    time-phased values, groups and filters on values the database can read."""
+    for r, report in enumerate(config.reports.values()):
+        yield from _filter_problems(config.levels[report.level], report.filter, ["reports", r, "filter"])
+        for s, section in enumerate(report.sections):
+            path: list[object] = ["reports", r, "sections", s]
+            level = config.levels[section.level]
+            for name, measures in (("tiles", section.tiles), ("series", section.series), ("steps", section.steps)):
+                for i, measure in enumerate(measures):
+                    where = [*path, "field"] if name == "series" and section.field else [*path, name, i, "field"]
+                    yield from _measure_problems(level.field(measure.field), measure, section, where)
+            if section.group_by and (fld := level.field(section.group_by)) is not None and not _scalar(fld):
+                yield ConfigProblem("reports.json", pointer(*path, "group_by"),
+                                    f"cannot group by {fld.label!r}: it holds several values", "bad_group")
+            yield from _filter_problems(level, section.filter, [*path, "filter"])
+
+
+def _filter_problems(level: Level, expression: Expression | None, where: list[object]) -> Iterator[ConfigProblem]:
+    for name in sorted(expression.names if expression else ()):
+        fld = level.field(name)
+        if fld is not None and not _scalar(fld):
+            yield ConfigProblem("reports.json", pointer(*where), f"a filter cannot read {fld.label!r}: it holds "
+                                "several values", "filter_not_sql")
+
+
+def _measure_problems(fld: Field | None, measure: ReportMeasure, section: ReportSection,
+                      where: list[object]) -> Iterator[ConfigProblem]:
+    if fld is None:
+        return
+    if section.chart == "line":
+        if fld.kind.storage != "periods" or measure.aggregate != "sum":
+            yield ConfigProblem("reports.json", pointer(*where), f"a line chart shows the sum of a time-phased "
+                                f"field over the periods; {fld.label!r} is not one", "bad_measure")
+        return
+    if not _scalar(fld) or measure.aggregate not in fld.kind.rollups:
+        allowed = sorted(a for a in fld.kind.rollups if a != "none") if _scalar(fld) else []
+        yield ConfigProblem("reports.json", pointer(*where), f"{measure.aggregate!r} of {fld.label!r} cannot be "
+                            "computed" + (f"; it allows {', '.join(allowed)}" if allowed else
+                                          " (time-phased and multi-valued fields come with the value layer)"),
+                            "bad_measure")
 
 
 def _with_defaults(documents: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,6 +241,35 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
     return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions)
 
 
+def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:
+    return tuple(ReportMeasure(m["label"], m["field"], m.get("aggregate", "sum")) for m in items or ())
+
+
+def _section(raw: Mapping[str, Any], report_level: str, fields: Mapping[str, Field]) -> ReportSection:
+    series = _measures(raw.get("series"))
+    if "field" in raw:
+        fld = fields.get(raw["field"])
+        series = (ReportMeasure(fld.label if fld else raw["field"], raw["field"], raw.get("aggregate", "sum")),)
+    return ReportSection(
+        type=raw["type"], title=raw.get("title", ""), level=raw.get("level", report_level),
+        filter=_expr(raw.get("filter")), new_page=raw.get("new_page", False),
+        tiles=_measures(raw.get("tiles")), columns=tuple(raw.get("columns", ())),
+        group_by=raw.get("group_by"), totals=raw.get("totals", False), sort=raw.get("sort"),
+        descending=raw.get("descending", False), chart=raw.get("chart"), field=raw.get("field"), series=series,
+        stacked=raw.get("stacked", False), steps=_measures(raw.get("steps")),
+        limit=raw.get("limit"), text=raw.get("text", ""),
+    )
+
+
+def _report(raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Report:
+    page = raw.get("page", {})
+    return Report(
+        raw["key"], raw["title"], tuple(raw["audience"]), raw["level"], _expr(raw.get("filter")),
+        page.get("size", "A4"), page.get("orientation", "portrait"),
+        tuple(_section(s, raw["level"], fields) for s in raw["sections"]), page.get("cover", False),
+    )
+
+
 def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
     tenant = docs["tenant"]
     fields = {raw["key"]: _field(raw) for raw in docs["fields"]["fields"]}
@@ -229,13 +308,6 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
             )
             for r in exceptions["rules"]
         }),
-        reports=frozen_map({
-            r["key"]: Report(
-                r["key"], r["title"], tuple(r["audience"]), r["level"], _expr(r.get("filter")),
-                r.get("page", {}).get("size", "A4"), r.get("page", {}).get("orientation", "portrait"),
-                tuple(deep_freeze(s) for s in r["sections"]),
-            )
-            for r in docs["reports"]["reports"]
-        }),
+        reports=frozen_map({r["key"]: _report(r, fields) for r in docs["reports"]["reports"]}),
         version=version,
     )

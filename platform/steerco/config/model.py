@@ -302,6 +302,49 @@ class ExceptionRule:
     escalation: tuple[tuple[int, str], ...]
 
 
+Aggregate = Literal["sum", "avg", "min", "max", "count"]
+SectionType = Literal["kpi_tiles", "table", "chart", "text"]
+ChartKind = Literal["stage_funnel", "bar", "line", "waterfall"]
+
+
+@dataclass(frozen=True)
+class ReportMeasure:
+    """An aggregate of one field, with its label: a KPI tile, a chart series, a bridge step."""
+
+    label: str
+    field: str
+    aggregate: Aggregate = "sum"
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One block of a report layout; which attributes count depends on ``type`` (the
+    schema refuses the others). ``level`` is the report's level unless the section names
+    its own; ``filter`` narrows the section beyond the report's filter."""
+
+    type: SectionType
+    title: str
+    level: str
+    filter: Expression | None = None
+    new_page: bool = False
+    tiles: tuple[ReportMeasure, ...] = ()
+    columns: tuple[str, ...] = ()
+    group_by: str | None = None
+    totals: bool = False
+    sort: str | None = None
+    descending: bool = False
+    chart: ChartKind | None = None
+    #: a chart's one field, when it names one (its measure is then the one series)
+    field: str | None = None
+    #: what a chart shows: its field's measure, or its several series
+    series: tuple[ReportMeasure, ...] = ()
+    stacked: bool = False
+    #: a waterfall's totals, from one to the next
+    steps: tuple[ReportMeasure, ...] = ()
+    limit: int | None = None
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class Report:
     key: str
@@ -311,7 +354,8 @@ class Report:
     filter: Expression | None
     page_size: str
     orientation: str
-    sections: tuple[Mapping[str, Any], ...]
+    sections: tuple[ReportSection, ...]
+    cover: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping
 
-from steerco.config import typecheck
+from steerco.config import filters, typecheck
 from steerco.config.errors import ConfigProblem, closest, pointer
 from steerco.config.expressions import Expression, ExpressionError, parse, unknown_names
 from steerco.config.model import SYSTEM_COLUMNS, default_number_prefix
@@ -401,22 +401,66 @@ class Checker:
                 self.reference("reports", [*base, "audience", i], role, self.roles, "role")
             if not self.reference("reports", [*base, "level"], report.get("level"), self.levels, "level"):
                 continue
-            fields = self.level_fields.get(report.get("level"), [])
-            self.check_expression("reports", [*base, "filter"], report.get("filter"), [report.get("level")])
+            self.check_filter([*base, "filter"], report.get("filter"), report["level"])
             for s, section in enumerate(report.get("sections") or []):
-                if not isinstance(section, dict):
-                    continue
-                path: list[object] = [*base, "sections", s]
-                for i, column in enumerate(_keys(section.get("columns"))):
-                    self.reference("reports", [*path, "columns", i], column, [*fields, *SYSTEM_COLUMNS], "column")
-                if "group_by" in section:
-                    self.reference("reports", [*path, "group_by"], section["group_by"],
-                                   [*fields, *SYSTEM_COLUMNS], "column")
-                if "field" in section:
-                    self.reference("reports", [*path, "field"], section["field"], fields, "field")
-                for t, tile in enumerate(section.get("tiles") or []):
-                    if isinstance(tile, dict):
-                        self.reference("reports", [*path, "tiles", t, "field"], tile.get("field"), fields, "field")
+                if isinstance(section, dict):
+                    self.check_report_section([*base, "sections", s], section, report["level"])
+
+    def check_filter(self, path: list[object], source: Any, level: str) -> None:
+        """A report filter: known names, and only what the database can evaluate."""
+        self.check_expression("reports", path, source, [level])
+        try:
+            expression = parse(source) if isinstance(source, str) else None
+        except ExpressionError:
+            return
+        if expression is not None and (message := filters.problem(expression)):
+            self.problem("reports", path, message, "filter_not_sql")
+        elif expression is not None:
+            workflow = self.workflows.get(self.levels.get(level, {}).get("workflow"), {})
+            stages = [s.get("key") for _, s in _items(workflow, "stages")]
+            for stage in filters.stage_literals(expression):
+                self.reference("reports", path, stage, stages, "stage")
+
+    def ancestors(self, level: str) -> list[str]:
+        """Every level above ``level`` (through any of its parents)."""
+        found: list[str] = []
+        stack = list(_keys(self.levels.get(level, {}).get("parents")))
+        while stack:
+            parent = stack.pop()
+            if parent not in found and parent in self.levels:
+                found.append(parent)
+                stack.extend(_keys(self.levels[parent].get("parents")))
+        return found
+
+    def check_report_section(self, path: list[object], section: dict[str, Any], report_level: str) -> None:
+        level = section.get("level", report_level)
+        if "level" in section and not self.reference("reports", [*path, "level"], level, self.levels, "level"):
+            return
+        fields = self.level_fields.get(level, [])
+        if "filter" in section:
+            self.check_filter([*path, "filter"], section["filter"], level)
+        columns = [*fields, *SYSTEM_COLUMNS]
+        for i, column in enumerate(_keys(section.get("columns"))):
+            self.reference("reports", [*path, "columns", i], column, columns, "column")
+        if "group_by" in section:
+            self.reference("reports", [*path, "group_by"], section["group_by"],
+                           [*columns, *self.ancestors(level)], "column")
+        if "sort" in section:
+            self.reference("reports", [*path, "sort"], section["sort"], columns, "column")
+        if "field" in section:
+            self.reference("reports", [*path, "field"], section["field"], fields, "field")
+        for key in ("tiles", "series", "steps"):
+            for t, item in enumerate(section.get(key) or []):
+                if isinstance(item, dict):
+                    self.reference("reports", [*path, key, t, "field"], item.get("field"), fields, "field")
+        chart = section.get("chart")
+        several = {"bar": "series", "waterfall": "steps"}.get(chart) if isinstance(chart, str) else None
+        if several and ("field" in section) == (several in section):
+            self.problem("reports", [*path], f"a {chart} chart needs \"field\" or \"{several}\""
+                         + (", not both" if "field" in section else ""), "chart_measure")
+        if "aggregate" in section and several and several in section:
+            self.problem("reports", [*path, "aggregate"], f"with \"{several}\", each item names its "
+                         "own aggregate", "chart_measure")
 
     def check_computed_cycles(self) -> None:
         graph = {}

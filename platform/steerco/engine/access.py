@@ -8,7 +8,8 @@ configuration alone:
 - ``read_filter(level)``: a SQL condition limiting any query to records the actor may read,
   built from the same rules, so lists, counts and reports agree with the per-record check;
 - ``field_mode(field, record)``: hidden, read or write, merged over the actor's roles
-  (a field is read-only only if every role makes it so).
+  (a field is read-only only if every role makes it so), and ``field_filter(field, level)``,
+  the SQL condition selecting the records on which a field is not hidden (for aggregates).
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ class Access:
 
     def read_filter(self, level_key: str | None = None) -> ColumnElement[bool]:
         """SQL condition on :class:`Record` matching exactly what ``decide('read')`` allows."""
-        clauses = []
+        clauses = [clause for _, clause in self._read_clauses(level_key)]
+        return or_(*clauses) if clauses else false()
+
+    def _read_clauses(self, level_key: str | None) -> Iterator[tuple[str, ColumnElement[bool]]]:
+        """(role key, SQL condition) for each permission of the actor's grants that reads."""
         for grant in self.actor.grants:
             role = self.config.roles.get(grant.role)
             if role is None:
@@ -170,8 +175,28 @@ class Access:
                         grant.node_path, autoescape=True)
                     if permission.scope == "own":
                         scope_clause = and_(scope_clause, Record.owner_id == self.actor.user_id)
-                clauses.append(and_(level_clause, scope_clause))
-        return or_(*clauses) if clauses else false()
+                yield role.key, and_(level_clause, scope_clause)
+
+    def field_filter(self, field: Field, level_key: str) -> ColumnElement[bool]:
+        """SQL condition on :class:`Record`: the records of the level on which
+        :meth:`field_mode` does not hide ``field`` from the actor.
+
+        The same grants as :meth:`read_filter`, keeping only roles that show the field, and
+        the same required of every field it is computed from or shown depending on; so an
+        aggregate over the field (a report total, a rollup) counts exactly the values the
+        actor would see record by record, and the rest can be counted as left out.
+        """
+        shown = [clause for role, clause in self._read_clauses(level_key)
+                 if self._role_mode(role, field, False) != "hidden"]
+        condition = or_(*shown) if shown else false()
+        if field.key in self._resolving:
+            return condition
+        self._resolving.add(field.key)
+        try:
+            inputs = [self.field_filter(dep, level_key) for dep in self._inputs(field, level_key)]
+        finally:
+            self._resolving.discard(field.key)
+        return and_(condition, *inputs) if inputs else condition
 
     def field_mode(self, field: Field, record: Record | None, level_key: str) -> FieldMode:
         """The most generous mode any of the actor's roles gives the field on ``record``.

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from weasyprint import HTML
+from weasyprint.document import Document
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 BASE_URL = "https://steerco.invalid/"
@@ -39,7 +40,11 @@ class StaticOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
 
 
+def render_document(html: str, static_folder: str | Path) -> Document:
+    """Our HTML laid out into pages (the slow part), ready to be written as a PDF."""
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher(static_folder)).render()
+
+
 def render_pdf(html: str, static_folder: str | Path) -> bytes:
     """The PDF of a page of our own HTML."""
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher(static_folder))
-    return document.write_pdf()
+    return render_document(html, static_folder).write_pdf()

@@ -410,3 +410,36 @@ class Comment(TenantOwned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class ReportJob(TenantOwned, Base):
+    """A report rendered in the background (a PDF), and the cache of finished ones.
+
+    The requester polls ``state`` and ``progress``; the PDF is kept in the blob store under
+    ``result_key``. ``cache_key`` names what the PDF shows (report, configuration version,
+    data version, the reader's access, the scope), so a finished job answers every later
+    request with the same key at once, and any write in between makes a new key.
+    """
+
+    __tablename__ = "report_job"
+    __table_args__ = (Index("ix_report_job_tenant_cache", "tenant_id", "cache_key", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    report_key: Mapped[str] = mapped_column(String(63))
+    #: what the reader chose (e.g. the subtree), as JSON
+    params: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    cache_key: Mapped[str] = mapped_column(String(64))
+    config_version: Mapped[int] = mapped_column(Integer)
+    data_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: queued, running, done, failed, expired (a done job whose PDF was superseded)
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(200), default="")
+    result_key: Mapped[str | None] = mapped_column(String(100))
+    result_size: Mapped[int | None] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255), default="report.pdf")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -40,7 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = blob_store(app.config.get("BLOB_URL"), app.config["UPLOAD_DIR"])
 
-    from steerco.web import account, admin, api, auth, config_admin, records, workflow, workspace
+    from steerco.web import account, admin, api, auth, config_admin, records, reports, workflow, workspace
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
@@ -51,6 +51,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(config_admin.workspaces_bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(reports.api)
     _register_error_handlers(app)
 
     @app.context_processor

@@ -1,0 +1,557 @@
+"""A report's content for one reader, as plain values: what the dashboard, the JSON API
+and the PDF all render.
+
+:func:`build_report` reads the compiled layout (``TenantConfig.reports``), the reader's
+:class:`Access` and the store, and returns a :class:`ReportData` of frozen dataclasses:
+KPI tiles, tables (rows, groups, subtotals, totals), charts (their data and their SVG)
+and text. Numbers come from :func:`steerco.reports.aggregate.aggregate` (SQL, values the
+reader may not see left out and counted); rows come from the same scope, each cell
+checked against its own record. A field hidden from the reader gives no value anywhere:
+its tile says "Hidden", its column is listed as hidden, its chart series is left out.
+No Flask here; a bounded number of queries per section, whatever the number of records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from steerco.config.model import Field, Level, Report, ReportMeasure, ReportSection, TenantConfig
+from steerco.engine import tables
+from steerco.engine.access import Access
+from steerco.engine.forms import expression_scope
+from steerco.reports import charts
+from steerco.reports.aggregate import HIDDEN, Aggregation, Aggregator, Amount, Measure, aggregate, \
+    hidden_everywhere, period_totals
+from steerco.reports.scope import Scope, section_scope, value_column
+from steerco.store.models import AuditEvent, Record, User, utcnow
+
+#: rows a table shows at most (its totals still count every record in scope)
+MAX_ROWS = 5000
+#: bars a per-record bar chart shows when the layout sets no limit
+DEFAULT_BARS = 25
+#: reports a progress: (percent 0-100, what is being done)
+Progress = Callable[[int, str], None]
+
+
+# -- what a report holds ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    text: str
+    value: float | None
+    hidden: bool = False
+    left_out: int = 0
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    #: numbers (right-aligned)
+    numeric: bool
+    #: has subtotals and a total (the field's configured rollup)
+    totals: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    value: Any = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    record_id: int
+    number: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """Rows sharing a grouping value (one group with label "" when the table is not grouped)."""
+
+    key: str | None
+    label: str
+    rows: tuple[Row, ...]
+    records: int
+    subtotal: tuple[Cell | None, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    groups: tuple[RowGroup, ...]
+    records: int
+    shown: int
+    total: tuple[Cell | None, ...] | None = None
+    grouped_by: str = ""
+    #: labels of the layout's columns the reader may not see
+    hidden_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chart:
+    kind: str
+    labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+    svg: Markup
+
+
+@dataclass(frozen=True)
+class Section:
+    index: int
+    type: str
+    title: str
+    level: str
+    new_page: bool = False
+    notes: tuple[str, ...] = ()
+    tiles: tuple[Tile, ...] = ()
+    table: Table | None = None
+    chart: Chart | None = None
+    text: str = ""
+
+    @property
+    def anchor(self) -> str:
+        """A stable id for the section (HTML anchors and htmx targets)."""
+        return f"section-{self.index + 1}"
+
+
+@dataclass(frozen=True)
+class ReportData:
+    key: str
+    title: str
+    workspace: str
+    #: what the report is about, e.g. "Measures"
+    level_label: str
+    #: all of them, or the record the reader limited the report to
+    scope: str
+    generated_at: dt.datetime
+    #: the tenant's latest audit event when the data was read (every write appends one)
+    data_version: int
+    config_version: int
+    page_size: str
+    orientation: str
+    cover: bool
+    sections: tuple[Section, ...]
+
+
+# -- entry points ---------------------------------------------------------------------------
+def readable_reports(config: TenantConfig, access: Access) -> list[Report]:
+    """The reports whose audience includes a role the reader holds (anywhere)."""
+    held = {g.role for g in access.actor.grants}
+    return [r for r in config.reports.values() if held & set(r.audience)]
+
+
+def may_open(config: TenantConfig, access: Access, report: Report) -> bool:
+    return bool({g.role for g in access.actor.grants} & set(report.audience))
+
+
+def data_version(session: Session, tenant_id: int) -> int:
+    """The tenant's latest audit event id: it changes with every write, so a cached
+    report of an older version is stale."""
+    return session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.tenant_id == tenant_id)) or 0
+
+
+def build_report(session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report, *,
+                 under: Record | None = None, now: dt.datetime | None = None,
+                 aggregator: Aggregator = aggregate, progress: Progress | None = None) -> ReportData:
+    """Everything ``report`` shows to this reader, optionally only under the record ``under``."""
+    now = now or utcnow()
+    version = data_version(session, tenant_id)
+    builder = _Builder(session, tenant_id, config, access, report, under, now, aggregator)
+    sections = []
+    for index, section in enumerate(report.sections):
+        if progress:
+            progress(5 + int(40 * index / len(report.sections)), f"Collecting {section.title or section.type}")
+        sections.append(builder.section(index, section))
+    scope = f"{under.number} {under.title}" if under is not None else f"All {config.levels[report.level].label_plural}"
+    return ReportData(report.key, report.title, config.name, config.levels[report.level].label_plural, scope, now,
+                      version, config.version, report.page_size, report.orientation, report.cover,
+                      tuple(sections))
+
+
+def report_json(data: ReportData) -> dict[str, Any]:
+    """The report as JSON: the same content as the page, charts as their data (no SVG)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "svg"}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=dt.timezone.utc).isoformat()
+        return value
+
+    body = clean(dataclasses.asdict(data))
+    for section, raw in zip(body["sections"], data.sections):
+        section["id"] = raw.anchor
+    return body
+
+
+# -- building --------------------------------------------------------------------------------
+class _Builder:
+    def __init__(self, session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report,
+                 under: Record | None, now: dt.datetime, aggregator: Aggregator):
+        self.session, self.tenant_id, self.config, self.access = session, tenant_id, config, access
+        self.report, self.under, self.now, self.aggregate = report, under, now, aggregator
+
+    def section(self, index: int, section: ReportSection) -> Section:
+        base = Section(index, section.type, section.title, section.level, section.new_page)
+        if section.type == "text":
+            return dataclasses.replace(base, text=section.text)
+        scope = section_scope(self.config, self.access, self.tenant_id, self.report, section, self.under,
+                              self.now.date())
+        if scope.hidden_inputs:
+            names = ", ".join(f.label for f in scope.hidden_inputs)
+            return dataclasses.replace(base, notes=(f"This section selects records by {names}, which you may "
+                                                    "not see, so it shows nothing.",))
+        build = {"kpi_tiles": self.tiles, "table": self.table, "chart": self.chart}[section.type]
+        return build(base, section, scope)
+
+    # -- tiles ---------------------------------------------------------------------------
+    def tiles(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        measures = [self.measure(scope.level, m) for m in section.tiles]
+        result = self.aggregate(self.session, scope, measures)
+        tiles = tuple(Tile(m.label, self.amount_text(measure, amount), amount.value, amount.hidden, amount.left_out)
+                      for m, measure, amount in zip(section.tiles, measures, result.total.amounts))
+        return dataclasses.replace(base, tiles=tiles, notes=_left_out_notes(measures, result.total.amounts))
+
+    def measure(self, level: Level, m: ReportMeasure) -> Measure:
+        fld = level.field(m.field)
+        assert fld is not None  # the configuration checks every reference
+        return Measure(fld, m.aggregate)
+
+    def amount_text(self, measure: Measure, amount: Amount) -> str:
+        if amount.hidden:
+            return "Hidden"
+        if amount.value is None:
+            return "–"
+        if measure.function == "count":
+            return f"{int(amount.value):,}"
+        return self.display(measure.field, amount.value)
+
+    def display(self, fld: Field, value: Any) -> str:
+        """An aggregate as the field shows its values (money with currency, percent, a date)."""
+        if not isinstance(value, (int, float)):
+            return fld.kind.display(fld, value, self.config)
+        number: float | int = round(value, 2)
+        if float(number).is_integer():
+            number = int(number)
+        return fld.kind.display(fld, number, self.config)
+
+    # -- tables --------------------------------------------------------------------------
+    def table(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        level = scope.level
+        visible = tables.columns(self.config, self.access, level, section.columns)
+        shown_keys = {c.key for c in visible}
+        hidden = tuple(fld.label for key in section.columns
+                       if key not in shown_keys and (fld := level.field(key)) is not None)
+        numeric = [c for c in visible if c.field is not None and _rolls_up(c.field)]
+        measures = [Measure(c.field, c.field.rollup) for c in numeric]  # type: ignore[arg-type, union-attr]
+        sums = self.aggregate(self.session, scope, measures, section.group_by) if section.totals else None
+        records = list(self.session.scalars(
+            scope.records().order_by(*self.order(level, section)).limit(MAX_ROWS)))
+        total_records = sums.total.records if sums else self.count(scope)
+        rows = self.rows(level, visible, records)
+        groups = self.group_rows(level, section, rows, records, visible, numeric, sums)
+        columns = tuple(Column(c.key, c.label, c.field is not None and _is_number(c.field), c in numeric)
+                        for c in visible)
+        total = self.subtotal(visible, numeric, sums.total.amounts) if sums else None
+        notes = list(_left_out_notes(measures, sums.total.amounts) if sums else ())
+        if len(records) < total_records:
+            notes.append(f"The table shows the first {len(records):,} of {total_records:,} records; "
+                         "the totals count them all.")
+        grouped_by = self.group_label(level, section.group_by) if section.group_by else ""
+        table = Table(columns, groups, total_records, len(records), total, grouped_by, hidden)
+        return dataclasses.replace(base, table=table, notes=tuple(notes))
+
+    def count(self, scope: Scope) -> int:
+        return self.session.scalar(select(func.count(Record.id)).where(scope.where())) or 0
+
+    def order(self, level: Level, section: ReportSection) -> list[Any]:
+        """Rows by the layout's sort column; a field some role of the reader hides orders
+        nothing (the order would tell its values), the record number breaks ties."""
+        key = section.sort or "number"
+        column: Any = Record.number
+        if key in {"title", "stage", "updated_at", "number"}:
+            column = getattr(Record, {"stage": "stage_key"}.get(key, key))
+        elif key == "owner":
+            column = Record.owner_id
+        elif (fld := level.field(key)) is not None and self.access.field_visible_everywhere(fld, level.key):
+            column = value_column(fld)
+        return [column.desc() if section.descending else column.asc(), Record.id]
+
+    def rows(self, level: Level, columns: list[tables.Column], records: list[Record]) -> list[Row]:
+        result = []
+        for row in tables.rows(self.config, self.access, level, columns, records):
+            scope = expression_scope(row.record.values or {}, row.record.stage_key, row.record.title)
+            cells = []
+            for cell in row.cells:
+                fld = cell.column.field
+                if cell.hidden or (fld is not None and fld.visible_if is not None
+                                   and not fld.visible_if.holds(scope, today=self.now.date())):
+                    cells.append(Cell("", None, True))
+                else:
+                    cells.append(Cell(cell.text, _json_value(cell.value)))
+            result.append(Row(row.record.id, row.record.number, tuple(cells)))
+        return result
+
+    def subtotal(self, columns: list[tables.Column], numeric: list[tables.Column],
+                 amounts: Sequence[Amount]) -> tuple[Cell | None, ...]:
+        by_key = dict(zip((c.key for c in numeric), amounts))
+        cells: list[Cell | None] = []
+        for column in columns:
+            amount = by_key.get(column.key)
+            if amount is None or column.field is None:
+                cells.append(None)
+            else:
+                text = self.amount_text(Measure(column.field, column.field.rollup), amount)  # type: ignore[arg-type]
+                cells.append(Cell(text, amount.value, amount.hidden))
+        return tuple(cells)
+
+    # -- grouping ------------------------------------------------------------------------
+    def group_rows(self, level: Level, section: ReportSection, rows: list[Row], records: list[Record],
+                   columns: list[tables.Column], numeric: list[tables.Column],
+                   sums: Aggregation | None) -> tuple[RowGroup, ...]:
+        if not section.group_by:
+            return (RowGroup(None, "", tuple(rows), len(rows)),)
+        keys = self.row_keys(level, section.group_by, records)
+        labels = self.group_labels(level, section.group_by, set(keys))
+        by_key: dict[Any, list[Row]] = {}
+        for key, row in zip(keys, rows):
+            by_key.setdefault(key, []).append(row)
+        counted = {g.key: g for g in sums.groups} if sums else {}
+        groups = []
+        for key in self.group_order(level, section.group_by, set(by_key) | set(counted), labels):
+            group = counted.get(key)
+            subtotal = self.subtotal(columns, numeric, group.amounts) if group else None
+            groups.append(RowGroup(_key_text(key), labels.get(key, str(key)),
+                                   tuple(by_key.get(key, ())), group.records if group else len(by_key.get(key, ())),
+                                   subtotal))
+        return tuple(groups)
+
+    def row_keys(self, level: Level, group_by: str, records: list[Record]) -> list[Any]:
+        """The grouping value of each row, as the aggregate's SQL computes it."""
+        if group_by in {"stage", "owner", "number", "title", "updated_at"}:
+            column = {"stage": "stage_key", "owner": "owner_id"}.get(group_by, group_by)
+            return [getattr(r, column) for r in records]
+        fld = level.field(group_by)
+        if fld is None:  # an ancestor level: one query finds every row's ancestor there
+            ids = {i for r in records for i in r.ancestor_ids}
+            found = set(self.session.scalars(select(Record.id).where(
+                Record.tenant_id == self.tenant_id, Record.id.in_(ids), Record.level_key == group_by))) if ids else set()
+            return [next((i for i in r.ancestor_ids if i in found), None) for r in records]
+        return [self.field_key(level, fld, r) for r in records]
+
+    def field_key(self, level: Level, fld: Field, record: Record) -> Any:
+        scope = expression_scope(record.values or {}, record.stage_key, record.title)
+        if self.access.field_mode(fld, record, level.key) == "hidden" or (
+                fld.visible_if is not None and not fld.visible_if.holds(scope, today=self.now.date())):
+            return HIDDEN
+        value = (record.values or {}).get(fld.key)
+        numeric = isinstance(value, int) and not isinstance(value, bool) and fld.kind.sort_cast(fld) == "float"
+        return float(value) if numeric else value
+
+    def group_label(self, level: Level, group_by: str) -> str:
+        fld = level.field(group_by)
+        if fld is not None:
+            return fld.label
+        if group_by in self.config.levels:
+            return self.config.levels[group_by].label
+        return tables.SYSTEM_LABELS.get(group_by, group_by.replace("_", " ").capitalize())
+
+    def group_labels(self, level: Level, group_by: str, keys: set[Any]) -> dict[Any, str]:
+        """Readable names of the grouping values (one query for owners or ancestors)."""
+        labels: dict[Any, str] = {None: "No value", HIDDEN: "Hidden from you"}
+        present = {k for k in keys if k not in labels}
+        if group_by == "stage":
+            workflow = self.config.workflow_of(level)
+            labels.update({k: (s.label if workflow and (s := workflow.stage(k)) else str(k)) for k in present})
+        elif group_by == "owner":
+            labels[None] = "No owner"
+            labels.update(dict(self.session.execute(select(User.id, User.name).where(User.id.in_(present))).all()))
+        elif (fld := level.field(group_by)) is not None:
+            labels.update({k: fld.kind.display(fld, k, self.config) or "No value" for k in present})
+        elif group_by in self.config.levels:
+            labels[None] = f"No {self.config.levels[group_by].label}"
+            readable = self.session.execute(select(Record.id, Record.number, Record.title).where(
+                Record.tenant_id == self.tenant_id, Record.id.in_(present), Record.deleted_at.is_(None),
+                self.access.read_filter(group_by))).all()
+            labels.update({k: "Not visible to you" for k in present})
+            labels.update({i: f"{n} {t}" for i, n, t in readable})
+        else:
+            labels.update({k: str(k) for k in present})
+        return labels
+
+    def group_order(self, level: Level, group_by: str, keys: set[Any], labels: dict[Any, str]) -> list[Any]:
+        """Stages in workflow order, options in configured order, the rest by label;
+        "no value" and "hidden" last."""
+        rank: dict[Any, int] = {}
+        workflow = self.config.workflow_of(level)
+        if group_by == "stage" and workflow:
+            rank = {s.key: s.order for s in workflow.stages}
+        elif (fld := level.field(group_by)) is not None and fld.options:
+            rank = {o.key: i for i, o in enumerate(fld.options)}
+        return sorted(keys, key=lambda k: (k is None or k == HIDDEN, k == HIDDEN, rank.get(k, len(rank)),
+                                           labels.get(k, str(k)).lower()))
+
+    # -- charts --------------------------------------------------------------------------
+    def chart(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        draw = {"stage_funnel": self.funnel, "bar": self.bars, "line": self.line,
+                "waterfall": self.waterfall}[section.chart or "bar"]
+        chart, notes = draw(section, scope)
+        return dataclasses.replace(base, chart=chart, notes=notes)
+
+    def formatter(self, fld: Field) -> Callable[[float], str]:
+        return lambda value: self.display(fld, value)
+
+    def funnel(self, section: ReportSection, scope: Scope) -> tuple[Chart | None, tuple[str, ...]]:
+        workflow = self.config.workflow_of(scope.level)
+        if workflow is None:
+            return None, (f"{scope.level.label_plural} have no stages.",)
+        measure = self.measure(scope.level, section.series[0])
+        if hidden_everywhere(scope, measure.field):
+            return None, (f"{measure.field.label} is hidden from you.",)
+        result = self.aggregate(self.session, scope, [measure], "stage")
+        by_stage = {g.key: g for g in result.groups}
+        stages = [charts.Stage(s.label, (by_stage[s.key].amounts[0].value or 0) if s.key in by_stage else 0,
+                               by_stage[s.key].records if s.key in by_stage else 0, s.color)
+                  for s in workflow.stages]
+        svg = charts.funnel_chart(section.title or measure.field.label, stages, fmt=self.formatter(measure.field),
+                                  key=f"chart-{base_key(section)}")
+        chart = Chart("stage_funnel", tuple(s.label for s in stages),
+                      ((section.series[0].label, tuple(s.value for s in stages)),), svg)
+        return chart, _left_out_notes([measure], [result.total.amounts[0]])
+
+    def bars(self, section: ReportSection, scope: Scope) -> tuple[Chart | None, tuple[str, ...]]:
+        measures = [self.measure(scope.level, m) for m in section.series]
+        shown = [(m, s) for m, s in zip(measures, section.series) if not hidden_everywhere(scope, m.field)]
+        notes = tuple(f"{m.field.label} is hidden from you." for m in measures if hidden_everywhere(scope, m.field))
+        if not shown:
+            return None, notes
+        per_record = section.group_by is None
+        result = self.aggregate(self.session, scope, [m for m, _ in shown], "id" if per_record else section.group_by)
+        labels = self.bar_labels(scope.level, section, result, per_record)
+        groups = [g for g in result.groups if g.key in labels]
+        if per_record:
+            groups.sort(key=lambda g: -(g.amounts[0].value or 0))
+            groups = groups[: section.limit or DEFAULT_BARS]
+        else:
+            order = self.group_order(scope.level, section.group_by or "", {g.key for g in groups}, labels)
+            groups.sort(key=lambda g: order.index(g.key))
+            groups = groups[: section.limit] if section.limit else groups
+        series = tuple((s.label, tuple(g.amounts[i].value for g in groups)) for i, (_, s) in enumerate(shown))
+        names = tuple(labels[g.key] for g in groups)
+        fmt = self.formatter(shown[0][0].field)
+        svg = charts.bar_chart(section.title or shown[0][1].label, names,
+                               [charts.Series(name, values) for name, values in series], stacked=section.stacked,
+                               fmt=fmt, key=f"chart-{base_key(section)}")
+        return Chart("bar", names, series, svg), notes + _left_out_notes([m for m, _ in shown], result.total.amounts)
+
+    def bar_labels(self, level: Level, section: ReportSection, result: Aggregation, per_record: bool) -> dict[Any, str]:
+        keys = {g.key for g in result.groups}
+        if not per_record:
+            return self.group_labels(level, section.group_by or "", keys)
+        return {i: f"{n} {t}" for i, n, t in self.session.execute(
+            select(Record.id, Record.number, Record.title).where(Record.tenant_id == self.tenant_id,
+                                                                 Record.id.in_(keys))).all()}
+
+    def line(self, section: ReportSection, scope: Scope) -> tuple[Chart | None, tuple[str, ...]]:
+        fld = self.measure(scope.level, section.series[0]).field
+        totals, left_out, hidden = period_totals(self.session, scope, fld)
+        if hidden:
+            return None, (f"{fld.label} is hidden from you.",)
+        periods = self.config.periods
+        series = tuple((scenario.capitalize(), tuple(totals.get(scenario, {}).get(p.key) for p in periods))
+                       for scenario in fld.scenarios)
+        labels = tuple(p.label for p in periods)
+        # Time-phased values are money: amounts in the tenant's currency.
+        svg = charts.line_chart(section.title or fld.label, labels,
+                                [charts.Series(name, values) for name, values in series],
+                                fmt=lambda v: f"{charts.plain(v)} {self.config.currency}",
+                                key=f"chart-{base_key(section)}")
+        notes = (f"{left_out:,} {scope.level.label_plural.lower()} with {fld.label} you may not see are left "
+                 "out.",) if left_out else ()
+        return Chart("line", labels, series, svg), notes
+
+    def waterfall(self, section: ReportSection, scope: Scope) -> tuple[Chart | None, tuple[str, ...]]:
+        if section.steps:
+            return self.bridge(section, scope)
+        workflow = self.config.workflow_of(scope.level)
+        measure = self.measure(scope.level, section.series[0])
+        if workflow is None:
+            return None, (f"{scope.level.label_plural} have no stages.",)
+        if hidden_everywhere(scope, measure.field):
+            return None, (f"{measure.field.label} is hidden from you.",)
+        result = self.aggregate(self.session, scope, [measure], "stage")
+        by_stage = {g.key: g.amounts[0].value or 0.0 for g in result.groups}
+        steps = [charts.Step(s.label, by_stage.get(s.key, 0.0)) for s in workflow.stages]
+        steps.append(charts.Step("Total", sum(by_stage.values()), total=True))
+        return self.waterfall_chart(section, measure.field, steps), _left_out_notes([measure], result.total.amounts)
+
+    def bridge(self, section: ReportSection, scope: Scope) -> tuple[Chart | None, tuple[str, ...]]:
+        measures = [self.measure(scope.level, m) for m in section.steps]
+        hidden = [m for m in measures if hidden_everywhere(scope, m.field)]
+        if hidden:
+            return None, (", ".join(m.field.label for m in hidden) + " hidden from you: the bridge needs every "
+                          "step.",)
+        result = self.aggregate(self.session, scope, measures)
+        totals = [a.value or 0.0 for a in result.total.amounts]
+        steps = [charts.Step(section.steps[0].label, totals[0], total=True)]
+        for previous, step, value in zip(totals, section.steps[1:], totals[1:]):
+            steps += [charts.Step(f"Change to {step.label}", value - previous), charts.Step(step.label, value, True)]
+        return self.waterfall_chart(section, measures[0].field, steps), _left_out_notes(measures, result.total.amounts)
+
+    def waterfall_chart(self, section: ReportSection, fld: Field, steps: list[charts.Step]) -> Chart:
+        svg = charts.waterfall_chart(section.title or fld.label, steps, fmt=self.formatter(fld),
+                                     key=f"chart-{base_key(section)}")
+        return Chart("waterfall", tuple(s.label for s in steps), (("value", tuple(s.value for s in steps)),), svg)
+
+
+def base_key(section: ReportSection) -> str:
+    """A chart's element ids: stable per layout section, distinct between sections."""
+    return hashlib.sha1(repr((section.title, section.chart, section.series, section.steps,
+                              section.group_by)).encode()).hexdigest()[:8]
+
+
+def _is_number(fld: Field) -> bool:
+    """Numbers, money, percentages (not ids of users or records, not yes/no)."""
+    return "sum" in fld.kind.rollups and fld.kind.sort_cast(fld) == "float"
+
+
+def _rolls_up(fld: Field) -> bool:
+    """A column with subtotals: its field configures a rollup its type allows, over
+    values stored on the record (a percentage averages, an amount sums, a target none)."""
+    return fld.rollup != "none" and fld.rollup in fld.kind.rollups and \
+        fld.kind.storage in ("values", "computed") and fld.kind.sort_cast(fld) in ("float", "string")
+
+
+def _key_text(key: Any) -> str | None:
+    """A grouping value as JSON shows it."""
+    return None if key is None else "hidden" if key == HIDDEN else str(key)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _left_out_notes(measures: Sequence[Measure], amounts: Sequence[Amount]) -> tuple[str, ...]:
+    notes = []
+    seen: set[str] = set()
+    for measure, amount in zip(measures, amounts):
+        if amount.left_out and measure.field.key not in seen:
+            seen.add(measure.field.key)
+            many = amount.left_out != 1
+            notes.append(f"{amount.left_out:,} value{'s' if many else ''} of {measure.field.label} you may not "
+                         f"see {'are' if many else 'is'} left out.")
+    return tuple(notes)

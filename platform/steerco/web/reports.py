@@ -1,0 +1,186 @@
+"""Reports: the list, a report as a live page, its PDF through a job, and its JSON.
+
+Views stay thin: the engine side (``steerco.reports``) decides who may open a report
+(its audience), what it shows to this reader and how it prints; here the request is
+parsed, the job runner is chosen (threads in this process, or RQ on Redis when
+``REDIS_URL`` is set) and the page, partial or file is answered. A report the reader's
+roles are not in the audience of answers 404, like a report that does not exist.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
+from sqlalchemy.orm import sessionmaker
+
+from steerco.config.model import Report
+from steerco.engine.errors import NotFound
+from steerco.reports import jobs
+from steerco.reports.data import build_report, may_open, readable_reports, report_json
+from steerco.reports.render import Printer
+from steerco.store.models import Record, ReportJob
+from steerco.web.api import _unauthorized, bearer_user
+from steerco.web.extensions import csrf, db
+from steerco.web.params import id_arg
+from steerco.web.tenancy import records_service, tenant_blueprint
+
+bp = tenant_blueprint("reports", __name__)
+api = tenant_blueprint("reports_api", __name__, "/api/t/<tenant>", authenticate=bearer_user,
+                       unauthorized=_unauthorized)
+csrf.exempt(api)
+
+#: how many records of each level above the report's the scope picker offers
+SCOPE_CHOICES = 200
+_setup = threading.Lock()
+
+
+# -- the runner and the printer, one per app -------------------------------------------------
+def printer() -> Printer:
+    found = current_app.extensions.get("steerco.printer")
+    if found is None:
+        found = current_app.extensions["steerco.printer"] = Printer(static_folder=current_app.static_folder)
+    return found
+
+
+def runner() -> jobs.Runner:
+    """Threads in this process, or RQ when ``REDIS_URL`` is set; built on first use."""
+    found = current_app.extensions.get("steerco.report_runner")
+    if found is None:
+        with _setup:
+            found = current_app.extensions.get("steerco.report_runner")
+            if found is None:
+                found = current_app.extensions["steerco.report_runner"] = _make_runner(current_app)
+    return found
+
+
+def _make_runner(app: Flask) -> jobs.Runner:
+    if app.config.get("REDIS_URL"):
+        return jobs.RQRunner(app.config["REDIS_URL"], app.config["REPORT_QUEUE"])
+    return jobs.ThreadRunner(job_environment(app), app.config.get("REPORT_THREADS", 1))
+
+
+def job_environment(app: Flask) -> jobs.JobEnvironment:
+    """Sessions on the app's database, its blob store and a printer, for running jobs."""
+    with app.app_context():
+        engine = db.engine
+        if "steerco.printer" not in app.extensions:
+            app.extensions["steerco.printer"] = Printer(static_folder=app.static_folder)
+    return jobs.JobEnvironment(sessionmaker(engine, expire_on_commit=False), app.extensions["steerco.blobs"],
+                               app.extensions["steerco.printer"])
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _report(key: str) -> Report:
+    report = g.config.reports.get(key)
+    if report is None or not may_open(g.config, g.access, report):
+        raise NotFound("no such report")
+    return report
+
+
+def _under() -> Record | None:
+    """The subtree the reader limited the report to (``?under=<record id>``), if readable."""
+    record_id = request.args.get("under", type=id_arg)
+    return records_service().get(record_id) if record_id else None
+
+
+def _report_jobs() -> jobs.ReportJobs:
+    return jobs.ReportJobs(db.session, g.tenant.id, g.config, g.access, current_app.extensions["steerco.blobs"])
+
+
+def _scope_choices(report: Report) -> list[tuple[str, list[Record]]]:
+    """Readable records of the levels above the report's, to limit it to one subtree."""
+    records = records_service()
+    above, stack = [], list(g.config.levels[report.level].parents)
+    while stack:
+        key = stack.pop(0)
+        if key not in above:
+            above.append(key)
+            stack += g.config.levels[key].parents
+    return [(g.config.levels[key].label, records.search(key, per_page=SCOPE_CHOICES).items)
+            for key in reversed(above) if g.access.can_somewhere("read", key)]
+
+
+def _record_url(record_id: int) -> str:
+    return url_for("records.view", record_id=record_id)
+
+
+def _pdf_response(data: bytes, filename: str):  # type: ignore[no-untyped-def]
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# -- pages -----------------------------------------------------------------------------------
+@bp.get("/reports")
+def index():  # type: ignore[no-untyped-def]
+    reports = readable_reports(g.config, g.access)
+    return render_template("reports/index.html", reports=reports)
+
+
+@bp.get("/reports/<key>")
+def view(key: str):  # type: ignore[no-untyped-def]
+    """The report as a page; htmx asks for the report and its PDF link only (a new scope)."""
+    report = _report(key)
+    under = _under()
+    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=under)
+    context: dict[str, Any] = {"report": data, "record_url": _record_url, "layout": report, "under": under}
+    if request.htmx:
+        return render_template("reports/_report_view.html", **context)
+    return render_template("reports/view.html", scopes=_scope_choices(report), **context)
+
+
+@bp.get("/reports/<key>.pdf")
+def pdf(key: str):  # type: ignore[no-untyped-def]
+    """The PDF: at once from the cache when nothing changed, else through a job."""
+    report = _report(key)
+    under = _under()
+    report_jobs = _report_jobs()
+    cached = report_jobs.cached(report, under)
+    if cached is not None:
+        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under))
+    job, new = report_jobs.start(report, under)
+    job_id = job.id
+    db.session.commit()
+    if new:
+        try:
+            runner().submit(job_id)
+        except Exception as exc:  # noqa: BLE001 - the queue is down: say so on the job page
+            current_app.logger.exception("could not queue report job %s", job_id)
+            jobs.fail(db.session, db.session.get(ReportJob, job_id),
+                      f"The report queue cannot be reached ({type(exc).__name__}); try again later.")
+            db.session.commit()
+    return redirect(url_for("reports.job", job_id=job_id), code=303)
+
+
+@bp.get("/reports/jobs/<int:job_id>")
+def job(job_id: int):  # type: ignore[no-untyped-def]
+    """A job's progress: the page, or (htmx, every second) its progress partial."""
+    found = _report_jobs().get(job_id)
+    report = g.config.reports.get(found.report_key)
+    template = "reports/_job.html" if request.htmx else "reports/job.html"
+    return render_template(template, job=found, report=report)
+
+
+@bp.get("/reports/jobs/<int:job_id>/download")
+def download(job_id: int):  # type: ignore[no-untyped-def]
+    report_jobs = _report_jobs()
+    found = report_jobs.get(job_id)
+    return _pdf_response(report_jobs.pdf(found), found.filename)
+
+
+# -- JSON ------------------------------------------------------------------------------------
+@api.after_request
+def _no_store(response):  # type: ignore[no-untyped-def]
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@api.get("/reports/<key>")
+def report_data(key: str):  # type: ignore[no-untyped-def]
+    """The same content as the page, as JSON (charts as their labels and series)."""
+    report = _report(key)
+    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=_under())
+    return jsonify(report_json(data))
