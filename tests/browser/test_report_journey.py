@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from steerco.demo import DEMO_PASSWORD
 
 #: what the demo's measures under Procurement 2027 add up to (10 measures)
-PROGRAM_POTENTIAL = "2,890,000 EUR"
+PROGRAM_POTENTIAL = "2.890.000"
 
 
 def test_a_leader_narrows_the_pack_and_downloads_its_pdf(page: Page, demo, console_errors) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +23,7 @@ def test_a_leader_narrows_the_pack_and_downloads_its_pdf(page: Page, demo, conso
     page.locator("#nav-reports").click()
     page.get_by_role("link", name="Steering committee report – measure pipeline").click()
     tiles = page.locator("#section-1 .kpi-tile")
-    expect(tiles.first).to_contain_text("5,610,000 EUR")
+    expect(tiles.first).to_contain_text("5.610.000")
     expect(page.locator("#section-2 svg[role=img]")).to_be_visible()
 
     page.get_by_label("Scope").select_option(label="PG-001 Procurement 2027")

@@ -115,12 +115,12 @@ def test_tiles_equal_sums_computed_independently(session, world) -> None:  # typ
     shown = tiles(data)
     with_potential = [m for m in open_measures() if "potential" in m[3]]
     assert shown["Potential"].value == total("potential") == 1720
-    assert shown["Potential"].text == "1,720 EUR"
+    assert shown["Potential"].text == "€1,720"
     assert shown["Average potential"].value == pytest.approx(total("potential") / len(with_potential))
     assert shown["Measures"].value == len([m for m in open_measures() if "category" in m[3]]) == 4
     # capex counts only where it is shown: has_capex ticked
     assert shown["Capex"].value == 100
-    assert (shown["Latest due date"].value, shown["Latest due date"].text) == ("2026-03-31", "2026-03-31")
+    assert (shown["Latest due date"].value, shown["Latest due date"].text) == ("2026-03-31", "31 Mar 2026")
 
 
 def test_table_groups_rows_with_subtotals_that_add_up_to_the_total(session, world) -> None:  # type: ignore[no-untyped-def]

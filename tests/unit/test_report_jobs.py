@@ -83,7 +83,7 @@ def test_the_thread_runner_renders_a_job_with_progress_and_the_cache_answers_aft
     assert (done.state, done.progress, done.message) == ("done", 100, "Ready")
     assert done.started_at and done.finished_at and done.result_size
     pdf = report_jobs.pdf(done)
-    assert "Measure pack" in text_of(pdf) and "1,234 EUR" in text_of(pdf)
+    assert "Measure pack" in text_of(pdf) and "€1,234" in text_of(pdf)
     # Unchanged: served from the cache, to the same reader and to anyone with the same access.
     assert report_jobs.cached(report).id == job.id
     colleague, _ = service(session, tenant, make_user(tenant), upload_dir)
@@ -101,7 +101,7 @@ def test_the_thread_runner_renders_a_job_with_progress_and_the_cache_answers_aft
     runner.submit(second.id)
     runner.wait(second.id)
     session.expire_all()
-    assert "999 EUR" in text_of(report_jobs.pdf(report_jobs.cached(report)))
+    assert "€999" in text_of(report_jobs.pdf(report_jobs.cached(report)))
     # The superseded PDF is dropped from the blob store.
     first = session.get(ReportJob, job.id)
     assert first.state == "expired" and first.result_key is None
@@ -170,5 +170,5 @@ def test_an_rq_worker_renders_a_queued_job(session, world, environment, upload_d
         Queue(name, connection=connection).delete(delete_jobs=True)
     session.expire_all()
     done = session.get(ReportJob, job.id)
-    assert done.state == "done" and "1,234 EUR" in text_of(report_jobs.pdf(done))
+    assert done.state == "done" and "€1,234" in text_of(report_jobs.pdf(done))
     assert session.scalar(select(ReportJob.id).where(ReportJob.state == "queued")) is None

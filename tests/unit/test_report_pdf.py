@@ -90,7 +90,7 @@ def test_a_long_report_prints_with_branding_page_numbers_bookmarks_and_repeated_
     for number, text in enumerate(pages[1:], start=2):
         assert "Mini Transformation Office" in text and "Mini Corp · Confidential" in text
         assert f"Page {number} of {len(pages)}" in text
-    assert "Total potential" in first and f"{sum(1000 + n for n in range(ROWS) if n != 7) + SECRET:,} EUR" in first
+    assert "Total potential" in first and f"€{sum(1000 + n for n in range(ROWS) if n != 7) + SECRET:,}" in first
     table_pages = [t for t in pages if "Measure number" in t]
     assert len(table_pages) >= 2
     for text in table_pages:  # the header row repeats on every page of the table
@@ -115,7 +115,7 @@ def test_a_hidden_field_is_absent_from_the_pdf(session, pack, printer) -> None: 
     pdf = render(session, printer, tenant, people["reader"])
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert f"{SECRET:,}" in admin
-    assert f"{SECRET:,}" not in text and "1,001 EUR" not in text
+    assert f"{SECRET:,}" not in text and "€1,001" not in text
     assert "Hidden" in text and "Hidden from you: Potential." in text and "Measure number 7" in text
 
 

@@ -63,13 +63,13 @@ def test_a_leader_reads_the_pack_and_downloads_its_pdf_through_a_job(client, ses
     page = client.get(PACK)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="report"' in html
-    assert "5,610,000 EUR" in html and 'role="img"' in html and "<table" in html
+    assert "5.610.000" in html and 'role="img"' in html and "<table" in html
     assert html.count('class="report-section') == 8 and 'name="under"' in html
 
     program = session.scalar(select(Record).where(Record.tenant_id == demo.id, Record.title == "Procurement 2027"))
     partial = client.get(f"{PACK}?under={program.id}", headers=HTMX).get_data(as_text=True)
     assert partial.startswith('<div id="report-view">') and "<html" not in partial
-    assert "Procurement 2027" in partial and "5,610,000 EUR" not in partial
+    assert "Procurement 2027" in partial and "5.610.000" not in partial
     assert f'href="/t/acme/reports/steering_committee_report.pdf?under={program.id}"' in partial
 
     started = client.get(f"{PACK}.pdf")
@@ -83,7 +83,7 @@ def test_a_leader_reads_the_pack_and_downloads_its_pdf_through_a_job(client, ses
     download = client.get(link)
     assert download.mimetype == "application/pdf" and "attachment" in download.headers["Content-Disposition"]
     text = text_of(download.data)
-    assert "Steering committee report" in text and "5,610,000 EUR" in text and "Confidential" in text
+    assert "Steering committee report" in text and "5.610.000" in text and "Confidential" in text
 
     cached = client.get(f"{PACK}.pdf")  # nothing changed: the PDF at once
     assert cached.status_code == 200 and cached.data == download.data
@@ -119,7 +119,7 @@ def test_the_json_api_gives_the_same_numbers(client, session, demo) -> None:  # 
     headers = {"Authorization": f"Bearer {token}"}
     body = client.get("/api/t/acme/reports/steering_committee_report", headers=headers).get_json()
     tiles = {t["label"]: t for t in body["sections"][0]["tiles"]}
-    assert tiles["Total potential (run-rate)"] == {"label": "Total potential (run-rate)", "text": "5,610,000 EUR",
+    assert tiles["Total potential (run-rate)"] == {"label": "Total potential (run-rate)", "text": "5.610.000\xa0€",
                                                    "value": 5610000.0, "hidden": False, "left_out": 0}
     sections = {s["title"]: s for s in body["sections"]}
     assert sections["Pipeline by Degree of Implementation"]["chart"]["labels"][0] == "DoI1 Defined"
@@ -163,7 +163,7 @@ def test_report_render_on_the_command_line(runner, session, demo, tmp_path: Path
     out = tmp_path / "pack.pdf"
     result = runner.invoke(cli, ["report", "render", "acme", "steering_committee_report", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Steering committee report" in result.output and "5,610,000 EUR" in text_of(out.read_bytes())
+    assert "Steering committee report" in result.output and "5.610.000" in text_of(out.read_bytes())
     viewer = tmp_path / "viewer.pdf"
     result = runner.invoke(cli, ["report", "render", "acme", "portfolio_overview", "--out", str(viewer),
                                  "--as", "viewer@acme.example", "--under", "PG-001"])

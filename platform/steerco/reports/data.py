@@ -290,19 +290,15 @@ class _Builder:
         return [column.desc() if section.descending else column.asc(), Record.id]
 
     def rows(self, level: Level, columns: list[tables.Column], records: list[Record]) -> list[Row]:
-        result = []
-        for row in tables.rows(self.config, self.access, level, columns, records):
-            scope = expression_scope(row.record.values or {}, row.record.stage_key, row.record.title)
-            cells = []
-            for cell in row.cells:
-                fld = cell.column.field
-                if cell.hidden or (fld is not None and fld.visible_if is not None
-                                   and not fld.visible_if.holds(scope, today=self.now.date())):
-                    cells.append(Cell("", None, True))
-                else:
-                    cells.append(Cell(cell.text, _json_value(cell.value)))
-            result.append(Row(row.record.id, row.record.number, tuple(cells)))
-        return result
+        """The table's rows from the field pipeline: the same visibility (roles, overrides and
+        conditions) and the same display text as the record's page and its list row."""
+        from steerco.engine.records import Records  # records imports reports' neighbours
+
+        service = Records(self.session, self.tenant_id, self.config, self.access, now=self.now)
+        return [Row(row.record.id, row.record.number, tuple(
+                    Cell("", None, True) if cell.hidden else Cell(cell.text, _json_value(cell.value))
+                    for cell in row.cells))
+                for row in tables.rows(service, level, columns, records)]
 
     def subtotal(self, columns: list[tables.Column], numeric: list[tables.Column],
                  amounts: Sequence[Amount]) -> tuple[Cell | None, ...]:
