@@ -26,6 +26,7 @@ from steerco.engine import tenants  # noqa: E402
 from steerco.engine.access import Access  # noqa: E402
 from steerco.engine.records import Records  # noqa: E402
 from steerco.engine.users import create_user  # noqa: E402
+from steerco.store import scoping  # noqa: E402
 from steerco.store.blobs import BlobStore  # noqa: E402
 from steerco.store.models import Base, Tenant, User  # noqa: E402
 
@@ -68,9 +69,13 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def session(db_engine: Engine) -> Iterator[Session]:
-    """A plain SQLAlchemy session: engine tests need no Flask."""
-    with Session(db_engine, expire_on_commit=False) as db_session:
-        yield db_session
+    """A plain SQLAlchemy session: engine tests need no Flask.
+
+    Tests set up several workspaces in one session, so it works across tenants for the
+    tenant tripwire (``store/scoping.py``); a test may still bind it to one tenant.
+    """
+    with scoping.TenantSession(db_engine, expire_on_commit=False) as db_session:
+        yield scoping.allow_all_tenants(db_session)
 
 
 @pytest.fixture(scope="session")

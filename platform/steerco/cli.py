@@ -16,6 +16,15 @@ def cli() -> None:
     """Steerco: governed strategy execution, configured per tenant."""
 
 
+def _maintenance_session():  # type: ignore[no-untyped-def]
+    """``db.session`` for a command: commands act on whichever workspaces they name, so the
+    session says to the tenant tripwire that it works across tenants (see store/scoping.py)."""
+    from steerco.store import scoping
+    from steerco.web.extensions import db
+
+    return scoping.allow_all_tenants(db.session)
+
+
 def _located(path: str, problem: object) -> str:
     """A problem prefixed with its folder: ``tenants/acme/fields.json:/fields/3: …``."""
     file = getattr(problem, "file", "")
@@ -46,6 +55,8 @@ def load_tenant(path: str) -> None:
     from steerco.engine import tenants
     from steerco.web.extensions import db
 
+    _maintenance_session()
+
     try:
         tenant, version = tenants.load_tenant_folder(db.session, path)
     except ConfigInvalid as invalid:
@@ -64,6 +75,8 @@ def demo(if_empty: bool) -> None:
     """Load the demo tenants (acme, servicedesk) with users and sample records."""
     from steerco.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
     from steerco.web.extensions import db
+
+    _maintenance_session()
 
     if demo_loaded(db.session):
         if if_empty:
@@ -99,6 +112,8 @@ def user_create(email: str, name: str, password: str, tenant_slug: str | None, r
     from steerco.engine import tenants, users
     from steerco.engine.errors import NotFound, ValidationFailed
     from steerco.web.extensions import db
+
+    _maintenance_session()
 
     try:
         created = users.create_user(db.session, email, name, password)
@@ -235,6 +250,8 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
     from steerco.store.models import Tenant, utcnow
     from steerco.web.extensions import db
 
+    _maintenance_session()
+
     moment = now or utcnow()
     escalated = workflow.escalate_overdue(db.session, moment)
     numbers = _record_numbers({t.record_id for t in escalated})
@@ -274,6 +291,8 @@ def audit_verify(tenant_slug: str | None) -> None:
     from steerco.store import scoping
     from steerco.store.models import AuditEvent, Tenant
     from steerco.web.extensions import db
+
+    _maintenance_session()
 
     query = select(Tenant).order_by(Tenant.slug)
     if tenant_slug:

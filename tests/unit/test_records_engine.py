@@ -16,6 +16,7 @@ from configs import minimal_documents
 from steerco.engine import audit, tenants
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.records import Records, Submission
+from steerco.store import scoping
 from steerco.store.models import AuditEvent, PeriodValue, Record, RoleAssignment
 
 
@@ -196,6 +197,7 @@ def test_concurrent_save_in_another_session_is_detected(session, db_engine, worl
     mine = session.get(Record, measure.id)
     assert mine.version == 1
     with Session(db_engine, expire_on_commit=False) as theirs:
+        scoping.bind_to_tenant(theirs, tenant.id)  # as a request would
         config = tenants.active_config(theirs, tenant)
         from steerco.engine.access import Access
 

@@ -38,7 +38,7 @@ def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
     session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
     previous = session.scalar(
         select(AuditEvent.hash).where(AuditEvent.tenant_id == tenant_id)
-        .order_by(AuditEvent.id.desc()).limit(1)
+        .order_by(AuditEvent.id.desc()).limit(1).execution_options(**scoping.for_tenant(tenant_id))
     )
     event = AuditEvent(
         tenant_id=tenant_id, user_id=user_id, kind=kind, record_id=record_id,

@@ -82,7 +82,8 @@ def store_config(session: Session, documents: Mapping[str, Any], *, source: str 
         session.flush()
     tenant.name = config.name
     number = (session.scalar(select(func.max(ConfigVersion.number))
-                             .where(ConfigVersion.tenant_id == tenant.id)) or 0) + 1
+                             .where(ConfigVersion.tenant_id == tenant.id)
+                             .execution_options(**scoping.for_tenant(tenant.id))) or 0) + 1
     version = ConfigVersion(tenant_id=tenant.id, number=number, documents=dict(documents),
                             source=source, created_by_id=user_id,
                             activated_at=(now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None))

@@ -13,6 +13,7 @@ from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.store.blobs import BlobStore
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
+from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
 from steerco.web.params import IdConverter
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -29,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Before any blueprint adds a rule: every <int:...> in a path is an object id, and one
     # outside 1..2**63-1 cannot exist (and would overflow the database driver), so 404.
     app.url_map.converters["int"] = IdConverter
+    app.json = BoundedJSONProvider(app)
     app.config.update(settings.from_environment())
     app.config.update(overrides or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -50,6 +52,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
+
+    @app.before_request
+    def _storable_input() -> None:
+        refuse_unstorable_input(request)
 
     @app.context_processor
     def _csrf() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFa
 from steerco.engine.forms import FieldState, compute
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
+from steerco.fields.base import clean_filename
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import Record, utcnow
 from steerco.web.extensions import db
@@ -163,6 +164,14 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     if request.method == "POST":
         expected = request.form.get("version", type=int)
+        if expected is None:
+            # Like the API: without the version it was edited from, a save could overwrite
+            # a change the user never saw, so nothing is saved.
+            message = ("The form did not say which version of the record it changes, so nothing was "
+                       "saved. Reload the page and make your change again.")
+            context = _form_context(records, level, record, None, records.stored_values(record, level),
+                                    record.title, message=message)
+            return render_template("record_form.html", **context), 422
         try:
             records.update(record, _submission(), expected)
         except (ValidationFailed, StaleRecord) as failed:
@@ -220,8 +229,9 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
 def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
     records = records_service()
     att, data = records.attachment(attachment_id)
+    # Cleaned again on the way out: names stored before uploads were cleaned may hold CR/LF.
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=att.filename)
+                     download_name=clean_filename(att.filename))
 
 
 def _csv_cell(text: str) -> str:

@@ -56,8 +56,11 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *
             return unauthorized()
         g.user = user
         g.tenant = tenants.tenant_by_slug(db.session, g.tenant_slug)
-        g.actor = tenants.actor_for(db.session, g.tenant, user)
+        g.tenant_id = g.tenant.id  # also binds sessions opened later in the request (extensions.py)
         scoping.bind_to_tenant(db.session, g.tenant.id)  # from here on, no query sees another tenant
+        # Membership is checked on every request: a member deactivated in this workspace
+        # is refused here at once, without ending their sessions in other workspaces.
+        g.actor = tenants.actor_for(db.session, g.tenant, user)
         g.config = tenants.active_config(db.session, g.tenant)
         g.access = Access(g.config, g.actor)
         return None
