@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
+from database import bypass_audit_trigger
 from steerco.engine import audit, tenants
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.records import Records, Submission
@@ -391,6 +392,7 @@ def test_audit_chain_detects_an_edited_event(session, world):  # type: ignore[no
     assert all(e.prev_hash == p.hash for p, e in zip(events, events[1:]))
     target = next(e for e in events if e.kind == "record.updated")
     tampered = {**target.data, "changes": {"potential": [100, 100000]}}
+    bypass_audit_trigger(session)  # on PostgreSQL the table is insert-only for the application
     session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == target.id)
                     .values(data=tampered))
     session.commit()
@@ -406,6 +408,7 @@ def test_audit_chain_detects_a_deleted_event(session, world):  # type: ignore[no
     session.commit()
     events = _events(session, tenant.id)
     victim, successor = events[2], events[3]
+    bypass_audit_trigger(session)
     session.execute(delete(AuditEvent).where(AuditEvent.id == victim.id))
     session.commit()
     session.expire_all()
