@@ -1,5 +1,5 @@
 """The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, demo, user, token,
-tick, audit)."""
+tick, audit, mail)."""
 
 from __future__ import annotations
 
@@ -132,6 +132,56 @@ def user_create(email: str, name: str, password: str, tenant_slug: str | None, r
         raise click.UsageError(missing.message) from None
     db.session.commit()
     click.echo(f"user {created.email} created")
+
+
+@user.command("deactivate")
+@click.argument("email")
+def user_deactivate(email: str) -> None:
+    """Switch an account off everywhere (an operator's decision; workspaces close only their own
+    membership): its sessions, API tokens and logins stop working at once."""
+    from steerco.web.extensions import db
+
+    account = _user_by_email(email)
+    account.is_active = False
+    account.session_version += 1
+    db.session.commit()
+    click.echo(f"account {account.email} is switched off in every workspace")
+
+
+@user.command("activate")
+@click.argument("email")
+def user_activate(email: str) -> None:
+    """Switch an account on again (its workspace memberships are as each workspace left them)."""
+    from steerco.web.extensions import db
+
+    account = _user_by_email(email)
+    account.is_active = True
+    db.session.commit()
+    click.echo(f"account {account.email} is switched on")
+
+
+@cli.group("mail")
+def mail_group() -> None:
+    """Outgoing mail (invitations, password resets): the outbox folder and its delivery."""
+
+
+@mail_group.command("retry")
+def mail_retry() -> None:
+    """Deliver every message still waiting in the outbox (run it from cron when SMTP is set).
+
+    Without STEERCO_SMTP_URL there is nothing to deliver to: the outbox is where mail stays.
+    """
+    from flask import current_app
+
+    mailer = current_app.extensions["steerco.mailer"]
+    if mailer.smtp is None:
+        click.echo(f"STEERCO_SMTP_URL is not set: {len(mailer.waiting())} message(s) in {mailer.outbox}, "
+                   "read there")
+        return
+    delivered, waiting = mailer.retry()
+    click.echo(f"{delivered} message(s) delivered, {waiting} still waiting in {mailer.outbox}")
+    if waiting:
+        sys.exit(1)
 
 
 @cli.group("token")

@@ -24,7 +24,7 @@ from steerco.store.models import ApiToken, ApprovalTask, Attachment, Record, Rol
 
 #: path arguments that are no object id, with the value to use (an acme key)
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
-        "dimension": "implementation_status"}
+        "dimension": "implementation_status", "token": "no-such-link"}
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from steerco.engine import audit
 from steerco.engine.access import Actor, Grant
 from steerco.engine.errors import NotFound
 from steerco.store import scoping
-from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User
+from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User, utcnow
 
 _cache: dict[int, TenantConfig] = {}
 _cache_lock = threading.Lock()
@@ -131,7 +131,7 @@ def add_member(session: Session, tenant: Tenant, user: User, roles: Mapping[str,
     """Make ``user`` a member holding ``roles`` (role key, node id or None for tenant-wide)."""
     if session.scalar(select(Membership).where(Membership.tenant_id == tenant.id,
                                                Membership.user_id == user.id)) is None:
-        session.add(Membership(tenant_id=tenant.id, user_id=user.id))
+        session.add(Membership(tenant_id=tenant.id, user_id=user.id, joined_at=utcnow()))
     pairs = list(roles.items() if isinstance(roles, Mapping) else roles)
     nodes = {node_id for _, node_id in pairs if node_id is not None}
     if nodes and len(nodes) != len(session.scalars(select(Record.id).where(

@@ -144,7 +144,7 @@ class Membership(TenantOwned, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     #: when the person accepted the invitation (None: invited, not yet joined)
-    joined_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=utcnow)
+    joined_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: the name the inviting admin typed, shown to this tenant until the person joins (the
     #: account's own name may come from another workspace and is not this tenant's to see)
     invited_name: Mapped[str | None] = mapped_column(String(200))

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
+from steerco.engine.mail import mailer_from_settings
 from steerco.store.blobs import BlobStore
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
@@ -41,8 +42,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = BlobStore(app.config["UPLOAD_DIR"])
+    app.extensions["steerco.mailer"] = mailer_from_settings(
+        app.config["OUTBOX_DIR"], app.config["SMTP_URL"], app.config["MAIL_FROM"],
+        background=app.config.get("MAIL_IN_BACKGROUND", True))
+    if app.config.get("REDIS_URL"):
+        import redis  # only when configured: the database is the default store
 
-    from steerco.web import account, admin, api, auth, records, workflow, workspace
+        app.extensions["steerco.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+
+    from steerco.web import account, admin, api, auth, headers, records, workflow, workspace
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
@@ -51,6 +59,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(headers.bp)
+    app.jinja_env.filters["color_class"] = headers.color_class
     _register_error_handlers(app)
 
     @app.before_request
@@ -64,10 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def _vary(response):  # type: ignore[no-untyped-def]
         response.headers.add("Vary", "HX-Request")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return headers.add_security_headers(app, response)
 
     return app
 
