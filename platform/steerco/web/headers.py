@@ -6,7 +6,9 @@ Content-Security-Policy forbid inline styles as well as inline scripts.
   script, ``on*=`` handler or ``style=`` attribute: behaviour lives in
   ``static/steerco.js``, colours a workspace configures (stages, statuses, branding) in
   ``/t/<tenant>/theme.css`` as one class per colour (``color-1f77b4``), and htmx's own
-  indicator style (``includeIndicatorStyles`` is off) in ``static/steerco.css``;
+  indicator style (``includeIndicatorStyles`` is off) in ``static/steerco.css``; htmx
+  settles no ``style`` attribute (``attributesToSettle`` in ``layout.html``) and evaluates
+  no strings (``allowEval`` off);
 - ``Strict-Transport-Security`` when served over HTTPS (``STEERCO_SECURE_COOKIES=1``);
 - ``Cache-Control: no-store`` on every page the app renders (and every export): they
   carry one person's view of tenant data, or a link's token; only static files and the
