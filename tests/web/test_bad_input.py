@@ -156,6 +156,7 @@ def test_a_file_name_with_a_line_break_is_cleaned_and_old_ones_still_download(cl
     assert attachment.filename == "case__Set-Cookie: x=1.pdf"
     download = client.get(f"/t/acme/attachments/{attachment.id}")
     assert download.status_code == 200 and download.data == b"the case"
+    assert download.headers["Cache-Control"] == "no-store"
     assert "\n" not in download.headers["Content-Disposition"]
     assert all("x=1" not in value for name, value in download.headers if name == "Set-Cookie")
     # A name stored before uploads were cleaned: the download still works, with a clean name.

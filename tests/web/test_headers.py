@@ -36,7 +36,7 @@ def test_no_template_needs_inline_script_or_style(template) -> None:  # type: ig
     assert "hx-on" not in html  # htmx would need eval for it, and allowEval is off
 
 
-def test_every_answer_carries_the_headers(client, make_tenant, make_user, login) -> None:  # type: ignore[no-untyped-def]
+def test_every_answer_carries_the_headers(client, session, make_tenant, make_user, records_for, login) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
     user = make_user(tenant)
     for response in (client.get("/login"), client.get("/static/steerco.css")):
@@ -45,8 +45,13 @@ def test_every_answer_carries_the_headers(client, make_tenant, make_user, login)
         assert "Strict-Transport-Security" not in response.headers  # plain HTTP in tests
     assert "no-store" not in client.get("/static/steerco.css").headers.get("Cache-Control", "")
     login(user.email)
+    from steerco.engine.records import Submission
+    from werkzeug.datastructures import MultiDict
+
+    program = records_for(tenant, user).create("program", None, Submission("A program", MultiDict()))
+    session.commit()
     for url in ("/t/mini/", "/t/mini/list/program", "/t/mini/list/program/export.csv", "/account/tokens",
-                "/account/password", "/t/mini/admin/users"):
+                "/account/password", "/t/mini/admin/users", f"/t/mini/r/{program.id}/pdf"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == "no-store", url

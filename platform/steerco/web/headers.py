@@ -68,8 +68,9 @@ def add_security_headers(app: Flask, response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     if app.config.get("SECURE_COOKIES"):
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if request.endpoint != "static":
-        headers.setdefault("Cache-Control", "no-store")
+    # send_file (attachments, PDFs) says "no-cache", which still lets a cache store the file.
+    if request.endpoint != "static" and headers.get("Cache-Control", "no-cache") == "no-cache":
+        headers["Cache-Control"] = "no-store"
     return response
 
 
