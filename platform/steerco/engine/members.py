@@ -235,10 +235,11 @@ def _invite_errors(email: str, name: str, membership: Membership | None) -> dict
     problem = email_problem(email)
     if problem:
         errors["email"] = problem
+    elif membership is not None and membership.joined_at is None:
+        errors["email"] = "This person is invited to this workspace already: send the invitation again on their page."
     elif membership is not None:
-        errors["email"] = ("This person is a member of this workspace already." if membership.joined_at is not None
-                           else "This person is invited to this workspace already: send the invitation "
-                                "again on their page.")
+        errors["email"] = ("This person is a member of this workspace already." if membership.is_active
+                           else "This person is a deactivated member of this workspace: reactivate them on their page.")
     problem = name_problem(name)
     if problem:
         errors["name"] = problem
