@@ -438,12 +438,14 @@ def seed(url: str, upload_dir: str) -> tuple[int, int]:
     from steerco.engine.access import Access
     from steerco.engine.records import Records, Submission
     from steerco.engine.users import create_user
+    from steerco.store import scoping
     from steerco.store.blobs import DiskBlobStore
     from steerco.store.models import Base
 
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
+        scoping.allow_all_tenants(session)  # setting up, before any tenant exists
         tenant, _ = tenants.store_config(session, documents())
         user = create_user(session, EMAIL, "Bench User", PASSWORD)
         tenants.add_member(session, tenant, user, [("admin", None)])

@@ -21,11 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from configs import minimal_documents  # noqa: E402
+from database import bypass_audit_trigger  # noqa: E402
+from mailserver import serve as serve_smtp  # noqa: E402
 
 from steerco.engine import tenants  # noqa: E402
 from steerco.engine.access import Access  # noqa: E402
 from steerco.engine.records import Records  # noqa: E402
 from steerco.engine.users import create_user  # noqa: E402
+from steerco.store import scoping  # noqa: E402
 from steerco.store.blobs import DiskBlobStore  # noqa: E402
 from steerco.store.models import Base, Tenant, User  # noqa: E402
 
@@ -52,6 +55,7 @@ def _wipe(engine: Engine) -> None:
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            bypass_audit_trigger(conn)  # audit_event refuses TRUNCATE to everyone else
             conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
@@ -68,9 +72,13 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def session(db_engine: Engine) -> Iterator[Session]:
-    """A plain SQLAlchemy session: engine tests need no Flask."""
-    with Session(db_engine, expire_on_commit=False) as db_session:
-        yield db_session
+    """A plain SQLAlchemy session: engine tests need no Flask.
+
+    Tests set up several workspaces in one session, so it works across tenants for the
+    tenant tripwire (``store/scoping.py``); a test may still bind it to one tenant.
+    """
+    with scoping.TenantSession(db_engine, expire_on_commit=False) as db_session:
+        yield scoping.allow_all_tenants(db_session)
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +87,37 @@ def upload_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app(db_engine: Engine, database_url: str, upload_dir: Path):  # type: ignore[no-untyped-def]
+def outbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test apps' mail lands (no SMTP server is configured)."""
+    return tmp_path_factory.mktemp("outbox")
+
+
+@pytest.fixture(scope="session")
+def app(db_engine: Engine, database_url: str, upload_dir: Path, outbox_dir: Path):  # type: ignore[no-untyped-def]
     from steerco import create_app
 
     return create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
-        "UPLOAD_DIR": str(upload_dir), "WTF_CSRF_ENABLED": False,
+        "UPLOAD_DIR": str(upload_dir), "WTF_CSRF_ENABLED": False, "OUTBOX_DIR": str(outbox_dir),
     })
+
+
+@pytest.fixture
+def outbox(outbox_dir: Path) -> Iterator[Callable[[], list[Any]]]:
+    """Call it for the mails sent so far in this test (``email.message.EmailMessage``, oldest first)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    for old in outbox_dir.glob("*.eml"):
+        old.unlink()
+
+    def read() -> list[Any]:
+        return [BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+                for path in sorted(outbox_dir.glob("*.eml"))]
+
+    yield read
+    for sent in outbox_dir.glob("*.eml"):
+        sent.unlink()
 
 
 @pytest.fixture
@@ -145,3 +177,10 @@ def login(client):  # type: ignore[no-untyped-def]
         return client.post("/login", data={"email": email, "password": password})
 
     return do
+
+
+@pytest.fixture
+def smtp_server():  # type: ignore[no-untyped-def]
+    """An SMTP server on 127.0.0.1 (``server.server_address[1]`` is its port); what it
+    accepted is in ``server.received``."""
+    yield from serve_smtp()

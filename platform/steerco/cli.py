@@ -1,5 +1,5 @@
 """The ``steerco`` command: a Flask CLI group (run, db, validate, load-tenant, export-tenant,
-new-tenant, demo, user, token, tick, audit, report, worker, bench-data)."""
+new-tenant, demo, user, token, tick, audit, mail, report, worker, bench-data)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ from steerco import create_app
 @click.group(cls=FlaskGroup, create_app=lambda: create_app())
 def cli() -> None:
     """Steerco: governed strategy execution, configured per tenant."""
+
+
+def _maintenance_session():  # type: ignore[no-untyped-def]
+    """``db.session`` for a command: commands act on whichever workspaces they name, so the
+    session says to the tenant tripwire that it works across tenants (see store/scoping.py)."""
+    from steerco.store import scoping
+    from steerco.web.extensions import db
+
+    return scoping.allow_all_tenants(db.session)
 
 
 def _located(path: str, problem: object) -> str:
@@ -58,6 +67,8 @@ def load_tenant(path: str, draft_only: bool, comment: str, restore: tuple[str, .
     from steerco.engine import config_versions, tenants
     from steerco.engine.config_versions import DraftInvalid, StaleDraft
     from steerco.web.extensions import db
+
+    _maintenance_session()
 
     try:
         tenant, version = tenants.load_tenant_folder(db.session, path, comment=comment, restore=restore,
@@ -160,6 +171,8 @@ def demo(if_empty: bool) -> None:
     from steerco.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
     from steerco.web.extensions import db
 
+    _maintenance_session()
+
     if demo_loaded(db.session):
         if if_empty:
             click.echo("demo data is present")
@@ -197,6 +210,8 @@ def user_create(email: str, name: str, password: str, tenant_slug: str | None, r
     from steerco.engine.errors import NotFound, ValidationFailed
     from steerco.web.extensions import db
 
+    _maintenance_session()
+
     try:
         created = users.create_user(db.session, email, name, password)
         if consultant:
@@ -231,6 +246,56 @@ def user_grant_consultant(email: str, revoke: bool) -> None:
     address = found.email
     db.session.commit()
     click.echo(f"{address} is {'no longer ' if revoke else ''}a consultant")
+
+
+@user.command("deactivate")
+@click.argument("email")
+def user_deactivate(email: str) -> None:
+    """Switch an account off everywhere (an operator's decision; workspaces close only their own
+    membership): its sessions, API tokens and logins stop working at once."""
+    from steerco.web.extensions import db
+
+    account = _user_by_email(email)
+    account.is_active = False
+    account.session_version += 1
+    db.session.commit()
+    click.echo(f"account {account.email} is switched off in every workspace")
+
+
+@user.command("activate")
+@click.argument("email")
+def user_activate(email: str) -> None:
+    """Switch an account on again (its workspace memberships are as each workspace left them)."""
+    from steerco.web.extensions import db
+
+    account = _user_by_email(email)
+    account.is_active = True
+    db.session.commit()
+    click.echo(f"account {account.email} is switched on")
+
+
+@cli.group("mail")
+def mail_group() -> None:
+    """Outgoing mail (invitations, password resets): the outbox folder and its delivery."""
+
+
+@mail_group.command("retry")
+def mail_retry() -> None:
+    """Deliver every message still waiting in the outbox (run it from cron when SMTP is set).
+
+    Without STEERCO_SMTP_URL there is nothing to deliver to: the outbox is where mail stays.
+    """
+    from flask import current_app
+
+    mailer = current_app.extensions["steerco.mailer"]
+    if mailer.smtp is None:
+        click.echo(f"STEERCO_SMTP_URL is not set: {len(mailer.waiting())} message(s) in {mailer.outbox}, "
+                   "read there")
+        return
+    delivered, waiting = mailer.retry()
+    click.echo(f"{delivered} message(s) delivered, {waiting} still waiting in {mailer.outbox}")
+    if waiting:
+        sys.exit(1)
 
 
 @cli.group("token")
@@ -353,6 +418,8 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
     from steerco.store.models import Tenant, utcnow
     from steerco.web.extensions import db
 
+    _maintenance_session()
+
     moment = now or utcnow()
     escalated = jobs.tick(db.session, moment)
     numbers = _record_numbers({t.record_id for t in escalated})
@@ -376,50 +443,85 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
 
 @cli.group("audit")
 def audit_group() -> None:
-    """Check the hash-chained audit trail."""
+    """Check the hash-chained audit trail, and anchor its head outside the database."""
 
 
-@audit_group.command("verify")
-@click.option("--tenant", "tenant_slug", help="Check only this workspace (default: every workspace).")
-def audit_verify(tenant_slug: str | None) -> None:
-    """Walk each workspace's audit events in order and name the first one that was altered.
+def _workspaces(tenant_slug: str | None):  # type: ignore[no-untyped-def]
+    """The workspaces a command acts on, by slug; a click error for an unknown one."""
+    from sqlalchemy import select
 
-    Exits 1 when a chain is broken.
-    """
-    from sqlalchemy import func, select
-
-    from steerco.engine import audit
-    from steerco.store import scoping
-    from steerco.store.models import AuditEvent, Tenant
-    from steerco.web.extensions import db
+    from steerco.store.models import Tenant
 
     query = select(Tenant).order_by(Tenant.slug)
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)
-    workspaces = list(db.session.scalars(query))
+    workspaces = list(_maintenance_session().scalars(query))
     if tenant_slug and not workspaces:
         raise click.ClickException(f"no workspace {tenant_slug!r}")
+    return workspaces
+
+
+def _anchor_key() -> str:
+    import os
+
+    key = os.environ.get("STEERCO_AUDIT_ANCHOR_KEY", "")
+    if len(key) < 16:
+        raise click.ClickException("set STEERCO_AUDIT_ANCHOR_KEY (at least 16 characters, kept outside the "
+                                   "database): anchors are signed and checked with it")
+    return key
+
+
+@audit_group.command("verify")
+@click.option("--tenant", "tenant_slug", help="Check only this workspace (default: every workspace).")
+@click.option("--anchor", "anchor_file", type=click.File("r"),
+              help="An anchor written by `steerco audit anchor`: the chains must still hold its heads.")
+def audit_verify(tenant_slug: str | None, anchor_file) -> None:  # type: ignore[no-untyped-def]
+    """Walk each workspace's audit events in order and name the first one that was altered.
+
+    With --anchor, also check that each chain still contains the head the anchor recorded,
+    at the same position with the same hash (catches removed last events and a re-hashed
+    chain). Exits 1 when a chain is broken or does not match its anchor.
+    """
+    from steerco.engine import audit
+
+    session = _maintenance_session()
+    heads: dict[str, audit.Head] = {}
+    if anchor_file is not None:
+        try:
+            heads = audit.read_anchor(anchor_file.read(), _anchor_key())
+        except audit.AnchorInvalid as invalid:
+            raise click.ClickException(f"{anchor_file.name}: {invalid}") from None
+    workspaces = _workspaces(tenant_slug)
     if not workspaces:
         click.echo("no workspaces, nothing to verify")
         return
+    missing = sorted(set(heads) - {t.slug for t in workspaces}) if not tenant_slug else []
     broken = 0
     for tenant in workspaces:
-        count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.tenant_id == tenant.id).execution_options(**{scoping.ALL_TENANTS: True}))
-        event = audit.verify(db.session, tenant.id)
-        if event is None:
-            click.echo(f"{tenant.slug}: {count} events, chain intact")
+        anchored = heads.get(tenant.slug)
+        if anchored is not None and anchored.tenant_id != tenant.id:
+            broken += 1
+            click.echo(f"{tenant.slug}: does not match the anchor: it was anchored as workspace "
+                       f"{anchored.tenant_id}, this one is {tenant.id} (deleted and created again?)")
+            continue
+        found = audit.check(session, tenant.id, anchored)
+        if found.intact:
+            note = " and holds the anchored head" if anchored is not None else ""
+            if anchor_file is not None and anchored is None:
+                note = " (not in the anchor)"
+            click.echo(f"{tenant.slug}: {found.head.events} events, chain intact{note}")
             continue
         broken += 1
-        record = _record_numbers({event.record_id}).get(event.record_id) if event.record_id else None
-        why = ("its stored content no longer matches its hash (the row was edited)"
-               if not audit.content_matches(event) else
-               "it does not link to the event before it (an event was removed or inserted)")
-        click.echo(f"{tenant.slug}: chain broken at event {event.id} ({event.kind}"
-                   + (f", record {record}" if record else "")
-                   + f", {event.created_at:%Y-%m-%d %H:%M:%S} UTC): {why}")
+        if found.broken_id is not None:
+            click.echo(f"{tenant.slug}: chain broken at {_describe(found.broken_id)}")
+        else:
+            click.echo(f"{tenant.slug}: does not match the anchor: {found.anchor_problem}")
+    for slug in missing:
+        broken += 1
+        click.echo(f"{slug}: in the anchor, but there is no such workspace any more")
     if broken:
-        click.echo(f"{broken} of {len(workspaces)} workspace(s) have an altered audit trail.", err=True)
+        click.echo(f"{broken} of {len(workspaces) + len(missing)} workspace(s) have an altered audit trail.",
+                   err=True)
         sys.exit(1)
 
 
@@ -544,6 +646,54 @@ def worker(burst: bool, queue_name: str | None) -> None:
     name = queue_name or current_app.config["REPORT_QUEUE"]
     click.echo(f"steerco worker: rendering report jobs from queue {name!r}" + (" until it is empty" if burst else ""))
     Worker([Queue(name, connection=connection)], connection=connection).work(burst=burst)
+
+
+def _describe(event_id: int) -> str:
+    """An event of a broken chain, for people: id, kind, record, time, and what is wrong."""
+    from sqlalchemy import select
+
+    from steerco.engine import audit
+    from steerco.store import scoping
+    from steerco.store.models import AuditEvent
+
+    event = _maintenance_session().scalar(select(AuditEvent).where(AuditEvent.id == event_id)
+                                          .execution_options(**{scoping.ALL_TENANTS: True}))
+    record = _record_numbers({event.record_id}).get(event.record_id) if event.record_id else None
+    why = ("its stored content no longer matches its hash (the row was edited)"
+           if not audit.content_matches(event) else
+           "it does not link to the event before it (an event was removed or inserted)")
+    return (f"event {event.id} ({event.kind}" + (f", record {record}" if record else "")
+            + f", {event.created_at:%Y-%m-%d %H:%M:%S} UTC): {why}")
+
+
+@audit_group.command("anchor")
+@click.option("--tenant", "tenant_slug", help="Anchor only this workspace (default: every workspace).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the anchor to this file (default: print it).")
+def audit_anchor(tenant_slug: str | None, out_file: str | None) -> None:
+    """Print (or write) the head of each workspace's chain, signed with STEERCO_AUDIT_ANCHOR_KEY.
+
+    Keep anchors outside the database (another host, write-once storage, a ticket):
+    `steerco audit verify --anchor FILE` then notices removed last events and a chain
+    rewritten with new hashes, which the chain alone cannot show.
+    """
+    import json
+
+    from steerco.engine import audit
+
+    key = _anchor_key()
+    session = _maintenance_session()
+    try:
+        heads = {t.slug: audit.head(session, t.id) for t in _workspaces(tenant_slug)}
+    except audit.AnchorInvalid as refused:
+        raise click.ClickException(str(refused)) from None
+    text = json.dumps(audit.anchor(heads, key), indent=2, sort_keys=True) + "\n"
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"anchored {len(heads)} workspace(s) in {out_file}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 def main() -> None:  # pragma: no cover

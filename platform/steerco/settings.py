@@ -28,9 +28,28 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _cookies(secure: bool) -> dict[str, Any]:
+    """Cookie settings: over HTTPS (``STEERCO_SECURE_COOKIES=1``) the session and remember-me
+    cookies are ``Secure`` and named ``__Host-…``, which browsers accept only from HTTPS,
+    for the whole site (``Path=/``) and for this host alone (no ``Domain``)."""
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_PATH": "/",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_PATH": "/",
+        **({"SESSION_COOKIE_NAME": "__Host-session", "REMEMBER_COOKIE_NAME": "__Host-remember_token"}
+           if secure else {}),
+    }
+
+
 def from_environment() -> dict[str, Any]:
     """The Flask configuration for this process."""
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    secure = os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1"
     return {
         "SECRET_KEY": _secret_key(),
         "SQLALCHEMY_DATABASE_URI": os.environ.get(
@@ -43,11 +62,18 @@ def from_environment() -> dict[str, Any]:
         # Above every field's own limit, so an oversized file still reaches the form and is
         # answered with a field error and the user's other values, not a bare 413.
         "MAX_CONTENT_LENGTH": int(os.environ.get("STEERCO_MAX_UPLOAD_MB", "60")) * 1024 * 1024,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1",
-        "REMEMBER_COOKIE_HTTPONLY": True,
-        "REMEMBER_COOKIE_SECURE": os.environ.get("STEERCO_SECURE_COOKIES", "0") == "1",
+        **_cookies(secure),
+        # Served over HTTPS: also Strict-Transport-Security (web/app.py).
+        "SECURE_COOKIES": secure,
+        # Links in mails (invitations, password resets) start with this address, never with
+        # the Host header of the request that caused them (which a client chooses).
+        "BASE_URL": os.environ.get("STEERCO_BASE_URL", "http://127.0.0.1:5000"),
+        # Mail: written to the outbox folder, then delivered through SMTP when a server is set.
+        "OUTBOX_DIR": os.environ.get("STEERCO_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
+        "SMTP_URL": os.environ.get("STEERCO_SMTP_URL") or None,
+        "MAIL_FROM": os.environ.get("STEERCO_MAIL_FROM", "steerco@localhost"),
+        # The login throttle's store: Redis when set, the database otherwise.
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "WTF_CSRF_TIME_LIMIT": None,
         # Report PDFs render as jobs: on Redis with `steerco worker` when REDIS_URL is set,
         # else on this many threads inside the web process.

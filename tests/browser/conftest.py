@@ -28,13 +28,13 @@ TIMEOUT_MS = 5_000
 
 
 @pytest.fixture(scope="session")
-def live_app(db_engine: Engine, database_url: str, upload_dir: Path):  # type: ignore[no-untyped-def]
+def live_app(db_engine: Engine, database_url: str, upload_dir: Path, outbox_dir: Path):  # type: ignore[no-untyped-def]
     """The app the browser talks to: the test settings, but with CSRF protection enabled."""
     from steerco import create_app
 
     return create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
-        "UPLOAD_DIR": str(upload_dir),
+        "UPLOAD_DIR": str(upload_dir), "OUTBOX_DIR": str(outbox_dir),
     })
 
 
@@ -87,6 +87,10 @@ def page(browser, live_server: str) -> Iterator["object"]:  # type: ignore[no-un
     pg.console_errors = console_errors  # type: ignore[attr-defined]
     try:
         yield pg
+        # The Content-Security-Policy allows no inline script or style: a template that
+        # breaks it fails whichever journey renders it.
+        violations = [e for e in console_errors if "Content Security Policy" in e]
+        assert violations == [], violations
     finally:
         context.close()
 

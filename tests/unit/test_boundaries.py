@@ -100,11 +100,13 @@ from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.users import create_user
+from steerco.store import scoping
 from steerco.store.models import Base
 engine = create_engine("sqlite:///{tmp_path / 'engine.db'}")
 Base.metadata.create_all(engine)
 with Session(engine) as session:
     tenant, _ = tenants.store_config(session, minimal_documents())
+    scoping.bind_to_tenant(session, tenant.id)  # the tenant tripwire: this script works in one tenant
     user = create_user(session, "solo@example.com", "Solo", "long-enough-pw")
     tenants.add_member(session, tenant, user, [("admin", None)])
     config = tenants.active_config(session, tenant)

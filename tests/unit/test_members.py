@@ -6,6 +6,7 @@ reported per field with nothing written, and every change leaves an intact audit
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -13,13 +14,13 @@ from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
-from steerco.engine import audit, members, tenants
-from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
+from steerco.engine import audit, members, tenants, users
+from steerco.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from steerco.engine.records import Submission
 from steerco.engine.access import Access
 from steerco.engine.users import authenticate, create_user
 from steerco.store import scoping
-from steerco.store.models import AuditEvent, Membership, Record, RoleAssignment, User
+from steerco.store.models import AccountLink, AuditEvent, Membership, Record, RoleAssignment, User
 
 PASSWORD = "correct-horse-battery"
 
@@ -127,51 +128,112 @@ def test_node_choices_are_records_of_levels_with_children_of_this_tenant(session
 
 # -- inviting ------------------------------------------------------------------------
 
-def test_invite_new_user_with_given_password(session, world):  # type: ignore[no-untyped-def]
+def test_invite_a_new_address_makes_an_account_without_a_password_and_a_waiting_membership(session, world):  # type: ignore[no-untyped-def]
     mini, admin = world["mini"], world["admin"]
-    invited = members.invite(session, mini, world["config"], _actor(session, mini, admin),
-                             " New@Mini.example ", "Nina New", "a-good-password", [("owner", world["program"].number)])
+    invitation = members.invite(session, mini, world["config"], _actor(session, mini, admin),
+                                " New@Mini.example ", "Nina New", [("owner", world["program"].number)])
     session.commit()
-    assert invited.created and invited.password is None
-    assert invited.user.email == "new@mini.example"
-    assert authenticate(session, "new@mini.example", "a-good-password") is not None
-    member = members.member(session, mini, invited.user.id)
+    assert invitation.email == "new@mini.example" and invitation.name == "Nina New" and invitation.needs_password
+    user = session.get(User, invitation.user_id)
+    assert not users.has_password(user)
+    assert authenticate(session, "new@mini.example", "") is None
+    member = members.member(session, mini, user.id)
+    assert (member.joined, member.active, member.name) == (False, False, "Nina New")
     assert [(a.role_key, a.node_number) for a in member.assignments] == [("owner", world["program"].number)]
+    with pytest.raises(NotFound):  # not a member until they accept
+        tenants.actor_for(session, mini, user)
+    stored = session.scalar(select(AccountLink).where(AccountLink.user_id == user.id))
+    assert stored.purpose == "invitation" and stored.tenant_id == mini.id
+    assert stored.token_hash != invitation.token and invitation.token not in stored.token_hash
     assert _kinds(session, mini)[-2:] == ["member.invited", "role.granted"]
+    assert invitation.token not in str(session.scalars(select(AuditEvent.data)).all())
     assert _intact(session, mini)
 
 
-def test_invite_generates_a_password_returned_once(session, world):  # type: ignore[no-untyped-def]
+def test_accepting_chooses_the_password_joins_and_works_once(session, world):  # type: ignore[no-untyped-def]
     mini = world["mini"]
-    invited = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                             "gen@mini.example", "Gene Rated", None, [])
+    invitation = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                                "gen@mini.example", "Gene Rated", [("owner", None)])
     session.commit()
-    assert invited.password and len(invited.password) >= 12
-    assert invited.password not in invited.user.password_hash
-    assert authenticate(session, "gen@mini.example", invited.password) is not None
-    stored = session.scalar(select(AuditEvent.data).where(AuditEvent.kind == "member.invited"))
-    assert invited.password not in str(stored)
+    with pytest.raises(ValidationFailed) as weak:
+        members.accept(session, invitation.token, password="password1234", confirmation="password1234")
+    assert weak.value.errors == {"password": "This password is too common or too easy to guess; choose another."}
+    session.rollback()
+    welcome = members.accept(session, invitation.token, password="my own long secret", confirmation="my own long secret",
+                             name="Gene R. Ated")
+    session.commit()
+    user = welcome.user
+    assert welcome.tenant.id == mini.id and user.name == "Gene R. Ated"
+    assert authenticate(session, "gen@mini.example", "my own long secret") is not None
+    assert tenants.actor_for(session, mini, user).grants
+    assert members.member(session, mini, user.id).joined
+    with pytest.raises(NotFound):  # once
+        members.accept(session, invitation.token, password="another long secret", confirmation="another long secret")
+    assert _kinds(session, mini)[-1] == "member.joined" and _intact(session, mini)
 
 
-def test_inviting_an_existing_account_keeps_its_name_and_password(session, world):  # type: ignore[no-untyped-def]
+def test_inviting_an_existing_account_asks_it_to_join_and_reveals_nothing(session, world):  # type: ignore[no-untyped-def]
     mini, outsider = world["mini"], world["outsider"]
-    invited = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                             "ADMIN@other.example", "Renamed", "attacker-chosen-pw", [("owner", None)])
+    invitation = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                                "ADMIN@other.example", "Someone", [("owner", None)])
     session.commit()
-    assert not invited.created and invited.password is None and invited.user.id == outsider.id
+    assert invitation.user_id == outsider.id and not invitation.needs_password
     session.refresh(outsider)
     assert outsider.name == "Otto Outsider"
     assert authenticate(session, outsider.email, PASSWORD) is not None
-    assert authenticate(session, outsider.email, "attacker-chosen-pw") is None
+    # what mini sees: the name it typed, not the account's own
+    assert members.member(session, mini, outsider.id).name == "Someone"
+    assert [m.name for m in members.members(session, mini, "otto")] == []
+    assert "Otto" not in str(session.scalars(select(AuditEvent.data).where(AuditEvent.tenant_id == mini.id)).all())
+    assert [t.slug for t in tenants.tenants_of(session, outsider)] == ["other"]
+    members.accept(session, invitation.token)  # no password asked: the account has one
+    session.commit()
     assert [t.slug for t in tenants.tenants_of(session, outsider)] == ["mini", "other"]
+    assert authenticate(session, outsider.email, PASSWORD) is not None
+    assert members.member(session, mini, outsider.id).name == "Otto Outsider"  # joined: their own name now
 
 
 def test_inviting_a_member_again_is_refused(session, world):  # type: ignore[no-untyped-def]
     mini = world["mini"]
+    actor = _actor(session, mini, world["admin"])
     with pytest.raises(ValidationFailed) as raised:
-        members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                       "admin@mini.example", "", None, [])
+        members.invite(session, mini, world["config"], actor, "admin@mini.example", "Ada", [])
     assert "member of this workspace already" in raised.value.errors["email"]
+    members.invite(session, mini, world["config"], actor, "twice@mini.example", "Twice", [])
+    with pytest.raises(ValidationFailed) as again:
+        members.invite(session, mini, world["config"], actor, "twice@mini.example", "Twice", [])
+    assert "invited to this workspace already" in again.value.errors["email"]
+
+
+def test_sending_again_retires_the_old_link_and_withdrawing_removes_the_invitation(session, world):  # type: ignore[no-untyped-def]
+    mini = world["mini"]
+    actor = _actor(session, mini, world["admin"])
+    first = members.invite(session, mini, world["config"], actor, "late@mini.example", "Late", [("owner", None)])
+    second = members.resend_invitation(session, mini, world["config"], actor, first.user_id)
+    session.commit()
+    with pytest.raises(NotFound):
+        members.invitation(session, first.token)
+    assert members.invitation(session, second.token).tenant.id == mini.id
+    members.withdraw_invitation(session, mini, world["config"], actor, first.user_id)
+    session.commit()
+    with pytest.raises(NotFound):
+        members.invitation(session, second.token)
+    with pytest.raises(NotFound):
+        members.member(session, mini, first.user_id)
+    assert session.scalar(select(RoleAssignment.id).where(RoleAssignment.user_id == first.user_id)) is None
+    assert _kinds(session, mini)[-2:] == ["member.reinvited", "member.invitation_withdrawn"]
+    with pytest.raises(Conflict):  # a member who joined has no invitation to send or withdraw
+        members.resend_invitation(session, mini, world["config"], actor, world["admin"].id)
+
+
+def test_an_expired_invitation_link_does_not_work(session, world):  # type: ignore[no-untyped-def]
+    mini = world["mini"]
+    invited = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
+                             "slow@mini.example", "Slow", [], now=dt.datetime(2026, 1, 1))
+    session.commit()
+    assert members.invitation(session, invited.token, now=dt.datetime(2026, 1, 7, 23)).user.email == "slow@mini.example"
+    with pytest.raises(NotFound):
+        members.invitation(session, invited.token, now=dt.datetime(2026, 1, 8, 1))
 
 
 def test_bad_invitation_reports_every_field_and_writes_nothing(session, world):  # type: ignore[no-untyped-def]
@@ -180,15 +242,14 @@ def test_bad_invitation_reports_every_field_and_writes_nothing(session, world): 
     events_before = len(_kinds(session, mini))
     with pytest.raises(ValidationFailed) as raised:
         members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                       "not-an-email", " ", "short", [("chief", None)])
+                       "not-an-email", " ", [("chief", None)])
     errors = raised.value.errors
     assert errors["email"] == "Enter a valid e-mail address."
-    assert errors["name"] == "Required for a new user."
-    assert "At least 8 characters" in errors["password"]
+    assert errors["name"] == "Required."
     assert errors["role"] == "There is no role 'chief' in this workspace; choose one of the list."
     with pytest.raises(ValidationFailed) as node_error:
         members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                       "fine@mini.example", "Fine", None, [("owner", world["foreign"].number + "X")])
+                       "fine@mini.example", "Fine", [("owner", world["foreign"].number + "X")])
     assert set(node_error.value.errors) == {"node"}
     session.rollback()
     assert session.scalar(select(User.id).order_by(User.id.desc()).limit(1)) == users_before
@@ -200,7 +261,7 @@ def test_a_name_longer_than_the_column_is_refused_by_invite_and_create_user(sess
     users_before = session.scalar(select(func.count(User.id)))
     with pytest.raises(ValidationFailed) as raised:
         members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                       "long@mini.example", "N" * 201, None, [])
+                       "long@mini.example", "N" * 201, [])
     assert raised.value.errors == {"name": "At most 200 characters."}
     with pytest.raises(ValidationFailed) as direct:
         create_user(session, "long@mini.example", "N" * 201, PASSWORD)
@@ -209,11 +270,8 @@ def test_a_name_longer_than_the_column_is_refused_by_invite_and_create_user(sess
     assert session.scalar(select(func.count(User.id))) == users_before
     # counted as stored, stripped: 200 characters and surrounding spaces are fine
     invited = members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                             "edge@mini.example", f"  {'N' * 200}  ", None, [])
-    assert invited.user.name == "N" * 200
-    # an existing account keeps its name, so a long one typed for it is no mistake
-    members.invite(session, mini, world["config"], _actor(session, mini, world["admin"]),
-                   world["outsider"].email, "N" * 500, None, [])
+                             "edge@mini.example", f"  {'N' * 200}  ", [])
+    assert invited.name == "N" * 200 and session.get(User, invited.user_id).name == "N" * 200
 
 
 # -- granting and revoking -------------------------------------------------------------
@@ -330,7 +388,7 @@ def test_a_grant_at_a_record_does_not_count_as_keeping_the_user_administration_r
 
 # -- deactivating ----------------------------------------------------------------------
 
-def test_deactivate_closes_the_tenant_ends_sessions_and_keeps_history(session, world, make_user, records_for):  # type: ignore[no-untyped-def]
+def test_deactivate_closes_this_tenant_only_and_keeps_history(session, world, make_user, records_for):  # type: ignore[no-untyped-def]
     mini, program = world["mini"], world["program"]
     user = make_user(mini, [("admin", None)])
     record = records_for(mini, user).create("measure", program, Submission("Kept", MultiDict({"potential": "5"})))
@@ -339,9 +397,9 @@ def test_deactivate_closes_the_tenant_ends_sessions_and_keeps_history(session, w
     members.deactivate(session, mini, _actor(session, mini, world["admin"]), user.id)
     session.commit()
     session.refresh(user)
-    assert user.session_version == version + 1 and not user.is_active
+    # The account and its sessions are not this workspace's: requests are refused by membership.
+    assert user.session_version == version and user.is_active
     assert not session.scalar(select(Membership.is_active).where(Membership.user_id == user.id))
-    assert authenticate(session, user.email, PASSWORD) is None
     with pytest.raises(NotFound):
         tenants.actor_for(session, mini, user)
     assert session.get(Record, record.id).owner_id == user.id
@@ -349,35 +407,36 @@ def test_deactivate_closes_the_tenant_ends_sessions_and_keeps_history(session, w
     assert members.member(session, mini, user.id).active is False
     assert [a.role_key for a in members.member(session, mini, user.id).assignments] == ["admin"]
     event_ = session.scalar(select(AuditEvent).where(AuditEvent.kind == "member.deactivated"))
-    assert event_.data["user"] == user.id and event_.data["account_deactivated"] is True
+    assert event_.data["user"] == user.id and "account_deactivated" not in event_.data
     assert _intact(session, mini)
 
 
-def test_deactivation_in_one_tenant_leaves_the_account_open_for_another(session, world):  # type: ignore[no-untyped-def]
+def test_deactivation_in_one_tenant_leaves_the_account_and_other_sessions_alone(session, world):  # type: ignore[no-untyped-def]
     mini, other, outsider = world["mini"], world["other"], world["outsider"]
     tenants.add_member(session, mini, outsider, [("owner", None)])
     session.commit()
+    version = outsider.session_version
     members.deactivate(session, mini, _actor(session, mini, world["admin"]), outsider.id)
     session.commit()
-    assert outsider.is_active and authenticate(session, outsider.email, PASSWORD) is not None
+    session.refresh(outsider)
+    assert outsider.is_active and outsider.session_version == version
+    assert authenticate(session, outsider.email, PASSWORD) is not None
     assert tenants.actor_for(session, other, outsider)
     with pytest.raises(NotFound):
         tenants.actor_for(session, mini, outsider)
 
 
-def test_the_other_workspace_is_seen_even_from_a_session_bound_to_this_one(session, world):  # type: ignore[no-untyped-def]
-    """Requests bind their session to the tenant; the account check must still look across."""
-    mini, outsider = world["mini"], world["outsider"]
+def test_no_workspace_switches_on_an_account_an_operator_switched_off(session, world):  # type: ignore[no-untyped-def]
+    mini, other, outsider = world["mini"], world["other"], world["outsider"]
     tenants.add_member(session, mini, outsider, [("owner", None)])
+    outsider.is_active = False  # `steerco user deactivate`
     session.commit()
-    scoping.bind_to_tenant(session, mini.id)
-    try:
-        members.deactivate(session, mini, _actor(session, mini, world["admin"]), outsider.id)
-        session.commit()
-    finally:
-        session.info.pop(scoping.TENANT_KEY, None)
+    actor = _actor(session, mini, world["admin"])
+    members.deactivate(session, mini, actor, outsider.id)
+    members.reactivate(session, mini, actor, outsider.id)
+    session.commit()
     session.refresh(outsider)
-    assert outsider.is_active
+    assert not outsider.is_active and authenticate(session, outsider.email, PASSWORD) is None
 
 
 def test_self_deactivation_and_foreign_ids_are_refused(session, world):  # type: ignore[no-untyped-def]
@@ -405,18 +464,13 @@ def test_reactivate_opens_the_tenant_again(session, world, make_user):  # type: 
     assert _kinds(session, mini)[-2:] == ["member.deactivated", "member.reactivated"]
 
 
-def test_reinviting_a_switched_off_account_opens_it_again(session, world, make_user):  # type: ignore[no-untyped-def]
-    mini, other = world["mini"], world["other"]
-    user = make_user(mini, [("owner", None)], email="leaver@mini.example")
-    members.deactivate(session, mini, _actor(session, mini, world["admin"]), user.id)
-    session.commit()
-    assert not user.is_active
-    other_config = tenants.active_config(session, other)
-    members.invite(session, other, other_config, _actor(session, other, world["outsider"]),
-                   "leaver@mini.example", "", None, [("owner", None)])
-    session.commit()
-    assert authenticate(session, user.email, PASSWORD) is not None
-    assert [t.slug for t in tenants.tenants_of(session, user)] == ["other"]
+def test_an_invitation_is_not_deactivated_or_reactivated_but_withdrawn_or_sent_again(session, world):  # type: ignore[no-untyped-def]
+    mini = world["mini"]
+    actor = _actor(session, mini, world["admin"])
+    invited = members.invite(session, mini, world["config"], actor, "wait@mini.example", "Waiting", [])
+    for action in (members.deactivate, members.reactivate):
+        with pytest.raises(Conflict):
+            action(session, mini, actor, invited.user_id)
 
 
 # -- the right itself ----------------------------------------------------------------------
@@ -428,7 +482,9 @@ def test_every_change_needs_the_users_right(session, world, make_user):  # type:
     assignment = session.scalar(select(RoleAssignment.id).where(RoleAssignment.user_id == target.id))
     actor = _actor(session, mini, plain)
     calls = [
-        lambda: members.invite(session, mini, config, actor, "x@mini.example", "X", None, []),
+        lambda: members.invite(session, mini, config, actor, "x@mini.example", "X", []),
+        lambda: members.resend_invitation(session, mini, config, actor, target.id),
+        lambda: members.withdraw_invitation(session, mini, config, actor, target.id),
         lambda: members.grant_role(session, mini, config, actor, target.id, "owner", None),
         lambda: members.revoke_role(session, mini, actor, assignment),
         lambda: members.deactivate(session, mini, actor, target.id),

@@ -29,6 +29,7 @@ from steerco.engine.access import Access
 from steerco.engine.errors import Conflict
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows
+from steerco.store import scoping
 from steerco.store.models import ApprovalTask, ApprovalVote, AuditEvent, Record, Tenant, TransitionRequest, User
 
 THREADS = 20
@@ -89,6 +90,7 @@ def _race(database_url: str, tenant_id: int, task_id: int, deciders: list[int]) 
 
     def decide(n: int, user_id: int) -> None:
         with Session(engine, expire_on_commit=False) as own:
+            scoping.bind_to_tenant(own, tenant_id)  # as a request would
             try:
                 flow = _flow(own, tenant_id, user_id)  # connected, configuration and actor loaded
                 own.commit()  # no snapshot or lock carried into the race

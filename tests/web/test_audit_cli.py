@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select, text
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
+from database import bypass_audit_trigger
 from steerco.cli import cli
 from steerco.demo import load_demo
 from steerco.engine import tenants, users
@@ -44,6 +45,7 @@ def _tamper(session, event_id: int, data: dict) -> None:  # type: ignore[no-unty
     """Edit a stored event behind the application's back, as someone with database access could."""
     statement = text("UPDATE audit_event SET data = :data WHERE id = :id").bindparams(
         bindparam("data", type_=AuditEvent.__table__.c.data.type))
+    bypass_audit_trigger(session)  # on PostgreSQL the table is insert-only for the application
     session.execute(statement, {"data": data, "id": event_id})
     session.commit()
     session.expire_all()
@@ -92,6 +94,7 @@ def test_verify_notices_a_removed_event(runner, session, demo) -> None:  # type:
     events = session.scalars(select(AuditEvent).where(AuditEvent.tenant_id == desk.id)
                              .order_by(AuditEvent.id)).all()
     removed, following = events[5], events[6]
+    bypass_audit_trigger(session)
     session.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": removed.id})
     session.commit()
     result = runner.invoke(cli, ["audit", "verify", "--tenant", "servicedesk"])

@@ -237,7 +237,7 @@ def test_user_create_without_tenant(runner, session):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("args, answer, message", [
     (["mismatch@example.com", "--name", "M"], "first-password\nsecond-password\n", "do not match"),
-    (["short@example.com", "--name", "S"], "short\nshort\n", "password: At least 8 characters."),
+    (["short@example.com", "--name", "S"], "short\nshort\n", "password: At least 12 characters."),
     (["bad-email", "--name", "B"], "long-enough-pw\nlong-enough-pw\n", "email: Enter a valid e-mail address."),
     (["unknown@example.com", "--name", "U", "--tenant", "nope"], "long-enough-pw\nlong-enough-pw\n",
      "no such workspace"),

@@ -45,11 +45,13 @@ EVIDENCE = {"acme": ("measure", "business_case"), "servicedesk": ("improvement",
 # -- every route, by what it does ----------------------------------------------------------
 #: endpoints anyone may call, or that need only a login and touch no tenant data
 OPEN = {"static", "auth.login", "auth.logout", "auth.home"}
-#: personal pages (the user's own API tokens): a login, no tenant right
-PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke"}
+#: pages a mailed single-use link opens (a password reset, an invitation): the link's token
+LINKS = {"auth.forgot_password", "auth.reset_password", "account.invitation"}
+#: personal pages (the user's own API tokens and password): a login, no tenant right
+PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke", "account.password"}
 #: tenant administration: the "users" admin right of a role
 ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.revoke",
-         "admin.deactivate", "admin.reactivate"}
+         "admin.deactivate", "admin.reactivate", "admin.resend_invitation", "admin.withdraw_invitation"}
 #: configuration versions: the "configuration" admin right of a role held tenant-wide
 CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
           "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",
@@ -69,7 +71,7 @@ LISTS = {"records.children", "records.export", "api.list_records"}
 #: an attachment: read of its record plus a visible field
 ATTACHMENT = {"records.attachment"}
 #: the workspace start page, the to-do inbox and one's delegations: membership
-WORKSPACE = {"workspace.home", "workflow.inbox", "workflow.delegations", "api.inbox"}
+WORKSPACE = {"workspace.home", "workflow.inbox", "workflow.delegations", "api.inbox", "theme.stylesheet"}
 #: workflow actions on a record: transition, update (statuses), comment
 RECORD_ACTIONS = {"workflow.request_transition", "workflow.set_status", "workflow.add_comment",
                   "api.request_transition", "api.set_status", "api.add_comment"}
@@ -86,7 +88,7 @@ REPORT_JOBS = {"reports.job", "reports.download"}
 
 
 def classified() -> set[str]:
-    return (OPEN | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
+    return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
             | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS)
 
 
@@ -469,6 +471,11 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     expect("POST config activate (unconfirmed)", 422 if configures else 403,
            client.post(f"{t}/admin/config/versions/{version}/activate", data={"comment": "x"}))
     expect("GET new workspace (no consultant)", 403, client.get("/workspaces/new"))
+
+    expect("GET own password", 200, client.get("/account/password"))
+    expect("GET theme", 200, client.get(f"{t}/theme.css"))
+    expect("POST admin resend invitation (a member who joined)", 409 if admin else 403,
+           client.post(f"{t}/admin/users/{other}/invitation"))
 
 
 class _QueuedOnly:

@@ -6,27 +6,40 @@ used to probe other workspaces. Writes append an audit event in the caller's tra
 and leave the commit to the caller.
 
 Users are global (one login for every workspace); memberships and role assignments are
-per tenant. Deactivating a member therefore closes only this tenant, and the account as a
-whole only when no other workspace still has them as an active member. Nothing a
-deactivated user did is removed: records keep their owner, the audit trail its authors.
+per tenant. So no workspace decides anything about the account itself:
+
+- an **invitation** is a membership nobody has joined yet, with the roles it will give,
+  and a single-use link mailed to the address (``engine/account_links.py``). Accepting it
+  joins the workspace; for an address without an account (or one whose owner has not
+  chosen a password yet) it is also where the owner chooses their password. The admin
+  never chooses or sees a password, and sees the same answer and the same page whether
+  the address has an account elsewhere or not: until the person joins, the member shows
+  with the name the admin typed, never the account's own name;
+- **deactivation** closes this workspace's membership only: the person's sessions stop
+  working here at once (membership is checked on every request), their account and their
+  sessions in other workspaces are untouched, and no workspace can switch an account on
+  that another switched off (only an operator's command switches accounts on or off).
+
+Nothing a deactivated user did is removed: records keep their owner, the audit trail its
+authors.
 """
 
 from __future__ import annotations
 
-import secrets
+import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from steerco.config.model import TenantConfig
-from steerco.engine import audit, tenants
+from steerco.engine import account_links, audit, tenants
 from steerco.engine.access import Access, Actor
-from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
-from steerco.engine.users import MIN_PASSWORD, NAME_MAX, NAME_TOO_LONG, create_user
+from steerco.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from steerco.engine.users import create_user, email_problem, has_password, name_problem, set_password, user_by_email
 from steerco.store import scoping
-from steerco.store.models import Membership, Record, RoleAssignment, Tenant, User
+from steerco.store.models import AccountLink, Membership, Record, RoleAssignment, Tenant, User, utcnow
 
 USERS_RIGHT = "users"
 #: how many records the node picker offers; beyond that the admin types the number
@@ -49,20 +62,29 @@ class Assignment:
 @dataclass(frozen=True)
 class Member:
     user_id: int
+    #: the account's name once they joined; until then the name the admin typed
     name: str
     email: str
     #: active in this tenant (the membership), whatever other workspaces decided
     active: bool
     assignments: tuple[Assignment, ...]
+    #: False while the invitation waits to be accepted
+    joined: bool = True
 
 
 @dataclass(frozen=True)
-class Invited:
-    """The result of an invitation; ``password`` is set only when one was generated."""
+class Invitation:
+    """An invitation to mail: the link's token goes into the URL, nowhere else.
 
-    user: User
-    created: bool
-    password: str | None
+    ``needs_password`` says whether accepting also chooses the account's password (the
+    mail's wording); it is for the mail only, never for the inviting admin's screen.
+    """
+
+    user_id: int
+    email: str
+    name: str
+    token: str
+    needs_password: bool
 
 
 # -- checks ---------------------------------------------------------------------------
@@ -83,10 +105,6 @@ def _membership(session: Session, tenant: Tenant, user_id: int) -> Membership:
     if membership is None:
         raise NotFound("no such user in this workspace")
     return membership
-
-
-def _user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
 def _node_by_number(session: Session, tenant: Tenant, number: str) -> Record | None:
@@ -144,13 +162,17 @@ def _resolve_roles(session: Session, tenant: Tenant, config: TenantConfig, actor
 
 # -- reading --------------------------------------------------------------------------
 
+#: the name this tenant sees: its own typed name until the person joins
+_SHOWN_NAME = case((Membership.joined_at.is_(None), func.coalesce(Membership.invited_name, "")), else_=User.name)
+
+
 def _load(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) -> list[Member]:
     """Members matching ``conditions`` with their assignments: two queries, whatever the count."""
     rows = session.execute(
-        select(User.id, User.name, User.email, Membership.is_active)
+        select(User.id, _SHOWN_NAME.label("name"), User.email, Membership.is_active, Membership.joined_at)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant.id, *conditions)
-        .order_by(func.lower(User.name), User.id)
+        .order_by(func.lower(_SHOWN_NAME), User.id)
     ).all()
     if not rows:
         return []
@@ -164,8 +186,8 @@ def _load(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) ->
         .order_by(RoleAssignment.role_key, Record.number, RoleAssignment.id)
     ):
         by_user[user_id].append(Assignment(a_id, role_key, node_id, number, title))
-    return [Member(row.id, row.name, row.email, bool(row.is_active), tuple(by_user[row.id]))
-            for row in rows]
+    return [Member(row.id, row.name, row.email, bool(row.is_active), tuple(by_user[row.id]),
+                   joined=row.joined_at is not None) for row in rows]
 
 
 def members(session: Session, tenant: Tenant, search: str = "") -> list[Member]:
@@ -173,7 +195,7 @@ def members(session: Session, tenant: Tenant, search: str = "") -> list[Member]:
     conditions = []
     if search.strip():
         needle = search.strip().lower()
-        conditions.append(or_(func.lower(User.name).contains(needle, autoescape=True),
+        conditions.append(or_(func.lower(_SHOWN_NAME).contains(needle, autoescape=True),
                               func.lower(User.email).contains(needle, autoescape=True)))
     return _load(session, tenant, *conditions)
 
@@ -200,74 +222,166 @@ def node_choices(session: Session, tenant: Tenant, config: TenantConfig,
 
 # -- writing --------------------------------------------------------------------------
 
-def _event(session: Session, tenant: Tenant, actor: Actor, kind: str, user: User, **data: object) -> None:
-    audit.append(session, tenant_id=tenant.id, user_id=actor.user_id, kind=kind,
-                 data={"user": user.id, "email": user.email, "name": user.name, **data})
+def _event(session: Session, tenant: Tenant, actor: Actor | None, kind: str, user: User,
+           name: str | None = None, **data: object) -> None:
+    """``name``: what this tenant knows the person as (the typed name until they join)."""
+    audit.append(session, tenant_id=tenant.id, user_id=actor.user_id if actor else user.id, kind=kind,
+                 data={"user": user.id, "email": user.email, "name": name if name is not None else user.name,
+                       **data})
 
 
-def _invite_errors(existing: User | None, membership: Membership | None, email: str, name: str,
-                   password: str | None) -> dict[str, str]:
+def _invite_errors(email: str, name: str, membership: Membership | None) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
-        errors["email"] = "Enter a valid e-mail address."
+    problem = email_problem(email)
+    if problem:
+        errors["email"] = problem
+    elif membership is not None and membership.joined_at is None:
+        errors["email"] = "This person is invited to this workspace already: send the invitation again on their page."
     elif membership is not None:
         errors["email"] = ("This person is a member of this workspace already." if membership.is_active
-                           else "This person is a deactivated member of this workspace: "
-                                "reactivate them on their page.")
-    if existing is None:
-        if not name.strip():
-            errors["name"] = "Required for a new user."
-        elif len(name.strip()) > NAME_MAX:
-            errors["name"] = NAME_TOO_LONG
-        if password and len(password) < MIN_PASSWORD:
-            errors["password"] = f"At least {MIN_PASSWORD} characters, or leave it empty to generate one."
+                           else "This person is a deactivated member of this workspace: reactivate them on their page.")
+    problem = name_problem(name)
+    if problem:
+        errors["name"] = problem
     return errors
 
 
 def invite(session: Session, tenant: Tenant, config: TenantConfig, actor: Actor, email: str, name: str,
-           password: str | None, roles: Sequence[tuple[str, str | None]]) -> Invited:
-    """Make ``email`` a member holding ``roles`` [(role key, node number or None)].
+           roles: Sequence[tuple[str, str | None]], now: dt.datetime | None = None) -> Invitation:
+    """Invite ``email`` to hold ``roles`` [(role key, node number or None)] once they accept.
 
-    A new e-mail gets a new user with ``password``, or a generated one returned once in
-    :class:`Invited` so the admin can hand it over (it is stored only as a hash). An existing
-    user keeps their name and password: an admin of one workspace must not be able to take
-    over an account that other workspaces rely on.
+    The membership waits, not active, until the person opens the mailed link
+    (:func:`accept`). An address without an account gets one with no password (its owner
+    chooses it when accepting); an existing account is only asked to join. Either way the
+    caller gets the same kind of answer, and the admin sees the name they typed.
     """
     require_users_right(config, actor)
     email = email.strip().lower()
-    existing = _user_by_email(session, email) if email else None
+    existing = user_by_email(session, email) if email else None
     membership = session.scalar(select(Membership).where(
         Membership.tenant_id == tenant.id, Membership.user_id == existing.id)) if existing else None
-    errors = _invite_errors(existing, membership, email, name, password)
+    errors = _invite_errors(email, name, membership)
     resolved, role_errors = _resolve_roles(session, tenant, config, actor, roles)
     errors.update(role_errors)
     if errors:
         raise ValidationFailed(errors, {"email": email, "name": name})
-    generated = None
-    if existing is None:
-        generated = None if password else secrets.token_urlsafe(12)
-        user = create_user(session, email, name, password or generated or "")
-    else:
-        user = existing
-        # They may have been switched off when their last workspace deactivated them.
-        user.is_active = True
-    session.add(Membership(tenant_id=tenant.id, user_id=user.id))
+    user = existing or create_user(session, email, name, None)
+    session.add(Membership(tenant_id=tenant.id, user_id=user.id, is_active=False, joined_at=None,
+                           invited_name=name.strip()))
     session.flush()
-    _event(session, tenant, actor, "member.invited", user, new_account=existing is None)
+    _event(session, tenant, actor, "member.invited", user, name.strip())
     for role_key, node in resolved:
-        _grant(session, tenant, actor, user, role_key, node)
-    return Invited(user, existing is None, generated)
+        _grant(session, tenant, actor, user, role_key, node, name.strip())
+    return _invitation(session, tenant, actor, user, name.strip(), now)
+
+
+def _invitation(session: Session, tenant: Tenant, actor: Actor, user: User, name: str,
+                now: dt.datetime | None) -> Invitation:
+    token = account_links.create(session, user, "invitation", tenant_id=tenant.id, created_by=actor.user_id, now=now)
+    return Invitation(user.id, user.email, name, token, needs_password=not has_password(user))
+
+
+def _pending(session: Session, tenant: Tenant, user_id: int) -> Membership:
+    membership = _membership(session, tenant, user_id)
+    if membership.joined_at is not None:
+        raise Conflict("This person has joined this workspace already; there is no invitation to send or withdraw.")
+    return membership
+
+
+def resend_invitation(session: Session, tenant: Tenant, config: TenantConfig, actor: Actor, user_id: int,
+                      now: dt.datetime | None = None) -> Invitation:
+    """A new link for an invitation not yet accepted (the older links stop working)."""
+    require_users_right(config, actor)
+    membership = _pending(session, tenant, user_id)
+    name = membership.invited_name or ""
+    _event(session, tenant, actor, "member.reinvited", membership.user, name)
+    return _invitation(session, tenant, actor, membership.user, name, now)
+
+
+def withdraw_invitation(session: Session, tenant: Tenant, config: TenantConfig, actor: Actor, user_id: int,
+                        now: dt.datetime | None = None) -> None:
+    """Take back an invitation not yet accepted: its links stop working, and the waiting
+    membership and its roles are removed (the audit trail keeps all of it)."""
+    require_users_right(config, actor)
+    membership = _pending(session, tenant, user_id)
+    _require_outranking(session, tenant, config, actor, user_id, "withdraw the invitation of")
+    user = membership.user
+    account_links.retire(session, user.id, "invitation", tenant.id, now)
+    session.execute(delete(RoleAssignment).where(RoleAssignment.tenant_id == tenant.id,
+                                                 RoleAssignment.user_id == user.id))
+    _event(session, tenant, actor, "member.invitation_withdrawn", user, membership.invited_name or "")
+    session.delete(membership)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What the invitation page shows: the workspace, and whether a password is to be chosen."""
+
+    link: AccountLink
+    tenant: Tenant
+    user: User
+    needs_password: bool
+    name: str
+
+
+def invitation(session: Session, token: str | None, now: dt.datetime | None = None) -> Welcome:
+    """The invitation behind a mailed link; NotFound for an unknown, used or expired one."""
+    link = account_links.find(session, token, "invitation", now)
+    if link is None or link.tenant_id is None:
+        raise NotFound("This invitation link is not valid any more: it was used, it expired, or a newer "
+                       "one was sent. Ask the workspace's administrator to send it again.")
+    tenant = session.get(Tenant, link.tenant_id)
+    membership = session.scalar(select(Membership).where(
+        Membership.tenant_id == link.tenant_id, Membership.user_id == link.user_id)
+        .execution_options(**scoping.for_tenant(link.tenant_id)))
+    if tenant is None or membership is None or membership.joined_at is not None:
+        raise NotFound("This invitation link is not valid any more.")
+    user = membership.user
+    return Welcome(link, tenant, user, not has_password(user), membership.invited_name or user.name)
+
+
+def accept(session: Session, token: str | None, *, password: str | None = None, confirmation: str | None = None,
+           name: str | None = None, now: dt.datetime | None = None) -> Welcome:
+    """Join the workspace of an invitation link (once). An account without a password gets
+    the one chosen here (and may correct its name); ValidationFailed if it does not do."""
+    welcome = invitation(session, token, now)
+    user = welcome.user
+    if welcome.needs_password:
+        problem = name_problem(name if name is not None else user.name)
+        if problem:
+            raise ValidationFailed({"name": problem}, {"name": name or ""})
+        user.name = (name if name is not None else user.name).strip()
+        set_password(session, user, password or "", confirmation)
+    membership = session.scalar(select(Membership).where(
+        Membership.tenant_id == welcome.tenant.id, Membership.user_id == user.id)
+        .execution_options(**scoping.for_tenant(welcome.tenant.id)))
+    assert membership is not None
+    try:
+        account_links.redeem(session, welcome.link, now)
+    except account_links.LinkUsed:
+        raise NotFound("This invitation link was used a moment ago.") from None
+    membership.is_active = True
+    membership.joined_at = now or utcnow()
+    session.flush()
+    _event(session, welcome.tenant, None, "member.joined", user)
+    return welcome
 
 
 def _grant(session: Session, tenant: Tenant, actor: Actor, user: User, role_key: str,
-           node: Record | None) -> RoleAssignment:
+           node: Record | None, name: str | None = None) -> RoleAssignment:
     assignment = RoleAssignment(tenant_id=tenant.id, user_id=user.id, role_key=role_key,
                                 node_id=node.id if node else None)
     session.add(assignment)
     session.flush()
-    _event(session, tenant, actor, "role.granted", user, assignment=assignment.id, role=role_key,
+    _event(session, tenant, actor, "role.granted", user, name, assignment=assignment.id, role=role_key,
            node=node.number if node else None)
     return assignment
+
+
+def _known_name(membership: Membership) -> str:
+    """The name this tenant may know the member by (see :data:`_SHOWN_NAME`)."""
+    return membership.user.name if membership.joined_at is not None else membership.invited_name or ""
 
 
 def grant_role(session: Session, tenant: Tenant, config: TenantConfig, actor: Actor, user_id: int,
@@ -288,7 +402,7 @@ def grant_role(session: Session, tenant: Tenant, config: TenantConfig, actor: Ac
             (RoleAssignment.node_id == node.id) if node else RoleAssignment.node_id.is_(None))):
         where = f"at {node.number}" if node else "tenant-wide"
         raise ValidationFailed({"role": f"This user holds this role {where} already."}, submitted)
-    return _grant(session, tenant, actor, membership.user, role, node)
+    return _grant(session, tenant, actor, membership.user, role, node, _known_name(membership))
 
 
 def _gives_users_right(config: TenantConfig, role_key: str) -> bool:
@@ -331,8 +445,8 @@ def revoke_role(session: Session, tenant: Tenant, actor: Actor, assignment_id: i
     membership = _membership(session, tenant, assignment.user_id)
     node = session.scalar(select(Record.number).where(
         Record.id == assignment.node_id, Record.tenant_id == tenant.id)) if assignment.node_id else None
-    _event(session, tenant, actor, "role.revoked", membership.user, assignment=assignment.id,
-           role=assignment.role_key, node=node)
+    _event(session, tenant, actor, "role.revoked", membership.user, _known_name(membership),
+           assignment=assignment.id, role=assignment.role_key, node=node)
     session.delete(assignment)
     session.flush()
 
@@ -349,10 +463,11 @@ def _require_outranking(session: Session, tenant: Tenant, config: TenantConfig, 
 
 def deactivate(session: Session, tenant: Tenant, actor: Actor, user_id: int, *,
                config: TenantConfig | None = None) -> None:
-    """Close this workspace to the user and end their sessions at once.
+    """Close this workspace to the user: from their next request on, its pages, API and
+    approvals refuse them (the membership is checked on every request).
 
-    The account itself is switched off only when no other workspace has them as an active
-    member, so one tenant's decision does not lock them out of another.
+    Only this membership changes: the account, and the person's sessions and standing in
+    other workspaces, are not this workspace's to decide.
     """
     config = _config(session, tenant, config)
     require_users_right(config, actor)
@@ -360,33 +475,26 @@ def deactivate(session: Session, tenant: Tenant, actor: Actor, user_id: int, *,
     if user_id == actor.user_id:
         raise Forbidden("You cannot deactivate yourself; ask another administrator.")
     _require_outranking(session, tenant, config, actor, user_id, "deactivate")
+    if membership.joined_at is None:
+        raise Conflict("This person has not accepted the invitation yet: withdraw the invitation instead.")
     if not membership.is_active:
         return
-    user = membership.user
     membership.is_active = False
-    user.session_version += 1
-    # Deliberately across tenants (past the session's tenant tripwire): only a count, and
-    # only to decide whether the account as a whole stays usable.
-    elsewhere = session.scalar(select(func.count(Membership.id)).where(
-        Membership.user_id == user_id, Membership.tenant_id != tenant.id, Membership.is_active)
-        .execution_options(**{scoping.ALL_TENANTS: True}))
-    if not elsewhere:
-        user.is_active = False
     session.flush()
-    _event(session, tenant, actor, "member.deactivated", user, account_deactivated=not elsewhere)
+    _event(session, tenant, actor, "member.deactivated", membership.user)
 
 
 def reactivate(session: Session, tenant: Tenant, actor: Actor, user_id: int, *,
                config: TenantConfig | None = None) -> None:
-    """Open this workspace to the user again (their account with it)."""
+    """Open this workspace to the user again (their account is not this workspace's to switch on)."""
     config = _config(session, tenant, config)
     require_users_right(config, actor)
     membership = _membership(session, tenant, user_id)
     _require_outranking(session, tenant, config, actor, user_id, "reactivate")
+    if membership.joined_at is None:
+        raise Conflict("This person has not accepted the invitation yet: send it again instead.")
     if membership.is_active:
         return
     membership.is_active = True
-    membership.user.is_active = True
     session.flush()
     _event(session, tenant, actor, "member.reactivated", membership.user)
-

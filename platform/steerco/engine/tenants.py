@@ -23,7 +23,7 @@ from steerco.config.loader import read_folder
 from steerco.engine.access import Actor, Grant
 from steerco.engine.errors import NotFound
 from steerco.store import scoping
-from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User
+from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User, utcnow
 
 #: the states of a configuration version (see steerco.engine.config_versions)
 DRAFT, ACTIVE, SUPERSEDED, DISCARDED = "draft", "active", "superseded", "discarded"
@@ -133,6 +133,9 @@ def resolve(session: Session, slug: str, user: User) -> tuple[Tenant, Actor]:
         .outerjoin(RoleAssignment, grant)
         .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == Tenant.id))
         .where(Tenant.slug == slug)
+        # Every tenant-owned table here is joined on the tenant the slug names; the request
+        # is bound to that tenant only once this answers.
+        .execution_options(**{scoping.ALL_TENANTS: True})
     ).all()
     if not rows or rows[0][1] is None or not user.is_active:
         raise NotFound("no such workspace")
@@ -154,7 +157,7 @@ def add_member(session: Session, tenant: Tenant, user: User, roles: Mapping[str,
     """Make ``user`` a member holding ``roles`` (role key, node id or None for tenant-wide)."""
     if session.scalar(select(Membership).where(Membership.tenant_id == tenant.id,
                                                Membership.user_id == user.id)) is None:
-        session.add(Membership(tenant_id=tenant.id, user_id=user.id))
+        session.add(Membership(tenant_id=tenant.id, user_id=user.id, joined_at=utcnow()))
     pairs = list(roles.items() if isinstance(roles, Mapping) else roles)
     nodes = {node_id for _, node_id in pairs if node_id is not None}
     if nodes and len(nodes) != len(session.scalars(select(Record.id).where(

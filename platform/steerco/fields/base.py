@@ -12,6 +12,7 @@ branches on a type name or a storage kind; it asks the field's type.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
 
@@ -39,13 +40,32 @@ class FormInput(Protocol):
     def getlist(self, key: str) -> list[Any]: ...
 
 
+def clean_filename(name: str) -> str:
+    """A file name safe to store and to send back in a Content-Disposition header.
+
+    Control characters (NUL, CR, LF, tab, ...) and path separators become ``_``: a name
+    with CR/LF stored as sent made every later download fail, since HTTP headers cannot
+    carry line breaks. Letters of any script stay; at most 255 characters (empty: no file).
+    """
+    cleaned = "".join("_" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or c in "/\\" else c
+                      for c in name).strip()
+    return cleaned[:255]
+
+
 @dataclass(frozen=True)
 class Upload:
-    """A file posted for an evidence field, already read into memory by the web layer."""
+    """A file posted for an evidence field, already read into memory by the web layer.
+
+    The file name is cleaned on creation (:func:`clean_filename`), so no caller can store
+    one that breaks a download.
+    """
 
     filename: str
     content_type: str
     data: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filename", clean_filename(self.filename))
 
     @property
     def size(self) -> int:

@@ -29,12 +29,17 @@ NUMERIC_ROLLUPS = frozenset({"none", "sum", "avg", "min", "max", "count"})
 
 #: Larger magnitudes lose precision as floats in SQL and make int() conversions costly.
 LARGEST_NUMBER = Decimal("1e15")
+#: the largest id of a row a user or reference field can name (INTEGER columns on PostgreSQL)
+LARGEST_ID = 2**31 - 1
 
 
 def _within_limits(number: Decimal) -> Decimal:
     if not number.is_finite():
         raise FieldInvalid("Enter a finite number.")
-    if abs(number) >= LARGEST_NUMBER:
+    if not number:
+        return Decimal(0)  # "0e999999999" is zero, without its exponent
+    # By the exponent, not by arithmetic: abs(Decimal("1e999999999")) overflows the context.
+    if number.adjusted() >= LARGEST_NUMBER.adjusted():
         raise FieldInvalid("This number is too large.")
     return number
 
@@ -326,10 +331,11 @@ class _Lookup(FieldType):
         raw = super().parse(field, form, uploads)
         if raw is None:
             return None
-        try:
-            return int(raw)
-        except ValueError:
-            raise FieldInvalid("Choose one of the offered entries.") from None
+        # Plain digits within the id columns' range (INTEGER on PostgreSQL): a longer number
+        # names nothing and would overflow the database driver.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= LARGEST_ID):
+            raise FieldInvalid("Choose one of the offered entries.")
+        return int(raw)
 
     def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, text,
+    DDL, JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event,
+    false, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -137,7 +138,43 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class AccountLink(Base):
+    """A single-use link mailed to a person: an invitation to a workspace (which also sets
+    the password of a new account) or a password reset. Only the SHA-256 of the link's
+    token is stored; the link expires, and it works once (``used_at``)."""
+
+    __tablename__ = "account_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: invitation or password_reset
+    purpose: Mapped[str] = mapped_column(String(20))
+    #: the workspace an invitation is for (None for a password reset)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: when the link was used, or made useless (a newer link, a withdrawn invitation)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """One failed login, counted against a throttle key (a hash naming the account or the
+    client address) for the backoff in ``engine/throttle.py``; old rows are pruned."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_time", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class Membership(TenantOwned, Base):
+    """A user's place in a tenant. An invitation not yet accepted is a membership that is
+    not active and has not been joined; deactivation closes it again (``is_active``)."""
+
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 
@@ -145,6 +182,11 @@ class Membership(TenantOwned, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: when the person accepted the invitation (None: invited, not yet joined)
+    joined_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: the name the inviting admin typed, shown to this tenant until the person joins (the
+    #: account's own name may come from another workspace and is not this tenant's to see)
+    invited_name: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -443,3 +485,34 @@ class ReportJob(TenantOwned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+#: On PostgreSQL, ``audit_event`` is insert-only for everyone who cannot drop or disable a
+#: trigger (the application's role; see the README for the grants): UPDATE, DELETE and
+#: TRUNCATE are refused. Created with the table (``create_all``) and by its migration.
+AUDIT_APPEND_ONLY_DDL = (
+    """
+    CREATE OR REPLACE FUNCTION steerco_audit_event_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION 'audit_event is append-only: %% refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+    FOR EACH ROW EXECUTE FUNCTION steerco_audit_event_append_only()
+    """,
+    """
+    CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+    FOR EACH STATEMENT EXECUTE FUNCTION steerco_audit_event_append_only()
+    """,
+)
+AUDIT_APPEND_ONLY_DROP = (
+    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
+    "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
+    "DROP FUNCTION IF EXISTS steerco_audit_event_append_only()",
+)
+for _statement in AUDIT_APPEND_ONLY_DDL:
+    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from steerco.engine import members
 from steerco.engine.errors import ValidationFailed
+from steerco.web import mailing
 from steerco.web.extensions import db
 from steerco.web.tenancy import tenant_blueprint
 
@@ -29,7 +30,7 @@ def _require_users_right() -> None:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    """Pages with people's data (and once a generated password) are not kept in caches."""
+    """Pages with people's data are not kept in caches."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -71,30 +72,41 @@ def new_user():  # type: ignore[no-untyped-def]
     form = request.form
     role, node = form.get("role", ""), form.get("node", "")
     try:
-        invited = members.invite(db.session, g.tenant, g.config, g.actor, form.get("email", ""),
-                                 form.get("name", ""), form.get("password") or None,
-                                 [(role, node)] if role or node.strip() else [])
+        invitation = members.invite(db.session, g.tenant, g.config, g.actor, form.get("email", ""),
+                                    form.get("name", ""), [(role, node)] if role or node.strip() else [])
     except ValidationFailed as failed:
         db.session.rollback()
         values = {"email": form.get("email", ""), "name": form.get("name", ""), "role": role, "node": node}
         return render_template("admin/user_new.html", nodes=nodes, errors=failed.errors, values=values,
                                message=failed.message), 422
-    user_id, name, email = invited.user.id, invited.user.name, invited.user.email
+    _send(invitation)
+    # The same words whether the address had an account elsewhere or not.
+    flash(f"Invitation sent to {invitation.email}. {invitation.name} joins this workspace once they accept it.")
+    return _back_to(invitation.user_id)
+
+
+def _send(invitation: members.Invitation) -> None:
+    """Keep the invitation, then mail its link (so the link works when the mail arrives)."""
+    workspace, inviter = g.config.name, g.actor.name
     db.session.commit()
-    if invited.password:
-        # Shown in this answer and nowhere else: a flash would carry it in the session
-        # cookie, which is signed but readable. The page is no-store (see _no_store).
-        return render_template("admin/user_invited.html", user_id=user_id, name=name, email=email,
-                               password=invited.password)
-    flash(_invited_message(invited, name, email))
+    mailing.send_invitation(invitation.email, invitation.name, invitation.token, workspace=workspace,
+                            inviter=inviter, needs_password=invitation.needs_password)
+
+
+@bp.post("/admin/users/<int:user_id>/invitation")
+def resend_invitation(user_id: int):  # type: ignore[no-untyped-def]
+    invitation = members.resend_invitation(db.session, g.tenant, g.config, g.actor, user_id)
+    _send(invitation)
+    flash(f"Invitation sent again to {invitation.email}; earlier links no longer work.")
     return _back_to(user_id)
 
 
-def _invited_message(invited: members.Invited, name: str, email: str) -> str:
-    """What the user's page says after an invitation without a generated password."""
-    if invited.created:
-        return f"{name} can now log in as {email} with the password you set."
-    return f"{name} had an account already and now belongs to this workspace; they keep their own password."
+@bp.post("/admin/users/<int:user_id>/invitation/withdraw")
+def withdraw_invitation(user_id: int):  # type: ignore[no-untyped-def]
+    members.withdraw_invitation(db.session, g.tenant, g.config, g.actor, user_id)
+    db.session.commit()
+    flash("Invitation withdrawn: its link no longer works.")
+    return redirect(url_for("admin.users"), code=303)
 
 
 @bp.get("/admin/users/<int:user_id>")
@@ -122,7 +134,7 @@ def revoke(user_id: int, assignment_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/admin/users/<int:user_id>/deactivate")
 def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     members.deactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
-    return _done(user_id, "User deactivated in this workspace; their open sessions have ended.")
+    return _done(user_id, "User deactivated in this workspace: it is closed to them from their next click on.")
 
 
 @bp.post("/admin/users/<int:user_id>/reactivate")

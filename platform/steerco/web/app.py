@@ -11,8 +11,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
+from steerco.engine.mail import mailer_from_settings
 from steerco.store.blobs import blob_store
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
+from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
 from steerco.web.params import IdConverter
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -29,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Before any blueprint adds a rule: every <int:...> in a path is an object id, and one
     # outside 1..2**63-1 cannot exist (and would overflow the database driver), so 404.
     app.url_map.converters["int"] = IdConverter
+    app.json = BoundedJSONProvider(app)
     app.config.update(settings.from_environment())
     app.config.update(overrides or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -39,8 +42,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     login_manager.init_app(app)
     app.extensions["steerco.blobs"] = blob_store(app.config.get("BLOB_URL"), app.config["UPLOAD_DIR"])
+    app.extensions["steerco.mailer"] = mailer_from_settings(
+        app.config["OUTBOX_DIR"], app.config["SMTP_URL"], app.config["MAIL_FROM"],
+        background=app.config.get("MAIL_IN_BACKGROUND", True))
+    if app.config.get("REDIS_URL"):
+        import redis  # only when configured: the database is the default store
 
-    from steerco.web import account, admin, api, auth, config_admin, records, reports, workflow, workspace
+        app.extensions["steerco.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+
+    from steerco.web import (
+        account, admin, api, auth, config_admin, headers, records, reports, workflow, workspace,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
@@ -53,7 +65,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.api)
+    app.register_blueprint(headers.bp)
+    app.jinja_env.filters["color_class"] = headers.color_class
     _register_error_handlers(app)
+
+    @app.before_request
+    def _storable_input() -> None:
+        refuse_unstorable_input(request)
 
     @app.context_processor
     def _csrf() -> dict[str, Any]:
@@ -62,10 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def _vary(response):  # type: ignore[no-untyped-def]
         response.headers.add("Vary", "HX-Request")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return headers.add_security_headers(app, response)
 
     return app
 

@@ -23,6 +23,7 @@ from steerco.engine.forms import FieldState
 from steerco.engine.records import Records, Submission
 from steerco.fields import Upload
 from steerco.fields.display import Display
+from steerco.fields.base import clean_filename
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import Record, utcnow
 from steerco.web import workflow as workflow_views
@@ -194,6 +195,14 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     if request.method == "POST":
         expected = request.form.get("version", type=int)
+        if expected is None:
+            # Like the API: without the version it was edited from, a save could overwrite
+            # a change the user never saw, so nothing is saved.
+            message = ("The form did not say which version of the record it changes, so nothing was "
+                       "saved. Reload the page and make your change again.")
+            context = _form_context(records, level, record, None, records.stored_values(record, level),
+                                    record.title, message=message)
+            return render_template("record_form.html", **context), 422
         number, previous_owner = record.number, record.owner_id
         submission = _submission()
         try:
@@ -260,8 +269,9 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
 def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
     records = records_service()
     att, data = records.attachment(attachment_id)
+    # Cleaned again on the way out: names stored before uploads were cleaned may hold CR/LF.
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=att.filename)
+                     download_name=clean_filename(att.filename))
 
 
 #: what a spreadsheet runs as a formula when a text cell starts with it (CSV injection)

@@ -55,7 +55,11 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *
         if user is None:
             return unauthorized()
         g.user = user
-        g.tenant, g.actor = tenants.resolve(db.session, g.tenant_slug, user)  # one statement
+        # Tenant, membership and roles in one statement. Membership is checked on every
+        # request: a member deactivated in this workspace is refused here at once (the same
+        # 404 as for no workspace), without ending their sessions in other workspaces.
+        g.tenant, g.actor = tenants.resolve(db.session, g.tenant_slug, user)
+        g.tenant_id = g.tenant.id  # also binds sessions opened later in the request (extensions.py)
         scoping.bind_to_tenant(db.session, g.tenant.id)  # from here on, no query sees another tenant
         g.config = tenants.active_config(db.session, g.tenant)
         g.access = Access(g.config, g.actor)
