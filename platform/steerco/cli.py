@@ -104,6 +104,7 @@ def export_tenant(slug: str, folder: str, number: int | None) -> None:
 
     from steerco.engine import config_versions, tenants
     from steerco.engine.errors import NotFound
+    from steerco.store import scoping
     from steerco.store.models import ConfigVersion
     from steerco.web.extensions import db
 
@@ -111,6 +112,7 @@ def export_tenant(slug: str, folder: str, number: int | None) -> None:
         tenant = tenants.tenant_by_slug(db.session, slug)
     except NotFound:
         raise click.ClickException(f"no workspace {slug!r}") from None
+    scoping.bind_to_tenant(db.session, tenant.id)  # this command is about that workspace only
     version = config_versions.active(db.session, tenant) if number is None else db.session.scalar(
         select(ConfigVersion).where(ConfigVersion.tenant_id == tenant.id, ConfigVersion.number == number))
     if version is None:

@@ -41,6 +41,7 @@ from steerco.engine.config_diff import ConfigChange, diff
 from steerco.engine.config_impact import ImpactItem, impact
 from steerco.engine.errors import Conflict, Forbidden, NotFound, SteercoError, ValidationFailed
 from steerco.engine.tenants import ACTIVE, DISCARDED, DRAFT, SUPERSEDED
+from steerco.store import scoping
 from steerco.store.models import ConfigVersion, Tenant, User
 CONFIGURATION_RIGHT = "configuration"
 COMMENT_MAX = 2000
@@ -474,12 +475,14 @@ def store(session: Session, documents: Mapping[str, Any], *, source: str = "", u
         tenant = Tenant(slug=config.key, name=config.name)
         session.add(tenant)
         session.flush()
-    draft = create_draft(session, tenant, documents=documents, user_id=user_id, source=source,
-                         comment=comment or ("Loaded from a folder" if source else ""), restore=restore, now=now)
-    if not activate_now:
-        return tenant, draft, None
-    activation = activate(session, tenant, draft, user_id=user_id, comment=draft.comment or "stored", now=now,
-                          extra={"workspace_created": True} if created else None)
+    with scoping.within_tenant(session, tenant.id):  # a command's session names no tenant
+        draft = create_draft(session, tenant, documents=documents, user_id=user_id, source=source,
+                             comment=comment or ("Loaded from a folder" if source else ""), restore=restore,
+                             now=now)
+        if not activate_now:
+            return tenant, draft, None
+        activation = activate(session, tenant, draft, user_id=user_id, comment=draft.comment or "stored",
+                              now=now, extra={"workspace_created": True} if created else None)
     return tenant, draft, activation
 
 

@@ -64,6 +64,23 @@ def across_tenants(session: Session) -> Iterator[Session]:
         session.info.update(saved)
 
 
+@contextmanager
+def within_tenant(session: Session, tenant_id: int) -> Iterator[Session]:
+    """Within the block, ``session`` sees only ``tenant_id``'s rows, as a request of that
+    tenant does: engine work about one tenant that a command, a job or a test runs in a
+    session bound to none (storing a configuration, creating a workspace, rendering a
+    report). A session bound to that tenant already stays so; one bound to another refuses."""
+    bound = session.info.get(TENANT_KEY)
+    if bound is not None and bound != tenant_id:
+        raise TenantNotBound(f"work for tenant {tenant_id} in a session bound to tenant {bound}")
+    session.info[TENANT_KEY] = tenant_id
+    try:
+        yield session
+    finally:
+        if bound is None:
+            session.info.pop(TENANT_KEY, None)
+
+
 def for_tenant(tenant_id: int) -> dict[str, Any]:
     """Execution options of a statement that is about ``tenant_id`` only, whatever session
     runs it: engine code that must work before a tenant is bound (storing a new tenant's
