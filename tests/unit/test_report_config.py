@@ -102,7 +102,7 @@ def test_filters_the_database_evaluates_are_accepted(filter_) -> None:
     ({"type": "table", "level": "progam", "columns": ["number"]}, "/reports/0/sections/0/level", "unknown_level"),
     ({"type": "table", "level": "program", "columns": ["potential"]}, "/reports/0/sections/0/columns/0",
      "unknown_column"),
-    ({"type": "table", "columns": ["number"], "filter": "financials == 1"}, "/reports/0/sections/0/filter",
+    ({"type": "table", "columns": ["number"], "filter": "not empty(financials)"}, "/reports/0/sections/0/filter",
      "filter_not_sql"),
     ({"type": "text", "text": "x", "level": "program"}, "/reports/0/sections/0/level", "schema.not_allowed"),
     ({"type": "table", "columns": ["number"], "filter": "stage in ['defined', 'decidd']"},
