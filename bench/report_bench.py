@@ -153,7 +153,7 @@ def main() -> None:
         def job() -> bytes:
             created, _ = service.start(report)
             session.commit()
-            jobs.run_job(environment, created.id)
+            jobs.run_job(environment, tenant.id, created.id)
             session.expire_all()
             done = session.get(ReportJob, created.id)
             assert done.state == "done", done.error
@@ -177,7 +177,7 @@ def main() -> None:
         ]
         created, _ = service.start(report)
         session.commit()
-        jobs.run_job(environment, created.id)
+        jobs.run_job(environment, tenant.id, created.id)
         session.expire_all()
         results.append(timed("cached download", max(args.repeat, 10),
                              lambda: service.pdf(service.cached(report))))

@@ -76,7 +76,7 @@ def test_the_thread_runner_renders_a_job_with_progress_and_the_cache_answers_aft
     again, new = report_jobs.start(report)  # asking twice does not render twice
     assert again.id == job.id and not new
     runner = jobs.ThreadRunner(environment)
-    runner.submit(job.id)
+    runner.submit(tenant.id, job.id)
     runner.wait(job.id)
     session.expire_all()
     done = session.get(ReportJob, job.id)
@@ -98,7 +98,7 @@ def test_the_thread_runner_renders_a_job_with_progress_and_the_cache_answers_aft
     assert report_jobs.cached(report) is None
     second, new = report_jobs.start(report)
     session.commit()
-    runner.submit(second.id)
+    runner.submit(tenant.id, second.id)
     runner.wait(second.id)
     session.expire_all()
     assert "€999" in text_of(report_jobs.pdf(report_jobs.cached(report)))
@@ -134,7 +134,7 @@ def test_a_failing_job_says_so(session, world, environment, upload_dir) -> None:
     job, _ = report_jobs.start(report)
     job.report_key = "no_such_report"
     session.commit()
-    jobs.run_job(environment, job.id)
+    jobs.run_job(environment, tenant.id, job.id)
     session.expire_all()
     failed = session.get(ReportJob, job.id)
     assert (failed.state, failed.progress) == ("failed", 100)
@@ -160,7 +160,7 @@ def test_an_rq_worker_renders_a_queued_job(session, world, environment, upload_d
     session.commit()
     name = f"steerco-test-{uuid.uuid4().hex}"
     runner = jobs.RQRunner("redis://127.0.0.1:6379/0", name)
-    runner.submit(job.id)
+    runner.submit(tenant.id, job.id)
     connection = Redis.from_url("redis://127.0.0.1:6379/0")
     try:
         assert Queue(name, connection=connection).count == 1

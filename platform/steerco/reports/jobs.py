@@ -8,7 +8,9 @@ PDF exists, and otherwise records a :class:`ReportJob` and hands its id to a run
 - :class:`RQRunner` when ``REDIS_URL`` is set: the job goes to a Redis queue and a
   ``steerco worker`` process (RQ) renders it.
 
-Either way :func:`run_job` does the work in its own database session: it builds the
+Either way :func:`run_job` does the work in its own database sessions, each bound to the
+job's workspace (the runner's message names workspace and job; a job id under another
+workspace finds nothing): it builds the
 report data as the requester may see it, prints it, stores the PDF through the blob store
 (``put/get/remove`` only) and writes progress (0-100 and a message) as it goes, so the
 browser can poll the job's row.
@@ -28,8 +30,9 @@ import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -151,34 +154,43 @@ def configure(environment: JobEnvironment) -> None:
     _environment = environment
 
 
-def perform(job_id: int) -> None:
+def perform(tenant_id: int, job_id: int) -> None:
     """RQ's entry point: run one job in the environment :func:`configure` set."""
     if _environment is None:
         raise RuntimeError("steerco.reports.jobs.configure() was not called in this worker")
-    run_job(_environment, job_id)
+    run_job(_environment, tenant_id, job_id)
+
+
+@contextmanager
+def _session(environment: JobEnvironment, tenant_id: int) -> Iterator[Session]:
+    """A fresh session of the worker, bound to the job's workspace (the tenant tripwire
+    refuses a query of tenant data in a session bound to none)."""
+    with environment.sessions() as session:
+        scoping.bind_to_tenant(session, tenant_id)
+        yield session
 
 
 class _Progress:
     """Writes a job's progress in its own short transactions, so pollers see it at once."""
 
-    def __init__(self, environment: JobEnvironment, job_id: int):
-        self.environment, self.job_id = environment, job_id
+    def __init__(self, environment: JobEnvironment, tenant_id: int, job_id: int):
+        self.environment, self.tenant_id, self.job_id = environment, tenant_id, job_id
         self.last = (-1, "")
 
     def __call__(self, percent: int, message: str, **values: Any) -> None:
         if (percent, message) == self.last and not values:
             return
         self.last = (percent, message)
-        with self.environment.sessions() as session:
+        with _session(self.environment, self.tenant_id) as session:
             session.execute(update(ReportJob).where(ReportJob.id == self.job_id).values(
                 progress=max(0, min(100, percent)), message=message[:200], **values))
             session.commit()
 
 
-def run_job(environment: JobEnvironment, job_id: int) -> None:
+def run_job(environment: JobEnvironment, tenant_id: int, job_id: int) -> None:
     """Render one job's PDF as its requester may see the report, store it, say so."""
-    progress = _Progress(environment, job_id)
-    with environment.sessions() as session:
+    progress = _Progress(environment, tenant_id, job_id)
+    with _session(environment, tenant_id) as session:
         job = session.get(ReportJob, job_id)
         if job is None or job.state not in ("queued", "running"):
             return
@@ -194,7 +206,7 @@ def run_job(environment: JobEnvironment, job_id: int) -> None:
         blob = environment.blobs.put(job.tenant_id, pdf)
         progress(100, "Ready", state="done", finished_at=utcnow(), result_key=blob, result_size=len(pdf),
                  cache_key=key)
-        _expire_superseded(environment, job_id)
+        _expire_superseded(environment, tenant_id, job_id)
 
 
 def _render(session: Session, environment: JobEnvironment, job: ReportJob,
@@ -202,7 +214,6 @@ def _render(session: Session, environment: JobEnvironment, job: ReportJob,
     """The job's PDF, and the cache key of what it really shows (the data may have moved on
     since the request, the requester's roles too)."""
     tenant_id = job.tenant_id
-    scoping.bind_to_tenant(session, tenant_id)
     tenant = session.get(Tenant, tenant_id)
     user = session.get(User, job.user_id)
     assert tenant is not None and user is not None
@@ -223,9 +234,9 @@ def _render(session: Session, environment: JobEnvironment, job: ReportJob,
     return job, key, pdf
 
 
-def _expire_superseded(environment: JobEnvironment, job_id: int) -> None:
+def _expire_superseded(environment: JobEnvironment, tenant_id: int, job_id: int) -> None:
     """Older finished PDFs of the same report for the same reader show older data: drop them."""
-    with environment.sessions() as session:
+    with _session(environment, tenant_id) as session:
         job = session.get(ReportJob, job_id)
         assert job is not None
         older = list(session.scalars(select(ReportJob).where(
@@ -243,7 +254,7 @@ def _expire_superseded(environment: JobEnvironment, job_id: int) -> None:
 class Runner(Protocol):
     """Something that runs a committed job soon."""
 
-    def submit(self, job_id: int) -> None: ...
+    def submit(self, tenant_id: int, job_id: int) -> None: ...
 
 
 class ThreadRunner:
@@ -255,9 +266,9 @@ class ThreadRunner:
         self.futures: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, job_id: int) -> None:
+    def submit(self, tenant_id: int, job_id: int) -> None:
         with self._lock:
-            self.futures[job_id] = self.pool.submit(run_job, self.environment, job_id)
+            self.futures[job_id] = self.pool.submit(run_job, self.environment, tenant_id, job_id)
 
     def wait(self, job_id: int, timeout: float = 120) -> None:
         """Block until the job has run (tests, the command line)."""
@@ -276,8 +287,8 @@ class RQRunner:
 
         self.queue = Queue(queue, connection=Redis.from_url(redis_url))
 
-    def submit(self, job_id: int) -> None:
-        self.queue.enqueue("steerco.reports.jobs.perform", job_id, job_timeout=JOB_TIMEOUT_SECONDS,
+    def submit(self, tenant_id: int, job_id: int) -> None:
+        self.queue.enqueue("steerco.reports.jobs.perform", tenant_id, job_id, job_timeout=JOB_TIMEOUT_SECONDS,
                            result_ttl=0, failure_ttl=24 * 3600, description=f"report job {job_id}")
 
 

@@ -146,7 +146,7 @@ def pdf(key: str):  # type: ignore[no-untyped-def]
     db.session.commit()
     if new:
         try:
-            runner().submit(job_id)
+            runner().submit(g.tenant.id, job_id)
         except Exception as exc:  # noqa: BLE001 - the queue is down: say so on the job page
             current_app.logger.exception("could not queue report job %s", job_id)
             jobs.fail(db.session, db.session.get(ReportJob, job_id),
