@@ -21,10 +21,16 @@ TICK_LOCK = "steerco.tick"
 
 def tick(session: Session, now: dt.datetime) -> list[ApprovalTask]:
     """Escalate every open approval step past its due time, once, and commit; the steps
-    this run escalated (none when another runner got there first)."""
+    this run escalated (none when another runner got there first).
+
+    The steps come back detached, as they were when escalated (already flushed): reading
+    them needs no query, which the tenant tripwire would refuse in a session bound to no
+    workspace once the commit had expired them."""
     with locks.exclusive(session, TICK_LOCK):
         # Tenants first, then task rows: the order every writer keeps (see store.locks).
         session.execute(select(Tenant.id).order_by(Tenant.id).with_for_update())
         escalated = escalate_overdue(session, now)
+        for task in escalated:
+            session.expunge(task)
         session.commit()
     return escalated
