@@ -53,6 +53,7 @@ from steerco.engine.forms import compute
 from steerco.engine.records import Records, Submission
 from steerco.engine.users import create_user
 from steerco.settings import RESOURCE_ROOT
+from steerco.store import scoping
 from steerco.store.blobs import BlobStore
 from steerco.store.models import (
     ApprovalTask, ApprovalVote, Attachment, AuditEvent, Comment, Membership, NumberCounter,
@@ -548,9 +549,16 @@ def generate(session: Session, slug: str, measures: int, *, blobs: BlobStore | N
     started = time.perf_counter()
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise ValueError(f"a workspace {slug!r} exists already; pick another slug or a fresh database")
-    rng = random.Random(seed)
-    now = _utcnow()
     tenant, _ = tenants.store_config(session, _documents(slug))
+    with scoping.within_tenant(session, tenant.id):
+        return _populate(session, tenant, measures, blobs, random.Random(seed), progress, started)
+
+
+def _populate(session: Session, tenant: Tenant, measures: int, blobs: BlobStore | None, rng: random.Random,
+              progress: Callable[[int], None] | None, started: float) -> Result:
+    """The new workspace's people, records and history, in a session bound to it."""
+    slug = tenant.slug
+    now = _utcnow()
     config = tenants.active_config(session, tenant)
     admin = create_user(session, f"admin@{slug}.example", "Anna Admin", BENCH_PASSWORD)
     tenants.add_member(session, tenant, admin, [("tenant_admin", None)])
