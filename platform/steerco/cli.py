@@ -132,7 +132,8 @@ def export_tenant(slug: str, folder: str, number: int | None) -> None:
 @click.option("--admin-name", default="", help="The administrator's name, if they have no account yet.")
 @click.option("--admin-role", default="", help="Their role (default: the first role administering users).")
 def new_tenant(slug: str, source: str, admin_email: str, name: str, admin_name: str, admin_role: str) -> None:
-    """Create a workspace from a template and invite its first administrator."""
+    """Create a workspace from a template and invite its first administrator (a mailed
+    single-use link with which they join and, without an account yet, choose a password)."""
     from steerco.config import ConfigInvalid
     from steerco.engine import workspaces
     from steerco.engine.errors import NotFound, ValidationFailed
@@ -153,17 +154,30 @@ def new_tenant(slug: str, source: str, admin_email: str, name: str, admin_name: 
         db.session.rollback()
         raise click.UsageError("; ".join(f"{k}: {v}" for k, v in failed.errors.items())) from None
     invited = created.invited
-    tenant_slug = created.tenant.slug
-    db.session.commit()
+    tenant_slug, workspace = created.tenant.slug, created.config.name
+    db.session.commit()  # the invitation is kept before its link is mailed
     click.echo(f"workspace {tenant_slug} ({name}) created from {source_id}: /t/{tenant_slug}/")
     if invited is not None:
-        who = invited.user.email
-        if invited.password:
-            click.echo(f"administrator {who} invited; their password (shown only this once): {invited.password}")
-        elif invited.created:
-            click.echo(f"administrator {who} invited")
-        else:
-            click.echo(f"administrator {who} had an account already and now belongs to the workspace")
+        click.echo(f"administrator {invited.email} invited: " + _mail_invitation(invited, workspace))
+
+
+def _mail_invitation(invitation, workspace: str) -> str:  # type: ignore[no-untyped-def]
+    """Mail an invitation's single-use link (links start with STEERCO_BASE_URL, as from the
+    web app); says where the mail went."""
+    from flask import current_app
+
+    from steerco.web import mailing
+
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        path = mailing.send_invitation(invitation.email, invitation.name, invitation.token, workspace=workspace,
+                                       inviter="The Steerco operator", needs_password=invitation.needs_password)
+        mailer = mailing.mailer()
+        mailer.wait()  # a background delivery finishes before the command exits
+    if mailer.smtp is None:
+        return f"the link is in the mail written to {path} (STEERCO_SMTP_URL is not set)"
+    if path.exists():
+        return f"the mail could not be delivered yet and waits in {path} for `steerco mail retry`"
+    return "the link was mailed to them"
 
 
 @cli.command("demo")

@@ -1,7 +1,8 @@
 """Configuration journeys in a real browser (demo workspaces, CSRF on, no file edited):
 
 - a consultant creates a workspace from the servicedesk template and invites its
-  administrator, who logs in and creates the first record;
+  administrator, who opens the mailed link, chooses a password, logs in with it and
+  creates the first record;
 - acme's administrator adds a field through the expert JSON editor, sees the diff and the
   impact, activates, and a measure owner sees the new field at once; a rollback takes it away.
 """
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from email import policy
+from email.parser import BytesParser
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
@@ -28,7 +32,16 @@ def log_out(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/login"))
 
 
-def test_a_consultant_sets_up_a_client_workspace_from_a_template(page: Page, demo, console_errors) -> None:  # type: ignore[no-untyped-def]
+def _mailed_link(outbox_dir, to: str) -> str:  # type: ignore[no-untyped-def]
+    """The path of the invitation link in the latest mail to ``to``."""
+    for path in sorted(outbox_dir.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if message["To"] == to:
+            return urlsplit(re.search(r"http://\S+/account/invitation/\S+", message.get_content()).group(0)).path
+    raise AssertionError(f"no mail to {to}")
+
+
+def test_a_consultant_sets_up_a_client_workspace_from_a_template(page: Page, demo, outbox_dir, console_errors) -> None:  # type: ignore[no-untyped-def]
     log_in(page, "consultant@steerco.example")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your workspaces")
     page.get_by_role("link", name="New workspace").click()
@@ -41,13 +54,21 @@ def test_a_consultant_sets_up_a_client_workspace_from_a_template(page: Page, dem
     page.get_by_label("Administrator's name").fill("Iris Lead")
     page.get_by_role("button", name="Create workspace").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Contoso IT Operations created")
-    password = page.get_by_label("Initial password").input_value()
+    expect(page.locator("#invitation-sent")).to_contain_text("Invitation sent to it.lead@contoso.example.")
     page.get_by_role("link", name="/t/contoso/").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Contoso IT Operations")
     expect(page.locator(".switcher")).to_contain_text("ACME Industrial Group")  # switches as between any workspaces
     log_out(page)
 
-    log_in(page, "it.lead@contoso.example", password)
+    # Iris opens the mailed link and chooses her own password, then logs in with it.
+    page.goto(_mailed_link(outbox_dir, "it.lead@contoso.example"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Join Contoso IT Operations")
+    page.locator("#input-password").fill("iris picks her own")
+    page.get_by_label("New password again").fill("iris picks her own")
+    page.get_by_role("button", name="Set password and join").click()
+    expect(page).to_have_url(re.compile(r"/t/contoso/$"))
+    log_out(page)
+    log_in(page, "it.lead@contoso.example", "iris picks her own")
     expect(page).to_have_url(re.compile(r"/t/contoso/$"))
     page.get_by_role("link", name="New Service Line").click()
     page.get_by_label("Service line name").fill("Workplace Services")

@@ -13,6 +13,7 @@ import copy
 import html
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -194,7 +195,7 @@ def consultant(session, make_user, world):  # type: ignore[no-untyped-def]
     return clara
 
 
-def test_a_consultant_creates_a_workspace_whose_admin_creates_its_first_record(client, login, session, consultant) -> None:  # type: ignore[no-untyped-def]
+def test_a_consultant_creates_a_workspace_whose_admin_creates_its_first_record(client, login, session, consultant, app, outbox) -> None:  # type: ignore[no-untyped-def]
     login("clara@consulting.example")
     assert 'id="new-workspace"' in client.get("/t/mini/").get_data(as_text=True)
     form = _text(client.get("/workspaces/new"))
@@ -205,14 +206,23 @@ def test_a_consultant_creates_a_workspace_whose_admin_creates_its_first_record(c
         "source": "template:servicedesk", "name": "Client Co Service Desk", "slug": "clientco",
         "admin_email": "bea@clientco.example", "admin_name": "Bea Boss", "admin_role": "service_admin"})
     assert created.status_code == 200, _text(created)
-    password = re.search(r'id="password-value" type="text" value="([^"]+)"', created.get_data(as_text=True)).group(1)
+    assert "Invitation sent to bea@clientco.example" in _text(created)
+    sent = re.search(r'<section class="card" id="workspace-created".*?</section>', _text(created), re.S).group(0)
+    assert "password" not in sent.lower()  # nobody but Bea chooses it, and no page shows it
     assert "no-store" in created.headers["Cache-Control"]
     # The consultant switches to it like to any other workspace.
     assert "Client Co Service Desk" in _text(client.get("/t/mini/"))
     assert client.get("/t/clientco/admin/config").status_code == 200
 
+    # The administrator opens the mailed link, chooses a password, and is in.
+    [mail] = outbox()
+    assert mail["To"] == "bea@clientco.example" and "Clara Consultant invites you" in mail.get_content()
+    link = urlsplit(re.search(r"http://\S+/account/invitation/\S+", mail.get_content()).group(0)).path
     client.post("/logout")
-    assert client.post("/login", data={"email": "bea@clientco.example", "password": password}).status_code == 302
+    joined = client.post(link, data={"name": "Bea Boss", "password": "bea's own secret", "confirm": "bea's own secret"})
+    assert joined.status_code == 303 and urlsplit(joined.headers["Location"]).path == "/t/clientco/"
+    client.post("/logout")
+    assert client.post("/login", data={"email": "bea@clientco.example", "password": "bea's own secret"}).status_code == 302
     home = client.get("/t/clientco/")
     assert home.status_code == 200 and "Client Co Service Desk" in _text(home)
     config = tenants.active_config(session, session.scalar(select(Tenant).where(Tenant.slug == "clientco")))

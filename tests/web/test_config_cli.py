@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -75,17 +76,33 @@ def test_load_tenant_as_a_draft_leaves_the_active_version_alone(runner, session,
     assert (draft.state, draft.comment) == ("draft", "An audit stage")
 
 
-def test_new_tenant_from_a_template_invites_its_first_administrator(runner, session) -> None:  # type: ignore[no-untyped-def]
+def _invitation_path(outbox, to: str) -> str:  # type: ignore[no-untyped-def]
+    """The path of the single-use link in the last invitation mailed to ``to``."""
+    mail = [m for m in outbox() if m["To"] == to][-1]
+    return urlsplit(re.search(r"http://\S+/account/invitation/\S+", mail.get_content()).group(0)).path
+
+
+def test_new_tenant_from_a_template_invites_its_first_administrator(runner, session, app, outbox) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(cli, ["new-tenant", "clientco", "--from", "servicedesk", "--admin", "Boss@ClientCo.example",
                                  "--name", "Client Co Service Desk", "--admin-name", "Bea Boss"])
     assert result.exit_code == 0, result.output
     assert "workspace clientco (Client Co Service Desk) created from template:servicedesk" in result.output
-    password = re.search(r"shown only this once\): (\S+)", result.output).group(1)
+    assert "administrator boss@clientco.example invited: the link is in the mail written to" in result.output
+    assert "password" not in result.output  # nobody but the person chooses it, nothing shows it
+    [mail] = outbox()
+    assert mail["Subject"] == "Invitation to Client Co Service Desk on Steerco"
+    assert "The Steerco operator invites you" in mail.get_content() and "choose your password" in mail.get_content()
     tenant = _tenant(session, "clientco")
     config = tenants.active_config(session, tenant)
     assert (config.key, config.name) == ("clientco", "Client Co Service Desk")
     assert set(config.levels) == set(load_folder(TENANTS / "servicedesk").levels)
-    boss = authenticate(session, "boss@clientco.example", password)
+    # The administrator follows the link, chooses a password, and is in.
+    newcomer = app.test_client()
+    link = _invitation_path(outbox, "boss@clientco.example")
+    joined = newcomer.post(link, data={"name": "Bea Boss", "password": "bea's own secret", "confirm": "bea's own secret"})
+    assert joined.status_code == 303 and urlsplit(joined.headers["Location"]).path == "/t/clientco/"
+    session.expire_all()
+    boss = authenticate(session, "boss@clientco.example", "bea's own secret")
     assert boss is not None and boss.name == "Bea Boss"
     assert [r.role_key for r in session.scalars(select(RoleAssignment).where(RoleAssignment.tenant_id == tenant.id))] \
         == ["service_admin"]
@@ -112,16 +129,26 @@ def test_new_tenant_refuses_bad_input_and_creates_nothing(runner, session, args,
     assert session.query(Tenant).count() == 1 and session.query(Membership).count() == 0
 
 
-def test_new_tenant_copies_another_workspaces_configuration_without_its_data(runner, session) -> None:  # type: ignore[no-untyped-def]
-    from steerco.demo import load_demo
+def test_new_tenant_copies_another_workspaces_configuration_without_its_data(runner, session, app, outbox) -> None:  # type: ignore[no-untyped-def]
+    from steerco.demo import DEMO_PASSWORD, load_demo
 
     load_demo(session)
     session.commit()
     result = runner.invoke(cli, ["new-tenant", "acme_two", "--from", "workspace:acme", "--admin",
                                  "admin@acme.example", "--name", "ACME II"])
     assert result.exit_code == 0, result.output
-    assert "had an account already" in result.output
+    # The same words as for an address without an account: an invitation by mail.
+    assert "administrator admin@acme.example invited: the link is in the mail" in result.output
+    [mail] = outbox()
+    assert "log in with your existing Steerco password" in mail.get_content()
     copy = _tenant(session, "acme_two")
+    waiting = session.scalar(select(Membership).where(Membership.tenant_id == copy.id))
+    assert waiting.user.email == "admin@acme.example" and not waiting.is_active  # until they accept
+    person = app.test_client()
+    person.post("/login", data={"email": "admin@acme.example", "password": DEMO_PASSWORD})
+    joined = person.post(_invitation_path(outbox, "admin@acme.example"))
+    assert joined.status_code == 303 and urlsplit(joined.headers["Location"]).path == "/t/acme_two/"
+    assert person.get("/t/acme_two/").status_code == 200
     assert tenants.active_config(session, copy).levels.keys() == tenants.active_config(
         session, _tenant(session, "acme")).levels.keys()
     from steerco.store.models import Record

@@ -7,10 +7,14 @@ template folder in ``tenants/`` or is copied from a workspace the consultant bel
 workspace gets its own key and name; the consultant becomes a member holding the chosen
 administrator role (so they can go on configuring it, and switch to it like to any other
 workspace), and its first administrator is invited through the member engine
-(:func:`steerco.engine.members.invite`), exactly like any later invitation.
+(:func:`steerco.engine.members.invite`), exactly like any later invitation: a waiting
+membership and a single-use link, which the caller mails (nobody but that person ever
+chooses or sees their password).
 
 Every creation is an audit event (``workspace.created``, with the configuration's diff)
 in the new workspace, and a copy is noted in the workspace copied from (``config.copied``).
+The work in each workspace runs with the session bound to it (``scoping.within_tenant``):
+looking through the consultant's workspaces binds to each in turn.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from steerco.engine import audit, config_versions, members, tenants
 from steerco.engine.access import Access, Actor, Grant
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
 from steerco.settings import RESOURCE_ROOT
+from steerco.store import scoping
 from steerco.store.models import Tenant, User
 
 TEMPLATES = RESOURCE_ROOT / "tenants"
@@ -57,7 +62,9 @@ class Source:
 class Created:
     tenant: Tenant
     config: TenantConfig
-    invited: members.Invited | None
+    #: the first administrator's invitation, for the caller to mail (None: the consultant
+    #: named themselves, or nobody)
+    invited: members.Invitation | None
 
 
 def require_consultant(user: User | None) -> None:
@@ -91,8 +98,9 @@ def _copyable(session: Session, user: User) -> list[tuple[Tenant, Source]]:
     found = []
     for tenant in tenants.tenants_of(session, user):
         try:
-            config = tenants.active_config(session, tenant)
-            actor = tenants.actor_for(session, tenant, user)
+            with scoping.within_tenant(session, tenant.id):
+                config = tenants.active_config(session, tenant)
+                actor = tenants.actor_for(session, tenant, user)
         except NotFound:
             continue
         if config_versions.CONFIGURATION_RIGHT in Access(config, actor).admin_rights:
@@ -128,7 +136,8 @@ def documents_of(session: Session, user: User | None, source_id: str) -> tuple[S
             for t in session.scalars(select(Tenant).where(Tenant.slug == key))]
         for tenant, source in allowed:
             if tenant.slug == key:
-                version = config_versions.active(session, tenant)
+                with scoping.within_tenant(session, tenant.id):
+                    version = config_versions.active(session, tenant)
                 if version is not None:
                     return source, copy.deepcopy(version.documents), tenant
         raise NotFound("no such workspace to copy")
@@ -157,11 +166,12 @@ def _check(session: Session, slug: str, name: str) -> dict[str, str]:
 
 
 def create(session: Session, by: User | None, *, slug: str, name: str, source_id: str, admin_email: str,
-           admin_name: str = "", admin_role: str = "", password: str | None = None) -> Created:
+           admin_name: str = "", admin_role: str = "") -> Created:
     """Create a workspace from a source and invite its first administrator.
 
     ``by`` is the consultant (None: the command line). Raises ValidationFailed with a
-    message per form field, NotFound for a source the consultant may not use.
+    message per form field, NotFound for a source the consultant may not use. The caller
+    commits, then mails :attr:`Created.invited` (``web.mailing.send_invitation``).
     """
     if by is not None:
         require_consultant(by)
@@ -192,23 +202,31 @@ def create(session: Session, by: User | None, *, slug: str, name: str, source_id
         session, documents, source=source.label, user_id=by.id if by else None,
         comment=f"Workspace created from {source.label}")
     assert activation is not None
-    audit.append(session, tenant_id=tenant.id, user_id=by.id if by else None, kind="workspace.created",
-                 data={"slug": slug, "name": name, "source": source.id, "version": version.number,
-                       "changes": [c.as_data() for c in activation.changes]})
-    if copied_from is not None:
-        copied = config_versions.active(session, copied_from)
-        audit.append(session, tenant_id=copied_from.id, user_id=by.id if by else None, kind="config.copied",
-                     data={"to": slug, "name": name, "version": copied.number if copied else None})
+    with scoping.within_tenant(session, tenant.id):
+        audit.append(session, tenant_id=tenant.id, user_id=by.id if by else None, kind="workspace.created",
+                     data={"slug": slug, "name": name, "source": source.id, "version": version.number,
+                           "changes": [c.as_data() for c in activation.changes]})
+        invited = _first_members(session, tenant, config, by, admin_email, admin_name, admin_role, submitted)
+    if copied_from is not None:  # noted in the workspace copied from, in its own audit trail
+        with scoping.within_tenant(session, copied_from.id):
+            copied = config_versions.active(session, copied_from)
+            audit.append(session, tenant_id=copied_from.id, user_id=by.id if by else None, kind="config.copied",
+                         data={"to": slug, "name": name, "version": copied.number if copied else None})
+    return Created(tenant, config, invited)
+
+
+def _first_members(session: Session, tenant: Tenant, config: TenantConfig, by: User | None, admin_email: str,
+                   admin_name: str, admin_role: str, submitted: dict[str, str]) -> members.Invitation | None:
+    """The consultant joins as administrator; the first administrator is invited (unless
+    that is the consultant)."""
     actor = Actor(None, "steerco command", (Grant(admin_role),))  # type: ignore[arg-type]
     if by is not None:
         tenants.add_member(session, tenant, by, [(admin_role, None)])
         actor = tenants.actor_for(session, tenant, by)
-    invited = None
-    if admin_email.strip() and (by is None or admin_email.strip().lower() != by.email.lower()):
-        try:
-            invited = members.invite(session, tenant, config, actor, admin_email, admin_name, password,
-                                     [(admin_role, None)])
-        except ValidationFailed as failed:  # the invitation's fields are the admin's fields here
-            names = {"email": "admin_email", "name": "admin_name", "password": "admin_password", "role": "admin_role"}
-            raise ValidationFailed({names.get(k, k): v for k, v in failed.errors.items()}, submitted) from None
-    return Created(tenant, config, invited)
+    if not admin_email.strip() or (by is not None and admin_email.strip().lower() == by.email.lower()):
+        return None
+    try:
+        return members.invite(session, tenant, config, actor, admin_email, admin_name, [(admin_role, None)])
+    except ValidationFailed as failed:  # the invitation's fields are the admin's fields here
+        names = {"email": "admin_email", "name": "admin_name", "role": "admin_role"}
+        raise ValidationFailed({names.get(k, k): v for k, v in failed.errors.items()}, submitted) from None

@@ -28,6 +28,7 @@ from steerco.engine import config_impact, config_versions, workspaces
 from steerco.engine.config_versions import DraftInvalid, StaleDraft
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.store.models import ConfigVersion
+from steerco.web import mailing
 from steerco.web.extensions import db
 from steerco.web.tenancy import tenant_blueprint
 
@@ -304,10 +305,11 @@ def new():  # type: ignore[no-untyped-def]
         return _new_workspace_page(values, failed.errors, "Please correct the marked fields.", 422)
     invited = created.invited
     details = {"slug": created.tenant.slug, "name": created.config.name,
-               "email": invited.user.email if invited else None, "admin": invited.user.name if invited else None,
-               "password": invited.password if invited else None, "new_account": bool(invited and invited.created)}
-    db.session.commit()
-    # The page shows a generated password once (never in a flash: the cookie is readable).
+               "email": invited.email if invited else None, "admin": invited.name if invited else None}
+    db.session.commit()  # the invitation is kept before its link is mailed
+    if invited is not None:
+        mailing.send_invitation(invited.email, invited.name, invited.token, workspace=created.config.name,
+                                inviter=current_user.user.name, needs_password=invited.needs_password)
     return render_template("admin/config/workspace_created.html", **details)
 
 

@@ -9,6 +9,7 @@ outbox, then SMTP when one is configured).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template, url_for
@@ -31,11 +32,12 @@ def _days(purpose: str) -> str:
     return f"{lifetime.days} days" if lifetime.days else f"{int(lifetime.total_seconds() // 3600)} hour(s)"
 
 
-def send_invitation(email: str, name: str, token: str, *, workspace: str, inviter: str, needs_password: bool) -> None:
+def send_invitation(email: str, name: str, token: str, *, workspace: str, inviter: str, needs_password: bool) -> Path:
+    """Mail an invitation's link; the outbox file it was written to (the delivery, without SMTP)."""
     body = render_template("mail/invitation.txt", name=name, workspace=workspace, inviter=inviter,
                            needs_password=needs_password, valid_for=_days("invitation"),
                            url=external_url("account.invitation", token=token))
-    mailer().send(email, f"Invitation to {workspace} on Steerco", body)
+    return mailer().send(email, f"Invitation to {workspace} on Steerco", body)
 
 
 def send_password_reset(email: str, name: str, token: str) -> None:
