@@ -85,6 +85,7 @@ def test_a_long_report_prints_with_branding_page_numbers_bookmarks_and_repeated_
     reader = PdfReader(io.BytesIO(render(session, printer, tenant, people["admin"])))
     pages = [p.extract_text() for p in reader.pages]
     assert len(pages) >= 4
+    assert all(p.mediabox.width > p.mediabox.height for p in reader.pages)  # the report's A4 landscape
     cover, first = pages[0], pages[1]
     assert "Measure pack" in cover and "Mini Corp" in cover and "Page 1 of" not in cover  # the cover has no number
     for number, text in enumerate(pages[1:], start=2):
@@ -169,12 +170,17 @@ def test_pdf_rendering_fetches_only_static_files_and_data_urls(tmp_path: Path) -
 
 def test_the_print_base_template_can_wrap_any_document(session, make_tenant, printer) -> None:  # type: ignore[no-untyped-def]
     """Another printed document (a record's sheet) adopts the branding by extending the base."""
-    from steerco.reports.render import PageSetup, print_context
+    from steerco.reports.render import PageSetup, page_css, print_context
 
     config = tenants.active_config(session, make_tenant(documents()))
     template = printer.env.from_string('{% extends "reports/pdf_base.html" %}{% block title %}Sheet{% endblock %}'
                                        '{% block content %}<h1>Sheet</h1><p>Body</p>{% endblock %}')
-    html = template.render(**print_context(config, PageSetup("A3", "portrait")))
-    assert "size: A3 portrait" in html and "print.css" in html
-    text = PdfReader(io.BytesIO(render_pdf(html, STATIC))).pages[0].extract_text()
+    context = print_context(config, PageSetup("A3", "portrait"))
+    html = template.render(**context)
+    assert "print.css" in html and "<style" not in html  # the page setup comes as a stylesheet of its own
+    css = page_css(context)
+    assert "size: A3 portrait" in css and "--brand: #7c3aed" in css
+    page = PdfReader(io.BytesIO(printer.pdf(html, css=css))).pages[0]
+    assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (842, 1191)  # A3, in points
+    text = page.extract_text()
     assert "Mini Corp · Confidential" in text and "Page 1 of 1" in text and "Mini Transformation Office" in text

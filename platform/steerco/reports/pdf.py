@@ -13,7 +13,7 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.document import Document
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -40,11 +40,14 @@ class StaticOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
 
 
-def render_document(html: str, static_folder: str | Path) -> Document:
-    """Our HTML laid out into pages (the slow part), ready to be written as a PDF."""
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher(static_folder)).render()
+def render_document(html: str, static_folder: str | Path, css: str = "") -> Document:
+    """Our HTML laid out into pages (the slow part), ready to be written as a PDF; ``css``
+    is applied next to the document's own stylesheets (a document's page setup)."""
+    fetcher = StaticOnlyFetcher(static_folder)
+    stylesheets = [CSS(string=css, base_url=BASE_URL, url_fetcher=fetcher)] if css else []
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=stylesheets)
 
 
-def render_pdf(html: str, static_folder: str | Path) -> bytes:
+def render_pdf(html: str, static_folder: str | Path, css: str = "") -> bytes:
     """The PDF of a page of our own HTML."""
-    return render_document(html, static_folder).write_pdf()
+    return render_document(html, static_folder, css).write_pdf()

@@ -7,7 +7,8 @@ only static files, so a worker process needs no web app to print a report.
 
 Every printed document extends ``reports/pdf_base.html``: ``static/print.css`` (small, and
 separate from the screen CSS, so WeasyPrint has little to cascade), page size and
-orientation, a running header with the tenant's logo and name, a running footer with its
+orientation and the brand colour (:func:`page_css`, handed to WeasyPrint as a stylesheet
+of its own: templates carry no inline style), a running header with the tenant's logo and name, a running footer with its
 footer text ("Confidential"), "Page 3 of 12", PDF bookmarks from the headings, table
 headers repeated on each page, rows and charts kept whole. A record's PDF can adopt it by
 extending the same base with :func:`print_context` in its context.
@@ -85,6 +86,17 @@ def print_context(config: TenantConfig, page: PageSetup | None = None, **extra: 
     return {"branding": branding_of(config), "page": page or PageSetup(), **extra}
 
 
+def page_css(context: dict[str, Any]) -> str:
+    """The page size and orientation and the brand colour of a document rendered with
+    :func:`print_context`, as CSS for WeasyPrint to apply next to ``static/print.css``.
+    They come from configuration, so they cannot live in that file, and the templates
+    carry no ``<style>`` (tests/web/test_headers.py); both values are checked already
+    (:attr:`PageSetup.css` knows only the allowed sizes, :func:`branding_of` only
+    ``#rrggbb`` colours)."""
+    branding, page = context["branding"], context["page"]
+    return f"@page {{ size: {page.css}; }}\n:root {{ --brand: {branding.color}; }}\n"
+
+
 def static_url(endpoint: str, **values: Any) -> str:
     """``url_for`` for print templates: static files only, resolved by the PDF fetcher."""
     if endpoint != "static" or set(values) != {"filename"}:
@@ -109,9 +121,10 @@ class Printer:
         return self.html("reports/report_pdf.html", report=data, record_url=None,
                          **print_context(config, page_of(report)))
 
-    def pdf(self, html: str, progress: Callable[[int, str], None] | None = None) -> bytes:
-        """The PDF of ``html``: laid out first (most of the time), then written."""
-        document = render_document(html, self.static_folder)
+    def pdf(self, html: str, progress: Callable[[int, str], None] | None = None, css: str = "") -> bytes:
+        """The PDF of ``html`` (with ``css``, e.g. :func:`page_css`): laid out first (most
+        of the time), then written."""
+        document = render_document(html, self.static_folder, css)
         if progress:
             progress(85, f"Writing {len(document.pages)} pages")
         return document.write_pdf()
@@ -121,4 +134,4 @@ class Printer:
         html = self.report_html(config, report, data)
         if progress:
             progress(50, "Laying out the pages")
-        return self.pdf(html, progress)
+        return self.pdf(html, progress, page_css(print_context(config, page_of(report))))
