@@ -169,7 +169,7 @@ def test_report_render_on_the_command_line(runner, session, demo, tmp_path: Path
                                  "--as", "viewer@acme.example", "--under", "PG-001"])
     assert result.exit_code == 0, result.output
     text = text_of(viewer.read_bytes())
-    assert "Hidden from you: Budget" in text and "450,000" not in text and "PG-001" in text
+    assert "Hidden from you: Budget" in text and "450.000" not in text and "450000" not in text and "PG-001" in text
     wrong = runner.invoke(cli, ["report", "render", "acme", "nothing", "--out", str(out)])
     assert wrong.exit_code == 1 and "has no report 'nothing'" in wrong.output and "steering_committee_report" in wrong.output
 
