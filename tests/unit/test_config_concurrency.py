@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from steerco.engine import audit, config_versions
 from steerco.engine.config_versions import StaleDraft
+from steerco.store import scoping
 from steerco.store.models import AuditEvent, ConfigVersion, Tenant
 
 THREADS = 8
@@ -28,14 +29,16 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.skipif(
     reason="STEERCO_TEST_DATABASE_URL is not PostgreSQL: concurrent activations need real row locks")]
 
 
-def _race(database_url: str, work: Callable[[Session, int], Any]) -> list[Any]:
-    """``work(session, n)`` on THREADS threads with a connection each, released together."""
+def _race(database_url: str, tenant_id: int, work: Callable[[Session, int], Any]) -> list[Any]:
+    """``work(session, n)`` on THREADS threads with a connection each, released together;
+    each session is bound to the workspace, as a request of that workspace is."""
     engine = create_engine(database_url, poolclass=NullPool)
     barrier = threading.Barrier(THREADS, timeout=60)
     outcomes: list[Any] = [None] * THREADS
 
     def run(n: int) -> None:
         with Session(engine, expire_on_commit=False) as own:
+            scoping.bind_to_tenant(own, tenant_id)
             try:
                 barrier.wait()
                 outcomes[n] = work(own, n)
@@ -65,7 +68,7 @@ def test_drafts_activated_at_once_on_the_same_base_activate_once(session, databa
         config_versions.activate(own, mine, own.get(ConfigVersion, drafts[n]), user_id=admin.id, comment=f"Mine {n}")
         return "activated"
 
-    outcomes = _race(database_url, activate)
+    outcomes = _race(database_url, tenant.id, activate)
     assert outcomes.count("activated") == 1, outcomes
     assert all(isinstance(o, StaleDraft) for o in outcomes if o != "activated"), outcomes
     session.expire_all()
@@ -84,6 +87,6 @@ def test_drafts_started_at_once_get_distinct_numbers(session, database_url, make
     def start(own: Session, n: int) -> int:
         return config_versions.create_draft(own, own.get(Tenant, tenant.id), user_id=admin.id).number
 
-    outcomes = _race(database_url, start)
+    outcomes = _race(database_url, tenant.id, start)
     assert sorted(outcomes) == list(range(2, THREADS + 2)), outcomes
     assert audit.verify(session, tenant.id) is None
