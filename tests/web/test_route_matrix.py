@@ -85,11 +85,16 @@ REPORT_LIST = {"reports.index"}
 REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
 REPORT_JOBS = {"reports.job", "reports.download"}
+#: one's own notifications in a workspace and how they are mailed: membership; ids of
+#: someone else's notifications change nothing (tests/web/test_notifications.py)
+NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notifications.preferences",
+                 "api.list_notifications", "api.read_notifications", "api.notification_preferences"}
 
 
 def classified() -> set[str]:
     return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
-            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS)
+            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS
+            | NOTIFICATIONS)
 
 
 def test_every_route_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from steerco.config.model import ApprovalStep, Transition
-from steerco.engine import approval_content, audit
+from steerco.engine import approval_content, audit, notifications
 from steerco.engine.approvers import Approvers, Capacity
 from steerco.engine.context import WorkContext
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, NotFound, ValidationFailed
@@ -202,6 +202,10 @@ class Approvals:
         if transition.escalate_after_days:
             task.due_at = self.ctx.now + dt.timedelta(days=transition.escalate_after_days)
         self.ctx.session.flush()
+        record = self.ctx.records.get(request.record_id)
+        self.ctx.notify(self.approvers.eligible(task.role, record), "approval.waiting", record,
+                        f"{task.label} waits for your decision on “{transition.label}”",
+                        exclude=[request.requested_by_id])
         return task
 
     def move(self, record: Record, target: str, why: str, request_id: int | None) -> None:
@@ -273,9 +277,13 @@ class Approvals:
         })
         if decision == "reject":
             self._reject(task, request, record, comment, transition)
-        elif self._approvals(task) >= task.needed:
+            return task
+        if self._approvals(task) >= task.needed:
             assert transition is not None
             self._approve(task, request, record, transition)
+        if request.state == "pending":  # the request's end is told by _approve
+            ctx.notify([request.requested_by_id], "approval.decided", record,
+                       f"{task.label}: approved by {ctx.access.actor.name}", exclude=[ctx.me])
         return task
 
     def _bound(self, record: Record, transition: Transition | None,
@@ -356,6 +364,8 @@ class Approvals:
         ctx.audit("transition.approved", record.id, {
             "request": request.id, "transition": transition.key,
             "summary": f"“{transition.label}” approved"})
+        ctx.notify([request.requested_by_id], "transition.approved", record,
+                   f"“{transition.label}” approved: the record moves to its next stage")
         self.move(record, request.to_stage, f"“{transition.label}” approved", request.id)
 
     def _add_steps_now_applicable(self, request: TransitionRequest, transition: Transition, record: Record) -> None:
@@ -392,6 +402,8 @@ class Approvals:
         ctx.audit("transition.rejected", record.id, {
             "request": request.id, "transition": request.transition_key,
             "summary": f"“{label}” rejected: {comment}"})
+        ctx.notify([request.requested_by_id], "transition.rejected", record,
+                   f"“{label}” rejected by {ctx.access.actor.name}: {comment}")
         if transition is not None and transition.reject_to and transition.reject_to != record.stage_key:
             self.move(record, transition.reject_to, f"“{transition.label}” rejected", request.id)
 
@@ -504,5 +516,12 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[ApprovalTask]:
                          "task": task.id, "step": task.step_key, "to": task.escalate_to,
                          "summary": f"{task.label}: overdue since {task.due_at:%Y-%m-%d}, escalated"
                                     + (f" to {task.escalate_to}" if task.escalate_to else "")})
+        record, requester = session.execute(
+            select(Record, TransitionRequest.requested_by_id).join(TransitionRequest, TransitionRequest.record_id == Record.id)
+            .where(TransitionRequest.id == task.request_id)
+            .execution_options(**scoping.for_tenant(task.tenant_id))).one()
+        notifications.notify(session, task.tenant_id, [requester], "approval.escalated",
+                             task.record_id, f"{record.number} {record.title}: {task.label} is overdue since "
+                             f"{task.due_at:%Y-%m-%d} and was escalated", now)
     session.flush()
     return tasks

@@ -4,7 +4,8 @@ The workflow's parts (gates, approvers, approvals, delegations, statuses, commen
 inbox) each live in a module of their own and share one :class:`WorkContext`: the
 session, the tenant, its compiled configuration, the actor's :class:`Access`, the clock
 (passed in, so time-based rules are testable at any date) and the record service used to
-read a record's values. It also holds the few helpers they all use: the audit event, a
+read a record's values. It also holds the few helpers they all use: the audit event, the
+notification, a
 record's level and workflow, and the transition a request runs under.
 """
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy.orm import Session
 
 from steerco.config.model import Level, TenantConfig, Transition, Workflow
-from steerco.engine import audit
+from steerco.engine import audit, notifications
 from steerco.engine.access import Access
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.store.models import Record, TransitionRequest, utcnow
@@ -53,6 +54,12 @@ class WorkContext:
         """Append an audit event in the caller's transaction (the caller commits)."""
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.me, kind=kind,
                      record_id=record_id, data=data, now=self.now)
+
+    def notify(self, user_ids: Iterable[int], kind: str, record: Record, text: str,
+               exclude: Iterable[int | None] = ()) -> None:
+        """Tell people about ``record`` in the caller's transaction (see engine/notifications)."""
+        notifications.notify(self.session, self.tenant_id, user_ids, kind, record.id,
+                             f"{record.number} {record.title}: {text}", self.now, exclude=exclude)
 
     def level(self, record: Record, config: TenantConfig | None = None) -> Level:
         level = (config or self.config).levels.get(record.level_key)

@@ -8,10 +8,12 @@ finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from steerco.engine import notifications
 from steerco.engine.workflow import escalate_overdue
 from steerco.store import locks
 from steerco.store.models import ApprovalTask, Tenant
@@ -34,3 +36,12 @@ def tick(session: Session, now: dt.datetime) -> list[ApprovalTask]:
             session.expunge(task)
         session.commit()
     return escalated
+
+
+def send_digests(session: Session, now: dt.datetime, send: Callable[[notifications.Mail], None]) -> int:
+    """Send the daily notification digests due at ``now`` and commit; under the tick's lock,
+    so runners on several hosts send each digest once. Returns the number of mails."""
+    with locks.exclusive(session, TICK_LOCK):
+        sent = notifications.send_digests(session, now, send)
+        session.commit()
+    return sent

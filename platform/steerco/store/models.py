@@ -117,6 +117,8 @@ class User(Base):
     #: bumped on logout and password change so that old session cookies stop working
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: how notifications reach this person by e-mail: immediately, daily (one digest) or off
+    notify_by_mail: Mapped[str] = mapped_column(String(12), default="immediately", server_default="immediately")
 
 
 class ApiToken(Base):
@@ -516,3 +518,26 @@ AUDIT_APPEND_ONLY_DROP = (
 )
 for _statement in AUDIT_APPEND_ONLY_DDL:
     event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+
+
+class Notification(TenantOwned, Base):
+    """Something a person should hear about (an approval waiting, a decision, an
+    escalation), shown behind the bell until read and mailed as they chose."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        # the bell's count and the list: a person's unread notifications, newest first
+        Index("ix_notification_user_unread", "tenant_id", "user_id", "read_at"),
+        # the daily digest: notifications still to be mailed in one
+        Index("ix_notification_digest", "mail_state", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("record.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: mailed (handed to the outbox), digest (waits for the daily mail), or none (mail off)
+    mail_state: Mapped[str] = mapped_column(String(10))

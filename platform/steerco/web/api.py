@@ -28,13 +28,13 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 from sqlalchemy import select
 
 from steerco.config.model import Level
-from steerco.engine import tokens
+from steerco.engine import notifications, tokens
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.engine.fieldviews import RecordView
 from steerco.engine.records import InvalidQuery, Records, Submission
 from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
-from steerco.store.models import ApprovalTask, ApprovalVote, Record, TransitionRequest, User
+from steerco.store.models import ApprovalTask, ApprovalVote, Notification, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import csrf, db
 from steerco.web.params import id_arg, is_id
 from steerco.web.tenancy import records_service, tenant_blueprint
@@ -521,3 +521,52 @@ def add_comment(record_id: int):  # type: ignore[no-untyped-def]
                        created_at=_timestamp(entry.created_at))
     response.status_code = 201
     return response
+
+
+# -- notifications -------------------------------------------------------------------------
+def _notification_json(item: Notification) -> dict[str, Any]:
+    return {"id": item.id, "kind": item.kind, "text": item.text, "record_id": item.record_id,
+            "created_at": _timestamp(item.created_at), "read": item.read_at is not None}
+
+
+@bp.get("/notifications")
+def list_notifications():  # type: ignore[no-untyped-def]
+    """The caller's notifications here, newest first: ``unread=1`` for unread only, ``before``
+    (an id, from ``next_before``) for the next page, ``limit`` up to 200."""
+    limit = max(1, min(_int_arg("limit", notifications.PAGE_SIZE) or 1, 200))
+    before = _id_arg("before")
+    items = notifications.page(db.session, g.tenant.id, g.actor.user_id, before=before,
+                               unread_only=request.args.get("unread") == "1", limit=limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return jsonify(items=[_notification_json(n) for n in items],
+                   next_before=items[-1].id if more else None,
+                   unread=notifications.unread_count(db.session, g.tenant.id, g.actor.user_id))
+
+
+@bp.post("/notifications/read")
+def read_notifications():  # type: ignore[no-untyped-def]
+    """Mark ``{"ids": [...]}`` or ``{"all": true}`` read: how many were, and how many stay unread."""
+    body = _body(frozenset({"ids", "all"}))
+    ids = body.get("ids")
+    if body.get("all") is True and ids is None:
+        chosen = None
+    elif isinstance(ids, list) and ids and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        chosen = [i for i in ids if 0 < i < 2**63]
+    else:
+        raise ValidationFailed({"ids": "Send a non-empty list of notification ids, or \"all\": true."})
+    marked = notifications.mark_read(db.session, g.tenant.id, g.actor.user_id, chosen, utcnow())
+    db.session.commit()
+    return jsonify(marked=marked, unread=notifications.unread_count(db.session, g.tenant.id, g.actor.user_id))
+
+
+@bp.route("/notifications/preferences", methods=["GET", "PUT"])
+def notification_preferences():  # type: ignore[no-untyped-def]
+    """How notifications reach the caller by e-mail: ``{"notify_by_mail": "immediately" |
+    "daily" | "off"}`` (for every workspace)."""
+    user = db.session.get(User, g.actor.user_id)
+    if request.method == "PUT":
+        body = _body(frozenset({"notify_by_mail"}))
+        notifications.set_mail_preference(db.session, user, body.get("notify_by_mail"))
+        db.session.commit()
+    return jsonify(notify_by_mail=user.notify_by_mail, choices=list(notifications.MAIL_CHOICES))

@@ -51,13 +51,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.extensions["steerco.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
     from steerco.web import (
-        account, admin, api, auth, config_admin, headers, records, reports, workflow, workspace,
+        account, admin, api, auth, config_admin, headers, mailing, notifications, records, reports, workflow, workspace,
     )
+
+    mailing.send_notifications_after_commit()
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(workspace.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(workflow.bp)
+    app.register_blueprint(notifications.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(config_admin.bp)
     app.register_blueprint(config_admin.workspaces_bp)

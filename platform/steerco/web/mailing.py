@@ -1,4 +1,4 @@
-"""The mails people receive about their account: an invitation, a password reset.
+"""The mails people receive: an invitation, a password reset, their notifications.
 
 Each carries a single-use link (``engine/account_links.py``). The link starts with
 ``STEERCO_BASE_URL``, never with the address the triggering request named in its Host
@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, render_template, url_for
+from flask import current_app, has_app_context, render_template, url_for
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from steerco.engine import account_links
+from steerco.engine import account_links, notifications
 from steerco.engine.mail import Mailer
 
 
@@ -45,3 +47,33 @@ def send_password_reset(email: str, name: str, token: str) -> None:
                            url=external_url("auth.reset_password", token=token),
                            forgot_url=external_url("auth.forgot_password"))
     mailer().send(email, "Choose a new Steerco password", body)
+
+
+def send_notification_mail(mail: notifications.Mail) -> None:
+    """Hand one notification mail to the outbox, its page as an absolute link."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    text = mail.text + (f"\nOpen it: {base}{mail.path}\n" if mail.path else "")
+    text += f"\nAll your notifications, and how they reach you: {base}{mail.settings_path}\n"
+    mailer().send(mail.to, mail.subject, text)
+
+
+def _after_commit(session: Session) -> None:
+    queued = notifications.take_queued_mail(session)
+    if not queued or not has_app_context():
+        return
+    for mail in queued:
+        try:
+            send_notification_mail(mail)
+        except Exception:  # the change is committed; a mail that cannot be written must not undo the answer
+            current_app.logger.exception("notification mail to %s", mail.to)
+
+
+def _after_rollback(session: Session) -> None:
+    notifications.drop_queued_mail(session)
+
+
+def send_notifications_after_commit() -> None:
+    """Mails that notifications queue leave once their transaction has committed (once per process)."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda session, previous: _after_rollback(session))
