@@ -82,7 +82,7 @@ DELEGATION = {"workflow.revoke_delegation"}
 #: the list of reports: membership (it lists only the reports whose audience holds a role of theirs)
 REPORT_LIST = {"reports.index"}
 #: a report as a page, its PDF, its JSON: a role in the report's audience, else 404
-REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data"}
+REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports.records"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
 REPORT_JOBS = {"reports.job", "reports.download"}
 #: one's own notifications in a workspace and how they are mailed: membership; ids of

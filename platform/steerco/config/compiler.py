@@ -17,7 +17,7 @@ from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_it
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
     ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
-    ReportSection, Role, Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow,
+    ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow,
     deep_freeze,
     default_number_prefix, frozen_map,
 )
@@ -82,10 +82,14 @@ def _report_problems(config: TenantConfig) -> Iterator[ConfigProblem]:
                 for i, measure in enumerate(measures):
                     where = [*path, "field"] if name == "series" and section.field else [*path, name, i, "field"]
                     yield from _measure_problems(level.field(measure.field), measure, section, where)
-            if section.group_by and (fld := level.field(section.group_by)) is not None and not _scalar(fld):
-                yield ConfigProblem("reports.json", pointer(*path, "group_by"),
-                                    f"cannot group by {fld.label!r}: it holds several values", "bad_group")
+            for key in ("group_by", "column_by"):
+                name = getattr(section, key)
+                if name and (fld := level.field(name)) is not None and not _scalar(fld):
+                    yield ConfigProblem("reports.json", pointer(*path, key),
+                                        f"cannot group by {fld.label!r}: it holds several values", "bad_group")
             yield from _filter_problems(level, section.filter, [*path, "filter"])
+            for c, color in enumerate(section.row_colors):
+                yield from _filter_problems(level, color.when, [*path, "row_colors", c, "when"])
 
 
 def _filter_problems(level: Level, expression: Expression | None, where: list[object]) -> Iterator[ConfigProblem]:
@@ -257,7 +261,9 @@ def _section(raw: Mapping[str, Any], report_level: str, fields: Mapping[str, Fie
         group_by=raw.get("group_by"), totals=raw.get("totals", False), sort=raw.get("sort"),
         descending=raw.get("descending", False), chart=raw.get("chart"), field=raw.get("field"), series=series,
         stacked=raw.get("stacked", False), steps=_measures(raw.get("steps")),
-        limit=raw.get("limit"), text=raw.get("text", ""),
+        limit=raw.get("limit"), text=raw.get("text", ""), column_by=raw.get("column_by"),
+        row_colors=tuple(RowColor(_expr(c["when"]), c["color"], c.get("label") or c["color"].capitalize())  # type: ignore[arg-type]
+                         for c in raw.get("row_colors", ())),
     )
 
 

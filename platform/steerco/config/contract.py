@@ -211,6 +211,11 @@ EFFECTS: Mapping[str, str] = {
     "reports.json:/reports/*/sections/*/steps/*/aggregate": "ReportMeasure.aggregate",
     "reports.json:/reports/*/sections/*/limit": "ReportSection.limit",
     "reports.json:/reports/*/sections/*/text": "ReportSection.text",
+    "reports.json:/reports/*/sections/*/column_by": "ReportSection.column_by",
+    "reports.json:/reports/*/sections/*/row_colors": "ReportSection.row_colors",
+    "reports.json:/reports/*/sections/*/row_colors/*/when": "RowColor.when",
+    "reports.json:/reports/*/sections/*/row_colors/*/color": "RowColor.color",
+    "reports.json:/reports/*/sections/*/row_colors/*/label": "RowColor.label",
 }
 
 

@@ -303,7 +303,7 @@ class ExceptionRule:
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]
-SectionType = Literal["kpi_tiles", "table", "chart", "text"]
+SectionType = Literal["kpi_tiles", "table", "chart", "crosstab", "approvals", "text"]
 ChartKind = Literal["stage_funnel", "bar", "line", "waterfall"]
 
 
@@ -314,6 +314,16 @@ class ReportMeasure:
     label: str
     field: str
     aggregate: Aggregate = "sum"
+
+
+@dataclass(frozen=True)
+class RowColor:
+    """A table row's colour (red, amber, green...) when its condition holds, with the
+    word that says it to those who do not see colours."""
+
+    when: Expression
+    color: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -343,6 +353,10 @@ class ReportSection:
     steps: tuple[ReportMeasure, ...] = ()
     limit: int | None = None
     text: str = ""
+    #: a cross-tab's column grouping (its rows: ``group_by``)
+    column_by: str | None = None
+    #: a table's row colours, the first rule that holds wins
+    row_colors: tuple[RowColor, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -442,9 +442,12 @@ class Checker:
         columns = [*fields, *SYSTEM_COLUMNS]
         for i, column in enumerate(_keys(section.get("columns"))):
             self.reference("reports", [*path, "columns", i], column, columns, "column")
-        if "group_by" in section:
-            self.reference("reports", [*path, "group_by"], section["group_by"],
-                           [*columns, *self.ancestors(level)], "column")
+        for key in ("group_by", "column_by"):
+            if key in section:
+                self.reference("reports", [*path, key], section[key], [*columns, *self.ancestors(level)], "column")
+        for c, color in enumerate(section.get("row_colors") or []):
+            if isinstance(color, dict) and "when" in color:
+                self.check_filter([*path, "row_colors", c, "when"], color["when"], level)
         if "sort" in section:
             self.reference("reports", [*path, "sort"], section["sort"], columns, "column")
         if "field" in section:

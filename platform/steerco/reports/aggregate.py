@@ -93,20 +93,58 @@ def hidden_everywhere(scope: Scope, fld: Field) -> bool:
 
 
 def aggregate(session: Session, scope: Scope, measures: Sequence[Measure],
-              group_by: str | None = None) -> Aggregation:
+              group_by: str | Sequence[str] | None = None) -> Aggregation:
     """The measures over the scope's records, per group of ``group_by`` (a field, a system
-    column or an ancestor level) and in total, in one query."""
+    column or an ancestor level; several of them for a cross-tab, each group's key then a
+    tuple) and in total, in one query."""
+    names = () if group_by is None else (group_by,) if isinstance(group_by, str) else tuple(group_by)
     shown = [m for m in measures if not hidden_everywhere(scope, m.field)]
     columns: list[ColumnElement[Any]] = [func.count(Record.id)]
     for m in shown:
         columns += _measure_columns(scope, m)
-    keys, query = _grouping(scope, group_by)
+    query = select().select_from(Record).where(scope.where())
+    parts: list[list[ColumnElement[Any]]] = []
+    for name in names:
+        keys, query = _grouping(scope, name, query)
+        parts.append(keys)
+    keys = [key for part in parts for key in part]
     query = query.add_columns(*keys, *columns)
     rows = session.execute(query.group_by(*keys) if keys else query).all()
     width = len(keys)
-    groups = tuple(_group(_key(row[:width]), row[width:], measures, shown) for row in rows)
-    total = _combine(groups, measures, shown) if keys else (groups[0] if groups else _combine((), measures, shown))
+
+    def key_of(row: Sequence[Any]) -> Any:
+        found, start = [], 0
+        for part in parts:
+            found.append(_key(row[start:start + len(part)]))
+            start += len(part)
+        return found[0] if len(found) == 1 else tuple(found)
+
+    groups = tuple(_group(key_of(row[:width]), row[width:], measures, shown) for row in rows)
+    total = combine(groups, measures, shown) if keys else (groups[0] if groups else combine((), measures, shown))
     return Aggregation(total, groups if keys else ())
+
+
+def in_group(scope: Scope, group_by: str, key: Any) -> ColumnElement[bool]:
+    """SQL: the scope's records in the group ``key`` of ``group_by`` (a drill-down from a
+    number to the records behind it); :data:`HIDDEN` is the group of records whose value
+    the reader may not see, and their values are not told by the condition."""
+    if group_by in SYSTEM_GROUPS:
+        column = SYSTEM_GROUPS[group_by]
+        return column.is_(None) if key is None else column == key
+    fld = scope.level.field(group_by)
+    if fld is not None:
+        seen = visible(scope, fld)
+        if key == HIDDEN:
+            return not_(seen)
+        value = value_column(fld)
+        return and_(seen, value.is_(None) if key is None else value == key)
+    ancestor = aliased(Record)
+    below = select(ancestor.path).where(ancestor.tenant_id == Record.tenant_id, ancestor.level_key == group_by,
+                                        ancestor.id == key, ancestor.deleted_at.is_(None)).scalar_subquery()
+    if key is None:
+        return ~select(ancestor.id).where(ancestor.tenant_id == Record.tenant_id, ancestor.level_key == group_by,
+                                          Record.path.startswith(ancestor.path)).exists()
+    return Record.path.startswith(below)
 
 
 def _measure_columns(scope: Scope, m: Measure) -> list[ColumnElement[Any]]:
@@ -124,11 +162,8 @@ def _measure_columns(scope: Scope, m: Measure) -> list[ColumnElement[Any]]:
     ]
 
 
-def _grouping(scope: Scope, group_by: str | None) -> tuple[list[ColumnElement[Any]], Select[Any]]:
-    """The grouping columns and the FROM/WHERE they need."""
-    base = select().select_from(Record).where(scope.where())
-    if group_by is None:
-        return [], base
+def _grouping(scope: Scope, group_by: str, base: Select[Any]) -> tuple[list[ColumnElement[Any]], Select[Any]]:
+    """The grouping columns of ``group_by`` and the query with the FROM/WHERE they need."""
     if group_by in SYSTEM_GROUPS:
         return [SYSTEM_GROUPS[group_by]], base
     fld = scope.level.field(group_by)
@@ -174,7 +209,7 @@ def _value(function: str, total: Any, count: Any, low: Any, high: Any) -> Any:
     return found if isinstance(found, str) else float(found)
 
 
-def _combine(groups: Iterable[Group], measures: Sequence[Measure], shown: Sequence[Measure]) -> Group:
+def combine(groups: Iterable[Group], measures: Sequence[Measure], shown: Sequence[Measure]) -> Group:
     """The total of several groups (sums add up, averages weigh by their counts)."""
     groups = list(groups)
     amounts = []

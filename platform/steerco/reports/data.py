@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from steerco.config.model import Field, Level, Report, ReportMeasure, ReportSection, TenantConfig
@@ -28,10 +28,10 @@ from steerco.engine import tables
 from steerco.engine.access import Access
 from steerco.engine.forms import expression_scope
 from steerco.reports import charts
-from steerco.reports.aggregate import HIDDEN, Aggregation, Aggregator, Amount, Measure, aggregate, \
-    hidden_everywhere, period_totals
-from steerco.reports.scope import Scope, section_scope, value_column
-from steerco.store.models import AuditEvent, Record, User, utcnow
+from steerco.reports.aggregate import HIDDEN, SYSTEM_GROUPS, Aggregation, Aggregator, Amount, Measure, \
+    aggregate, combine, hidden_everywhere, in_group, period_totals, visible
+from steerco.reports.scope import Scope, section_scope, sql_condition, value_column
+from steerco.store.models import ApprovalTask, AuditEvent, Record, TransitionRequest, User, utcnow
 
 #: rows a table shows at most (its totals still count every record in scope)
 MAX_ROWS = 5000
@@ -73,6 +73,9 @@ class Row:
     record_id: int
     number: str
     cells: tuple[Cell, ...]
+    #: the first of the table's row colours whose condition holds ("" none), and its word
+    color: str = ""
+    color_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,30 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class CrossRow:
+    #: the row's grouping value as text (a drill-down names it), and its label
+    key: str | None
+    label: str
+    cells: tuple[Cell, ...]
+    total: Cell
+
+
+@dataclass(frozen=True)
+class CrossTab:
+    """One measure over two groupings: rows by ``group_by``, columns by ``column_by``,
+    with row and column totals (each a SQL aggregate over what the reader may see)."""
+
+    measure: str
+    row_label: str
+    column_label: str
+    column_keys: tuple[str | None, ...]
+    columns: tuple[str, ...]
+    rows: tuple[CrossRow, ...]
+    totals: tuple[Cell, ...]
+    total: Cell
+
+
+@dataclass(frozen=True)
 class Section:
     index: int
     type: str
@@ -117,6 +144,7 @@ class Section:
     tiles: tuple[Tile, ...] = ()
     table: Table | None = None
     chart: Chart | None = None
+    crosstab: CrossTab | None = None
     text: str = ""
 
     @property
@@ -179,6 +207,70 @@ def build_report(session: Session, tenant_id: int, config: TenantConfig, access:
                       tuple(sections))
 
 
+#: records a drill-down lists at most
+DRILL_ROWS = 500
+#: how a drill-down link writes "no value" (an empty parameter means "not limited")
+NO_VALUE = "~none"
+
+
+@dataclass(frozen=True)
+class Drill:
+    """The records behind a number of a report: a section's scope, narrowed to a group."""
+
+    title: str
+    level: Level
+    records: tuple[Record, ...]
+    total: int
+    #: what narrowed it, as people read it ("Stage: DoI3", "Category: Procurement")
+    narrowed: tuple[str, ...]
+
+
+def drill(session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report, index: int, *,
+          under: Record | None = None, row: str | None = None, column: str | None = None,
+          now: dt.datetime | None = None) -> Drill:
+    """The records behind section ``index`` (0-based) of ``report``, optionally only those
+    in the row group ``row`` (of ``group_by``) and the column group ``column`` (of
+    ``column_by``), as the section's links name them. Raises LookupError for a section
+    that has no records behind it (text) or a group value that cannot be one."""
+    if not 0 <= index < len(report.sections) or report.sections[index].type == "text":
+        raise LookupError("no such section")
+    section = report.sections[index]
+    now = now or utcnow()
+    scope = section_scope(config, access, tenant_id, report, section, under, now.date())
+    builder = _Builder(session, tenant_id, config, access, report, under, now, aggregate)
+    conditions, narrowed = [scope.where()], []
+    for group_by, text in ((section.group_by, row), (section.column_by, column)):
+        if text is None or not group_by:
+            continue
+        key = _parse_key(scope.level, group_by, text)
+        conditions.append(in_group(scope, group_by, key))
+        label = builder.group_labels(scope.level, group_by, {key}).get(key, text)
+        narrowed.append(f"{builder.group_label(scope.level, group_by)}: {label}")
+    if scope.hidden_inputs:
+        conditions.append(Record.id.is_(None))
+    where = and_(*conditions)
+    total = session.scalar(select(func.count(Record.id)).where(where)) or 0
+    records = tuple(session.scalars(select(Record).where(where).order_by(Record.number, Record.id).limit(DRILL_ROWS)))
+    return Drill(section.title or report.title, scope.level, records, total, tuple(narrowed))
+
+
+def _parse_key(level: Level, group_by: str, text: str) -> Any:
+    """A group value from a drill-down link (see :func:`_key_text`)."""
+    if text == NO_VALUE:
+        return None
+    if text == "hidden":
+        return HIDDEN
+    fld = level.field(group_by)
+    try:
+        if group_by == "owner" or (fld is None and group_by not in SYSTEM_GROUPS):
+            return int(text)
+        if fld is not None and fld.kind.sort_cast(fld) == "float":
+            return float(text)
+    except ValueError:
+        raise LookupError(f"no such group: {text!r}") from None
+    return text
+
+
 def report_json(data: ReportData) -> dict[str, Any]:
     """The report as JSON: the same content as the page, charts as their data (no SVG)."""
     def clean(value: Any) -> Any:
@@ -213,7 +305,8 @@ class _Builder:
             names = ", ".join(f.label for f in scope.hidden_inputs)
             return dataclasses.replace(base, notes=(f"This section selects records by {names}, which you may "
                                                     "not see, so it shows nothing.",))
-        build = {"kpi_tiles": self.tiles, "table": self.table, "chart": self.chart}[section.type]
+        build = {"kpi_tiles": self.tiles, "table": self.table, "chart": self.chart, "crosstab": self.crosstab,
+                 "approvals": self.approvals}[section.type]
         return build(base, section, scope)
 
     # -- tiles ---------------------------------------------------------------------------
@@ -260,7 +353,7 @@ class _Builder:
         records = list(self.session.scalars(
             scope.records().order_by(*self.order(level, section)).limit(MAX_ROWS)))
         total_records = sums.total.records if sums else self.count(scope)
-        rows = self.rows(level, visible, records)
+        rows = self.colored(scope, section, self.rows(level, visible, records))
         groups = self.group_rows(level, section, rows, records, visible, numeric, sums)
         columns = tuple(Column(c.key, c.label, c.field is not None and _is_number(c.field), c in numeric)
                         for c in visible)
@@ -299,6 +392,113 @@ class _Builder:
                     Cell("", None, True) if cell.hidden else Cell(cell.text, _json_value(cell.value))
                     for cell in row.cells))
                 for row in tables.rows(service, level, columns, records)]
+
+    def colored(self, scope: Scope, section: ReportSection, rows: list[Row]) -> list[Row]:
+        """Each row in the colour of the first rule that holds on it; one query per rule,
+        and a rule reading a value the reader may not see on that record does not hold."""
+        if not section.row_colors or not rows:
+            return rows
+        ids = [row.record_id for row in rows]
+        chosen: dict[int, tuple[str, str]] = {}
+        for rule in section.row_colors:
+            condition = self.readable_condition(scope, rule.when)
+            if condition is None:
+                continue
+            for record_id in self.session.scalars(select(Record.id).where(
+                    scope.where(), Record.id.in_(ids), condition)):
+                chosen.setdefault(record_id, (rule.color, rule.label))
+        return [dataclasses.replace(row, color=chosen[row.record_id][0], color_label=chosen[row.record_id][1])
+                if row.record_id in chosen else row for row in rows]
+
+    def readable_condition(self, scope: Scope, expression: Any) -> Any:
+        """SQL of a condition that holds only where the reader sees every value it reads
+        (None: it reads a field hidden from the reader everywhere)."""
+        parts = [sql_condition(expression, scope.level, self.now.date())]
+        for name in sorted(expression.names):
+            fld = scope.level.field(name)
+            if fld is None:
+                continue
+            if hidden_everywhere(scope, fld):
+                return None
+            parts.append(visible(scope, fld, self.now.date()))
+        return and_(*parts)
+
+    # -- cross-tabs ----------------------------------------------------------------------
+    def crosstab(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        level = scope.level
+        assert section.group_by and section.column_by  # the schema requires both
+        if section.series:
+            measure = self.measure(level, section.series[0])
+            name = section.series[0].label if section.series[0].aggregate != "count" else f"Number of {level.label_plural}"
+        else:
+            measure, name = None, f"Number of {level.label_plural}"
+        measures = [measure] if measure else []
+        result = self.aggregate(self.session, scope, measures, (section.group_by, section.column_by))
+        by_cell = {g.key: g for g in result.groups}
+        row_keys = {k[0] for k in by_cell}
+        column_keys = {k[1] for k in by_cell}
+        row_labels = self.group_labels(level, section.group_by, row_keys)
+        column_labels = self.group_labels(level, section.column_by, column_keys)
+        rows_order = self.group_order(level, section.group_by, row_keys, row_labels)
+        columns_order = self.group_order(level, section.column_by, column_keys, column_labels)
+        shown = [m for m in measures if not hidden_everywhere(scope, m.field)]
+
+        def cell(groups: list[Any]) -> Cell:
+            found = [g for g in groups if g is not None]
+            if measure is None:
+                records = sum(g.records for g in found)
+                return Cell(f"{records:,}" if records else "–", records)
+            amount = combine(found, measures, shown).amounts[0]
+            return Cell(self.amount_text(measure, amount) if amount.count or amount.hidden else "–",
+                        _json_value(amount.value), amount.hidden)
+
+        rows = tuple(CrossRow(_key_text(r), row_labels.get(r, str(r)),
+                              tuple(cell([by_cell.get((r, c))]) for c in columns_order),
+                              cell([by_cell.get((r, c)) for c in columns_order])) for r in rows_order)
+        totals = tuple(cell([by_cell.get((r, c)) for r in rows_order]) for c in columns_order)
+        grand = cell(list(by_cell.values()))
+        table = CrossTab(name, self.group_label(level, section.group_by), self.group_label(level, section.column_by),
+                         tuple(_key_text(c) for c in columns_order),
+                         tuple(column_labels.get(c, str(c)) for c in columns_order), rows, totals, grand)
+        notes = _left_out_notes(measures, result.total.amounts) if measures else ()
+        if measure is not None and not shown:
+            notes = (f"{measure.field.label} is hidden from you.",)
+        return dataclasses.replace(base, crosstab=table, notes=tuple(notes))
+
+    # -- approvals waiting -----------------------------------------------------------------
+    def approvals(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        """The approval steps waiting on the section's records, oldest first: what a
+        steering committee chases. Only records the reader may read (the scope)."""
+        limit = section.limit or 50
+        rows = self.session.execute(
+            select(Record.id, Record.number, Record.title, ApprovalTask.label, ApprovalTask.opened_at,
+                   ApprovalTask.due_at, ApprovalTask.escalated_at, TransitionRequest.transition_key,
+                   TransitionRequest.workflow_key, User.name)
+            .join(ApprovalTask, and_(ApprovalTask.record_id == Record.id, ApprovalTask.tenant_id == Record.tenant_id))
+            .join(TransitionRequest, TransitionRequest.id == ApprovalTask.request_id)
+            .outerjoin(User, User.id == TransitionRequest.requested_by_id)
+            .where(scope.where(), ApprovalTask.state == "pending")
+            .order_by(ApprovalTask.opened_at, ApprovalTask.id).limit(limit + 1)).all()
+        workflow = self.config.workflow_of(scope.level)
+        labels = {t.key: t.label for t in workflow.transitions} if workflow else {}
+        columns = (Column("number", "Number", False), Column("title", "Title", False),
+                   Column("transition", "Transition", False), Column("step", "Waiting for", False),
+                   Column("requester", "Requested by", False), Column("since", "Waiting since", False),
+                   Column("due", "Due", False))
+        today = self.now.date()
+        shown = []
+        for (record_id, number, title, step, opened, due, escalated, transition, _, requester) in rows[:limit]:
+            overdue = due is not None and due.date() < today
+            shown.append(Row(record_id, number, (
+                Cell(number), Cell(title), Cell(labels.get(transition, transition)), Cell(step),
+                Cell(requester or ""), Cell(f"{opened:%Y-%m-%d}" if opened else ""),
+                Cell((f"{due:%Y-%m-%d}" if due else "") + (" (escalated)" if escalated else ""))),
+                "red" if overdue else "", "Overdue" if overdue else ""))
+        if not shown:
+            return dataclasses.replace(base, notes=("No approval is waiting.",))
+        notes = (f"The {limit} longest waiting steps are shown; more are waiting.",) if len(rows) > limit else ()
+        table = Table(columns, (RowGroup(None, "", tuple(shown), len(shown)),), len(shown), len(shown))
+        return dataclasses.replace(base, table=table, notes=notes)
 
     def subtotal(self, columns: list[tables.Column], numeric: list[tables.Column],
                  amounts: Sequence[Amount]) -> tuple[Cell | None, ...]:

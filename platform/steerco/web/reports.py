@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from steerco.config.model import Report
 from steerco.engine.errors import NotFound
 from steerco.reports import jobs
-from steerco.reports.data import build_report, may_open, readable_reports, report_json
+from steerco.reports.data import NO_VALUE, build_report, drill, may_open, readable_reports, report_json
 from steerco.reports.render import Printer
 from steerco.store.models import Record, ReportJob
 from steerco.web.api import _unauthorized, bearer_user
@@ -107,6 +107,34 @@ def _record_url(record_id: int) -> str:
     return url_for("records.view", record_id=record_id)
 
 
+def _drill_url(report: Report, under: Record | None) -> Any:
+    """Links from a number of the page to the records behind it (none in the PDF)."""
+    def link(section: int, row: str | None | bool = False, column: str | None | bool = False) -> str:
+        args: dict[str, Any] = {"key": report.key, "section": section + 1, "under": under.id if under else None}
+        if row is not False:
+            args["row"] = NO_VALUE if row is None else row
+        if column is not False:
+            args["col"] = NO_VALUE if column is None else column
+        return url_for("reports.records", **args)
+    return link
+
+
+@bp.get("/reports/<key>/records")
+def records(key: str):  # type: ignore[no-untyped-def]
+    """The records behind a number of the report (``section``, 1-based; ``row``, ``col``:
+    the groups of a cross-tab cell or a table group), as the reader may read them."""
+    report = _report(key)
+    under = _under()
+    index = request.args.get("section", type=int)
+    try:
+        found = drill(db.session, g.tenant.id, g.config, g.access, report, (index or 0) - 1, under=under,
+                      row=request.args.get("row"), column=request.args.get("col"))
+    except LookupError:
+        raise NotFound("no such section or group") from None
+    return render_template("reports/records.html", layout=report, drill=found, under=under,
+                           record_url=_record_url)
+
+
 def _pdf_response(data: bytes, filename: str):  # type: ignore[no-untyped-def]
     response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=filename)
     response.headers["Cache-Control"] = "private, no-store"
@@ -126,7 +154,8 @@ def view(key: str):  # type: ignore[no-untyped-def]
     report = _report(key)
     under = _under()
     data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=under)
-    context: dict[str, Any] = {"report": data, "record_url": _record_url, "layout": report, "under": under}
+    context: dict[str, Any] = {"report": data, "record_url": _record_url, "layout": report, "under": under,
+                               "drill_url": _drill_url(report, under)}
     if request.htmx:
         return render_template("reports/_report_view.html", **context)
     return render_template("reports/view.html", scopes=_scope_choices(report), **context)
