@@ -204,3 +204,31 @@ def test_a_section_that_cannot_work_is_refused_where_it_is(section, says) -> Non
     with pytest.raises(ConfigInvalid) as refused:
         compile_config(docs)
     assert says in str(refused.value)
+
+
+def test_a_leaders_home_shows_their_default_report_and_others_see_none(client, session, world, login) -> None:  # type: ignore[no-untyped-def]
+    tenant, _, _, people = world
+    config, access = _access(session, tenant, people["admin"])
+    from steerco.reports.data import home_report
+
+    assert home_report(config, access) is None  # no report names a home yet
+    docs = documents()
+    docs["reports"]["reports"][-1]["home_for"] = ["admin"]
+    tenants.store_config(session, docs)
+    session.commit()
+    config, access = _access(session, tenant, people["admin"])
+    assert home_report(config, access).key == "extra"
+    login(people["admin"].email)
+    home = client.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    assert 'id="home-report"' in home and "Potential by category and stage" in home
+    assert "Coloured" not in home  # tables stay in the full report
+    _, blind_access = _access(session, tenant, people["blind"])
+    assert home_report(config, blind_access) is None
+
+
+def test_a_home_for_role_outside_the_audience_is_refused() -> None:
+    docs = documents()
+    docs["reports"]["reports"][-1]["home_for"] = ["owner"]
+    with pytest.raises(ConfigInvalid) as refused:
+        compile_config(docs)
+    assert "home_not_audience" in str(refused.value) or "not in the report's audience" in str(refused.value)

@@ -273,6 +273,7 @@ def _report(raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Report:
         raw["key"], raw["title"], tuple(raw["audience"]), raw["level"], _expr(raw.get("filter")),
         page.get("size", "A4"), page.get("orientation", "portrait"),
         tuple(_section(s, raw["level"], fields) for s in raw["sections"]), page.get("cover", False),
+        tuple(raw.get("home_for", ())),
     )
 
 

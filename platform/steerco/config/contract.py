@@ -175,6 +175,7 @@ EFFECTS: Mapping[str, str] = {
     "reports.json:/reports/*/key": "Report.key",
     "reports.json:/reports/*/title": "Report.title",
     "reports.json:/reports/*/audience": "Report.audience",
+    "reports.json:/reports/*/home_for": "Report.home_for",
     "reports.json:/reports/*/level": "Report.level",
     "reports.json:/reports/*/filter": "Report.filter",
     "reports.json:/reports/*/page": "Report.page_size",

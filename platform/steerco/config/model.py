@@ -370,6 +370,8 @@ class Report:
     orientation: str
     sections: tuple[ReportSection, ...]
     cover: bool = False
+    #: roles whose workspace home shows this report
+    home_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

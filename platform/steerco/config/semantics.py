@@ -397,8 +397,13 @@ class Checker:
     def check_reports(self) -> None:
         for index, report in _items(self.docs.get("reports"), "reports"):
             base: list[object] = ["reports", index]
-            for i, role in enumerate(_keys(report.get("audience"))):
+            audience = _keys(report.get("audience"))
+            for i, role in enumerate(audience):
                 self.reference("reports", [*base, "audience", i], role, self.roles, "role")
+            for i, role in enumerate(_keys(report.get("home_for"))):
+                if self.reference("reports", [*base, "home_for", i], role, self.roles, "role") and role not in audience:
+                    self.problem("reports", [*base, "home_for", i], f"role {role!r} cannot have this report on its "
+                                 "home page: it is not in the report's audience", "home_not_audience")
             if not self.reference("reports", [*base, "level"], report.get("level"), self.levels, "level"):
                 continue
             self.check_filter([*base, "filter"], report.get("filter"), report["level"])

@@ -179,6 +179,13 @@ def readable_reports(config: TenantConfig, access: Access) -> list[Report]:
     return [r for r in config.reports.values() if held & set(r.audience)]
 
 
+def home_report(config: TenantConfig, access: Access) -> Report | None:
+    """The report the reader's workspace home shows: the first whose ``home_for`` names a
+    role they hold (and that they may open)."""
+    held = {g.role for g in access.actor.grants}
+    return next((r for r in config.reports.values() if held & set(r.home_for) and held & set(r.audience)), None)
+
+
 def may_open(config: TenantConfig, access: Access, report: Report) -> bool:
     return bool({g.role for g in access.actor.grants} & set(report.audience))
 
@@ -191,13 +198,17 @@ def data_version(session: Session, tenant_id: int) -> int:
 
 def build_report(session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report, *,
                  under: Record | None = None, now: dt.datetime | None = None,
-                 aggregator: Aggregator = aggregate, progress: Progress | None = None) -> ReportData:
-    """Everything ``report`` shows to this reader, optionally only under the record ``under``."""
+                 aggregator: Aggregator = aggregate, progress: Progress | None = None,
+                 types: frozenset[str] | None = None) -> ReportData:
+    """Everything ``report`` shows to this reader, optionally only under the record ``under``
+    and only its sections of ``types`` (a summary: the home page leaves out long tables)."""
     now = now or utcnow()
     version = data_version(session, tenant_id)
     builder = _Builder(session, tenant_id, config, access, report, under, now, aggregator)
     sections = []
     for index, section in enumerate(report.sections):
+        if types is not None and section.type not in types:
+            continue
         if progress:
             progress(5 + int(40 * index / len(report.sections)), f"Collecting {section.title or section.type}")
         sections.append(builder.section(index, section))
