@@ -88,7 +88,7 @@ def full_documents() -> dict[str, Any]:
         "rules": [{"key": "late", "label": "Late", "level": "measure",
                    "condition": "not empty(due) and days_until(due) < 0", "owner_role": "owner",
                    "forum": "board", "due_days": 14, "required_evidence": ["evidence"],
-                   "escalation": [{"after_days": 7, "to": "board"}]}],
+                   "escalation": [{"after_days": 7, "to": "board"}], "close_when_clear": True}],
     }
     docs["reports"] = {"reports": [{
         "key": "steerco", "title": "Steerco", "audience": ["admin"], "level": "measure",

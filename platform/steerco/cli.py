@@ -423,8 +423,8 @@ def _record_numbers(ids: set[int]) -> dict[int, str]:
 @click.option("--now", type=click.DateTime(formats=NOW_FORMATS), default=None,
               help="The moment to act as if it were (UTC), e.g. 2026-12-01T09:00; default: now.")
 def tick(now) -> None:  # type: ignore[no-untyped-def]
-    """Escalate every open approval step past its due time and send the daily notification
-    digests, in every workspace (run from cron).
+    """Escalate every open approval step past its due time, raise and escalate exceptions,
+    and send the daily notification digests, in every workspace (run from cron).
 
     Safe on several hosts at once: runs take turns (a lock in the database), so each step
     is escalated once.
@@ -457,6 +457,9 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
                + (":" if escalated else "."))
     for line in lines:
         click.echo(line)
+    raised, stepped = jobs.review_exceptions(db.session, moment)
+    if raised or stepped:
+        click.echo(f"{raised} exception(s) raised, {stepped} exception escalation step(s) taken.")
     digests = jobs.send_digests(db.session, moment, mailing.send_notification_mail)
     if digests:
         click.echo(f"{digests} daily notification digest(s) sent to the outbox.")

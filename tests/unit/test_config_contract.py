@@ -257,7 +257,7 @@ def test_each_key_not_in_effect_that_a_tenant_uses_gives_one_warning_at_its_firs
     assert (risk.pointer, risk.code) == ("/workflows/0/stages/1/risk_weight", "not_in_effect")
     assert risk.message == "'risk_weight' is accepted, not in effect yet (and 1 more place(s))"
     assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("roles.json", "the value 'delete'"),
-                          ("workflows.json", "'risk_weight'"), ("exceptions.json", "'rules'")}
+                          ("workflows.json", "'risk_weight'")}
 
 
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])

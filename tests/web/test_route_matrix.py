@@ -87,6 +87,9 @@ REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports.re
 REPORT_JOBS = {"reports.job", "reports.download"}
 #: one's own notifications in a workspace and how they are mailed: membership; ids of
 #: someone else's notifications change nothing (tests/web/test_notifications.py)
+#: a record's exception closed by its owners or forum (tests/web/test_exception_rules.py); the
+#: list of exceptions: membership, rows filtered by read
+EXCEPTIONS = {"records.close_exception", "api.close_exception", "api.list_exceptions"}
 NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notifications.preferences",
                  "api.list_notifications", "api.read_notifications", "api.notification_preferences"}
 
@@ -94,7 +97,7 @@ NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notification
 def classified() -> set[str]:
     return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
             | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS
-            | NOTIFICATIONS)
+            | NOTIFICATIONS | EXCEPTIONS)
 
 
 def test_every_route_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]

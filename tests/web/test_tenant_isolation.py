@@ -21,7 +21,7 @@ from steerco.fields import Upload
 from steerco.reports.jobs import ReportJobs
 from steerco.store.blobs import DiskBlobStore
 from steerco.engine.workflow import Workflows
-from steerco.store.models import ApiToken, ApprovalTask, Attachment, Record, RoleAssignment, Tenant, User
+from steerco.store.models import ApiToken, ApprovalTask, Attachment, ExceptionCase, Record, RoleAssignment, Tenant, User
 
 #: path arguments that are no object id, with the value to use (an acme key)
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
@@ -55,8 +55,13 @@ def servicedesk_objects(session, upload_dir):  # type: ignore[no-untyped-def]
     # A report PDF the servicedesk admin asked for (queued, as the web page leaves it).
     report_job, _ = ReportJobs(session, desk.id, config, records.access, DiskBlobStore(upload_dir)).start(
         config.reports["service_review"])
+    case = ExceptionCase(tenant_id=desk.id, rule_key="any", record_id=improvement.id, state="open", holds=True,
+                         opened_at=dt.datetime(2026, 11, 1), due_at=dt.datetime(2026, 11, 8), escalations=0,
+                         resolution="")
+    session.add(case)
     session.commit()
     ids = {
+        "case_id": case.id,
         "record_id": improvement.id,
         "attachment_id": session.scalar(select(Attachment.id).where(Attachment.tenant_id == desk.id)),
         "user_id": analyst.id,

@@ -312,6 +312,7 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
                 r["key"], r["label"], r["level"], parse(r["condition"]), r["owner_role"], r.get("forum"),
                 r["due_days"], tuple(r.get("required_evidence", ())),
                 tuple((e["after_days"], e["to"]) for e in r.get("escalation", ())),
+                r.get("close_when_clear", False),
             )
             for r in exceptions["rules"]
         }),

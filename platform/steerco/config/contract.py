@@ -35,7 +35,6 @@ NOT_IN_EFFECT: frozenset[str] = frozenset({
     "roles.json:/roles/*/permissions/*/actions/*=delete",
     "workflows.json:/workflows/*/stages/*/risk_weight",
     "workflows.json:/workflows/*/stages/*/plan_frozen",
-    "exceptions.json:/rules",
 })
 
 #: The effect of a key that only identifies its item: it must be unique, and it names the
@@ -169,6 +168,19 @@ EFFECTS: Mapping[str, str] = {
     "exceptions.json:/forums/*/key": "Forum.key",
     "exceptions.json:/forums/*/label": "Forum.label",
     "exceptions.json:/forums/*/role": "Forum.role",
+    "exceptions.json:/rules": "TenantConfig.exception_rules",
+    "exceptions.json:/rules/*/key": "ExceptionRule.key",
+    "exceptions.json:/rules/*/label": "ExceptionRule.label",
+    "exceptions.json:/rules/*/level": "ExceptionRule.level",
+    "exceptions.json:/rules/*/condition": "ExceptionRule.condition",
+    "exceptions.json:/rules/*/owner_role": "ExceptionRule.owner_role",
+    "exceptions.json:/rules/*/forum": "ExceptionRule.forum",
+    "exceptions.json:/rules/*/due_days": "ExceptionRule.due_days",
+    "exceptions.json:/rules/*/required_evidence": "ExceptionRule.required_evidence",
+    "exceptions.json:/rules/*/escalation": "ExceptionRule.escalation",
+    "exceptions.json:/rules/*/escalation/*/after_days": "ExceptionRule.escalation",
+    "exceptions.json:/rules/*/escalation/*/to": "ExceptionRule.escalation",
+    "exceptions.json:/rules/*/close_when_clear": "ExceptionRule.close_when_clear",
     # Reports: listed for their audience, gathered by steerco.reports.data (SQL through
     # steerco.reports.scope), shown as a dashboard and printed by steerco.reports.render.
     "reports.json:/reports": "TenantConfig.reports",

@@ -300,6 +300,8 @@ class ExceptionRule:
     due_days: int
     required_evidence: tuple[str, ...]
     escalation: tuple[tuple[int, str], ...]
+    #: the case closes by itself when the condition stops holding (else only with its evidence)
+    close_when_clear: bool = False
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]

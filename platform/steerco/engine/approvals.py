@@ -225,6 +225,7 @@ class Approvals:
             "summary": f"{labels.get(before, before)} → {labels.get(target, target)} ({why})",
             "changes": {"stage": [before, target]},
         })
+        ctx.records.review_exceptions(record)
 
     # -- deciding ---------------------------------------------------------------------------
     def capacity(self, task: ApprovalTask, record: Record) -> Capacity:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from steerco.engine import notifications
 from steerco.engine.workflow import escalate_overdue
-from steerco.store import locks
+from steerco.store import locks, scoping
 from steerco.store.models import ApprovalTask, Tenant
 
 TICK_LOCK = "steerco.tick"
@@ -45,3 +45,22 @@ def send_digests(session: Session, now: dt.datetime, send: Callable[[notificatio
         sent = notifications.send_digests(session, now, send)
         session.commit()
     return sent
+
+
+def review_exceptions(session: Session, now: dt.datetime) -> tuple[int, int]:
+    """Look at every record under an exception rule, in every workspace (conditions that
+    turn true with time alone), and escalate overdue exceptions; commit. Under the tick's
+    lock, so several hosts raise each exception once. Returns (raised, escalated)."""
+    from steerco.engine import exceptions, tenants  # tenants reads configurations through the store
+
+    raised = escalated = 0
+    with locks.exclusive(session, TICK_LOCK):
+        for tenant in list(session.scalars(select(Tenant).order_by(Tenant.id))):
+            config = tenants.active_config(session, tenant)
+            if not config.exception_rules:
+                continue
+            with scoping.within_tenant(session, tenant.id):
+                opened, steps = exceptions.sweep(session, tenant.id, config, now)
+            raised, escalated = raised + opened, escalated + steps
+        session.commit()
+    return raised, escalated

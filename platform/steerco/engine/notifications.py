@@ -45,6 +45,7 @@ KINDS: dict[str, str] = {
     "transition.rejected": "Your request was rejected",
     "approval.escalated": "An approval step is overdue",
     "exception.raised": "An exception needs you",
+    "exception.escalated": "An exception was escalated to you",
 }
 
 #: session.info key: mails to hand to the outbox once the session's transaction commits

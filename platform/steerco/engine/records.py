@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
-from steerco.engine import audit
+from steerco.engine import audit, exceptions
 from steerco.engine import fieldviews
 from steerco.engine.access import Access, Actor, Grant
 from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
@@ -257,13 +257,7 @@ class Records:
     def values_of(self, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
         """:meth:`stored_values` of many records of one level, in at most three queries,
         so a page of an API list costs the same whatever its length."""
-        found = {r.id: dict(r.values or {}) for r in records}
-        if not found:
-            return found
-        # One query per kind of storage outside the JSON (time-phased amounts, files).
-        for loader in dict.fromkeys(f.kind.loader for f in level.fields if f.kind.loader):
-            loader(self.session, self.tenant_id, found)  # type: ignore[misc]
-        return found
+        return load_values(self.session, self.tenant_id, records, level)
 
     # -- the field pipeline ----------------------------------------------------------------
     def views(self, level: Level, records: list[Record],
@@ -595,7 +589,15 @@ class Records:
                      kind="record.created", record_id=record.id,
                      data={"level": level.key, "number": record.number, "title": record.title, "changes": diff},
                      now=now)
+        self.review_exceptions(record)
         return record
+
+    def review_exceptions(self, record: Record) -> None:
+        """The exception rules look at the record after each change (engine/exceptions.py)."""
+        if exceptions.rules_for(self.config, record.level_key):
+            exceptions.review(self.session, self.tenant_id, self.config, record,
+                              self.stored_values(record, self.config.levels[record.level_key]),
+                              self.access.actor.user_id, self.now or utcnow())
 
     def update(self, record: Record, submission: Submission, expected_version: int | None) -> Record:
         """Validate and apply a submission to ``record``, refusing a stale form with 409."""
@@ -641,6 +643,7 @@ class Records:
         audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
                      kind="record.updated", record_id=record.id, data={"changes": diff},
                      now=self.now)
+        self.review_exceptions(record)
         return record
 
     def _resubmission(self, level: Level, submission: Submission) -> dict[str, Any]:
@@ -673,3 +676,14 @@ class Records:
             if fld.key in changes:
                 diff.update(fld.kind.write_related(context, record, fld, changes[fld.key]))
         return diff
+
+
+def load_values(session: Session, tenant_id: int, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
+    """Everything records of one level hold for their fields (JSON values, time-phased
+    amounts, files), whoever reads them: one query per kind of storage outside the JSON."""
+    found = {r.id: dict(r.values or {}) for r in records}
+    if not found:
+        return found
+    for loader in dict.fromkeys(f.kind.loader for f in level.fields if f.kind.loader):
+        loader(session, tenant_id, found)  # type: ignore[misc]
+    return found

@@ -541,3 +541,32 @@ class Notification(TenantOwned, Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: mailed (handed to the outbox), digest (waits for the daily mail), or none (mail off)
     mail_state: Mapped[str] = mapped_column(String(10))
+
+
+class ExceptionCase(TenantOwned, Base):
+    """An exception raised on a record by a rule of exceptions.json: open until its owner
+    closes it with the evidence the rule asks for (or, for a rule that says so, until its
+    condition stops holding). One open case per rule and record."""
+
+    __tablename__ = "exception_case"
+    __table_args__ = (
+        Index("ix_exception_case_state", "tenant_id", "state", "rule_key"),
+        Index("uq_exception_case_open", "record_id", "rule_key", unique=True,
+              sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_key: Mapped[str] = mapped_column(String(63))
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    #: open or closed
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    #: whether the rule's condition held at the last look (an open case may outlive it)
+    holds: Mapped[bool] = mapped_column(Boolean, default=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: how many of the rule's escalation steps have been taken, and the last one's target
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_to: Mapped[str | None] = mapped_column(String(63))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolution: Mapped[str] = mapped_column(Text, default="")

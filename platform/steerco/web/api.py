@@ -28,13 +28,13 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 from sqlalchemy import select
 
 from steerco.config.model import Level
-from steerco.engine import notifications, tokens
+from steerco.engine import exceptions, notifications, tokens
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.engine.fieldviews import RecordView
 from steerco.engine.records import InvalidQuery, Records, Submission
 from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
-from steerco.store.models import ApprovalTask, ApprovalVote, Notification, Record, TransitionRequest, User, utcnow
+from steerco.store.models import ApprovalTask, ApprovalVote, ExceptionCase, Notification, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import csrf, db
 from steerco.web.params import id_arg, is_id
 from steerco.web.tenancy import records_service, tenant_blueprint
@@ -570,3 +570,46 @@ def notification_preferences():  # type: ignore[no-untyped-def]
         notifications.set_mail_preference(db.session, user, body.get("notify_by_mail"))
         db.session.commit()
     return jsonify(notify_by_mail=user.notify_by_mail, choices=list(notifications.MAIL_CHOICES))
+
+
+# -- exceptions ----------------------------------------------------------------------------
+def _exception_json(case: ExceptionCase, record: Record) -> dict[str, Any]:
+    rule = g.config.exception_rules.get(case.rule_key)
+    return {"id": case.id, "rule": case.rule_key, "label": rule.label if rule else case.rule_key,
+            "forum": rule.forum if rule else None, "state": case.state, "condition_holds": case.holds,
+            "opened_at": _timestamp(case.opened_at), "due_at": _timestamp(case.due_at),
+            "escalated_to": case.escalated_to, "closed_at": _timestamp(case.closed_at),
+            "resolution": case.resolution or None, "record": record_ref(record)}
+
+
+@bp.get("/exceptions")
+def list_exceptions():  # type: ignore[no-untyped-def]
+    """Exceptions on records the caller may read, oldest first: ``rule``, ``state`` (open,
+    closed), ``forum``; ``after`` (an id, from ``next_after``) for the next page of ``limit``."""
+    state = request.args.get("state")
+    if state not in (None, "", "open", "closed"):
+        raise InvalidQuery("state must be open or closed")
+    limit = max(1, min(_int_arg("limit", 100) or 1, 500))
+    found = exceptions.listing(db.session, g.tenant.id, g.config, g.access.read_filter(), rule=request.args.get("rule") or None,
+                               state=state or None, forum=request.args.get("forum") or None,
+                               after=_id_arg("after"), limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return jsonify(items=[_exception_json(c, r) for c, r in found], next_after=found[-1][0].id if more else None)
+
+
+@bp.post("/exceptions/<int:case_id>/close")
+def close_exception(case_id: int):  # type: ignore[no-untyped-def]
+    """Close an exception ``{"resolution"}`` (its owners or forum, with its evidence in place)."""
+    case = db.session.scalar(select(ExceptionCase).where(ExceptionCase.tenant_id == g.tenant.id,
+                                                         ExceptionCase.id == case_id))
+    if case is None:
+        raise NotFound("no such exception")
+    records = records_service()
+    record = records.get(case.record_id)
+    body = _body(frozenset({"resolution"}))
+    values = records.stored_values(record, g.config.levels[record.level_key])
+    closed = exceptions.close(db.session, g.tenant.id, g.config, case_id, record, values, g.actor.user_id,
+                              _text(body, "resolution"), utcnow())
+    db.session.commit()
+    return jsonify(_exception_json(closed, record))

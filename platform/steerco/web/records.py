@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from steerco.config.model import Level
-from steerco.engine import fieldviews, history, tables
+from steerco.engine import exceptions, fieldviews, history, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState
 from steerco.engine.records import Records, Submission
@@ -109,7 +109,32 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
     panels = workflow_views.record_panels(record, values)
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
-                           **page, **panels)
+                           exception_cases=_exception_cases(record, values), **page, **panels)
+
+
+def _exception_cases(record: Record, values: Mapping[str, Any]) -> list[exceptions.CaseView]:
+    """The record's exceptions (none to look for when no rule watches its level)."""
+    if not exceptions.rules_for(g.config, record.level_key):
+        return []
+    return exceptions.of_record(db.session, g.tenant.id, g.config, record, values, g.actor.user_id, utcnow())
+
+
+@bp.post("/r/<int:record_id>/exceptions/<int:case_id>/close")
+def close_exception(record_id: int, case_id: int):  # type: ignore[no-untyped-def]
+    """Close an exception with its resolution (its owners or forum, evidence in place)."""
+    records = records_service()
+    record = records.get(record_id)
+    values = records.stored_values(record, _level(record.level_key))
+    try:
+        exceptions.close(db.session, g.tenant.id, g.config, case_id, record, values, g.actor.user_id,
+                         request.form.get("resolution", ""), utcnow())
+    except ValidationFailed as refused:
+        db.session.rollback()
+        flash(" ".join(refused.errors.values()))
+        return redirect(url_for("records.view", record_id=record_id, _anchor="exceptions"), code=303)
+    db.session.commit()
+    flash("Exception closed.")
+    return redirect(url_for("records.view", record_id=record_id, _anchor="exceptions"), code=303)
 
 
 def record_values_context(records: Records, record: Record,

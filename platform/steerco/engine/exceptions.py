@@ -1,0 +1,312 @@
+"""Exception rules: a record that meets a rule's condition raises an exception, which its
+owners resolve with evidence, within the rule's days, or see it escalated.
+
+The rules come from ``exceptions.json`` (compiled into ``TenantConfig.exception_rules``).
+:func:`review` looks at one record after every save and every stage change, in the
+saving transaction; ``steerco tick`` looks at every record with rules once a run, for
+conditions that turn true with time alone (``days_until(due) < 0``), and escalates what is
+overdue. A case:
+
+- opens once per rule and record (a partial unique index keeps it so under concurrency),
+  with its due date, notifying its owners;
+- follows its condition: when it stops holding, the case says so, and closes by itself
+  only when the rule has ``close_when_clear``; when it holds again, it says that too;
+- closes by its owner (a holder of the rule's ``owner_role`` responsible for the record,
+  or a member of the rule's forum) once every ``required_evidence`` field of the record is
+  filled, with a resolution text;
+- escalates step by step (``escalation``: after so many days since it opened, to a role or
+  a forum), notifying those it reaches.
+
+Every step is an audit event on the record (``exception.raised``, ``exception.updated``,
+``exception.closed``, ``exception.escalated``).
+
+Who owns a case is one rule (:func:`responsible`): the role's holders whose grant covers
+the record (tenant-wide, or at the record or above it), and for a role whose permissions on
+the level are only "own"-scoped, the record's owner among them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from steerco.config.model import ExceptionRule, Level, TenantConfig
+from steerco.engine import audit, notifications
+from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
+from steerco.engine.forms import compute, expression_scope
+from steerco.store import scoping
+from steerco.store.models import ExceptionCase, Membership, Record, RoleAssignment, User
+
+RESOLUTION_MAX = 5000
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """An exception as a record page, an inbox or the API shows it."""
+
+    case: ExceptionCase
+    rule: ExceptionRule | None
+    label: str
+    forum: str | None
+    overdue: bool
+    may_close: bool
+    #: labels of the evidence fields still empty (closing needs them)
+    missing_evidence: tuple[str, ...]
+
+
+def rules_for(config: TenantConfig, level_key: str) -> list[ExceptionRule]:
+    return [r for r in config.exception_rules.values() if r.level == level_key]
+
+
+def holds(rule: ExceptionRule, level: Level, record: Record, values: Mapping[str, Any], today: dt.date) -> bool:
+    """Whether the rule's condition holds on the record's stored and computed values (a
+    condition that cannot be evaluated, e.g. on an empty value, does not hold)."""
+    computed = compute(level, dict(values), record.stage_key, record.title, today)
+    return rule.condition.holds(expression_scope({**values, **computed}, record.stage_key, record.title),
+                                today=today)
+
+
+def review(session: Session, tenant_id: int, config: TenantConfig, record: Record, values: Mapping[str, Any],
+           actor_id: int | None, now: dt.datetime) -> list[ExceptionCase]:
+    """Open, update or clear the record's exceptions after a change (in the caller's
+    transaction); the cases opened."""
+    rules = rules_for(config, record.level_key)
+    if not rules:
+        return []
+    level = config.levels[record.level_key]
+    open_cases = {c.rule_key: c for c in session.scalars(select(ExceptionCase).where(
+        ExceptionCase.tenant_id == tenant_id, ExceptionCase.record_id == record.id, ExceptionCase.state == "open"))}
+    opened = []
+    for rule in rules:
+        now_holds = holds(rule, level, record, values, now.date())
+        case = open_cases.get(rule.key)
+        if case is None and now_holds:
+            opened.append(_open(session, tenant_id, config, rule, record, actor_id, now))
+        elif case is not None and now_holds != case.holds:
+            _follow(session, tenant_id, rule, case, record, now_holds, actor_id, now)
+    return opened
+
+
+def _open(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record,
+          actor_id: int | None, now: dt.datetime) -> ExceptionCase:
+    case = ExceptionCase(tenant_id=tenant_id, rule_key=rule.key, record_id=record.id, state="open", holds=True,
+                         opened_at=now, due_at=now + dt.timedelta(days=rule.due_days), escalations=0)
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:  # a concurrent save opened it first: one case per rule and record
+        return session.scalars(select(ExceptionCase).where(
+            ExceptionCase.record_id == record.id, ExceptionCase.rule_key == rule.key,
+            ExceptionCase.state == "open").execution_options(**scoping.for_tenant(tenant_id))).one()
+    audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.raised", record_id=record.id,
+                 now=now, data={"exception": case.id, "rule": rule.key, "due": f"{case.due_at:%Y-%m-%d}",
+                                "summary": f"Exception raised: {rule.label} (due {case.due_at:%Y-%m-%d})"})
+    owners = responsible(session, tenant_id, config, [rule.owner_role], record)
+    notifications.notify(session, tenant_id, owners, "exception.raised", record.id,
+                         f"{record.number} {record.title}: {rule.label} — resolve by {case.due_at:%Y-%m-%d}", now)
+    return case
+
+
+def _follow(session: Session, tenant_id: int, rule: ExceptionRule, case: ExceptionCase, record: Record,
+            now_holds: bool, actor_id: int | None, now: dt.datetime) -> None:
+    """The condition changed under an open case: say so, and close it where the rule allows."""
+    case.holds = now_holds
+    if not now_holds and rule.close_when_clear:
+        case.state, case.closed_at, case.resolution = "closed", now, "The condition no longer holds."
+        audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.closed", record_id=record.id,
+                     now=now, data={"exception": case.id, "rule": rule.key,
+                                    "summary": f"Exception closed: {rule.label} no longer holds"})
+        return
+    summary = (f"{rule.label}: holds again" if now_holds else
+               f"{rule.label}: no longer holds; close it" + (" with its evidence" if rule.required_evidence else ""))
+    audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.updated", record_id=record.id,
+                 now=now, data={"exception": case.id, "rule": rule.key, "holds": now_holds, "summary": summary})
+
+
+# -- owners ------------------------------------------------------------------------------------
+def responsible(session: Session, tenant_id: int, config: TenantConfig, roles: Iterable[str | None],
+                record: Record) -> set[int]:
+    """Active members holding one of ``roles`` whose grant covers ``record`` (see the
+    module docstring); one query."""
+    wanted = sorted({r for r in roles if r and r in config.roles})
+    if not wanted:
+        return set()
+    node = aliased(Record)
+    rows = session.execute(
+        select(RoleAssignment.user_id, RoleAssignment.role_key)
+        .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
+                               Membership.tenant_id == RoleAssignment.tenant_id))
+        .join(User, User.id == RoleAssignment.user_id)
+        .outerjoin(node, and_(node.id == RoleAssignment.node_id, node.tenant_id == RoleAssignment.tenant_id))
+        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.role_key.in_(wanted), Membership.is_active,
+               User.is_active, or_(RoleAssignment.node_id.is_(None),
+                                   and_(node.id.is_not(None), _startswith(record.path, node.path))))
+        .execution_options(**scoping.for_tenant(tenant_id))).all()
+    found = set()
+    for user_id, role_key in rows:
+        if _only_own(config, role_key, record.level_key) and user_id != record.owner_id:
+            continue
+        found.add(user_id)
+    return found
+
+
+def _startswith(path: str, prefix: Any) -> Any:
+    """SQL: the literal ``path`` starts with the column ``prefix``."""
+    from sqlalchemy import func, literal
+
+    return func.substr(literal(path), 1, func.length(prefix)) == prefix
+
+
+def _only_own(config: TenantConfig, role_key: str, level_key: str) -> bool:
+    role = config.roles[role_key]
+    scopes = {p.scope for p in role.permissions if "*" in p.levels or level_key in p.levels}
+    return bool(scopes) and scopes == {"own"}
+
+
+def closers(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record) -> set[int]:
+    """Who may close a case of ``rule`` on ``record``: its owners and its forum's members."""
+    forum = config.forums.get(rule.forum) if rule.forum else None
+    return responsible(session, tenant_id, config, [rule.owner_role, forum.role if forum else None], record)
+
+
+# -- reading and closing -------------------------------------------------------------------------
+def missing_evidence(rule: ExceptionRule, level: Level, values: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(fld.label for key in rule.required_evidence
+                 if (fld := level.field(key)) is not None and not fld.kind.is_filled(values.get(key)))
+
+
+def of_record(session: Session, tenant_id: int, config: TenantConfig, record: Record, values: Mapping[str, Any],
+              actor_id: int, now: dt.datetime, recent: int = 5) -> list[CaseView]:
+    """The record's open exceptions and its latest closed ones, for the record page."""
+    cases = list(session.scalars(select(ExceptionCase).where(
+        ExceptionCase.tenant_id == tenant_id, ExceptionCase.record_id == record.id)
+        .order_by(ExceptionCase.state.desc(), ExceptionCase.id.desc()).limit(50)))
+    if not cases:
+        return []
+    level = config.levels[record.level_key]
+    shown = [c for c in cases if c.state == "open"] + [c for c in cases if c.state != "open"][:recent]
+    views = []
+    for case in shown:
+        rule = config.exception_rules.get(case.rule_key)
+        may_close = case.state == "open" and rule is not None and \
+            actor_id in closers(session, tenant_id, config, rule, record)
+        views.append(_view(config, case, rule, now, may_close,
+                           missing_evidence(rule, level, values) if rule and case.state == "open" else ()))
+    return views
+
+
+def _view(config: TenantConfig, case: ExceptionCase, rule: ExceptionRule | None, now: dt.datetime,
+          may_close: bool = False, missing: tuple[str, ...] = ()) -> CaseView:
+    forum = config.forums.get(rule.forum) if rule and rule.forum else None
+    return CaseView(case, rule, rule.label if rule else case.rule_key, forum.label if forum else None,
+                    case.state == "open" and case.due_at < now, may_close, missing)
+
+
+def close(session: Session, tenant_id: int, config: TenantConfig, case_id: int, record: Record,
+          values: Mapping[str, Any], actor_id: int, resolution: str, now: dt.datetime) -> ExceptionCase:
+    """Close an open case: by its owners or forum, with every evidence field filled and a
+    resolution; refused otherwise with the reason."""
+    case = session.scalar(select(ExceptionCase).where(ExceptionCase.tenant_id == tenant_id,
+                                                      ExceptionCase.id == case_id,
+                                                      ExceptionCase.record_id == record.id))
+    if case is None:
+        raise NotFound("no such exception")
+    rule = config.exception_rules.get(case.rule_key)
+    if case.state != "open":
+        raise ValidationFailed({"resolution": "This exception is closed already."}, {"resolution": resolution})
+    if rule is None or actor_id not in closers(session, tenant_id, config, rule, record):
+        raise Forbidden("only the exception's owners or its forum close it")
+    resolution = (resolution or "").strip()
+    errors = {}
+    missing = missing_evidence(rule, config.levels[record.level_key], values)
+    if missing:
+        errors["evidence"] = "Add the evidence first: " + ", ".join(missing) + "."
+    if not resolution:
+        errors["resolution"] = "Say how it was resolved."
+    elif len(resolution) > RESOLUTION_MAX:
+        errors["resolution"] = f"At most {RESOLUTION_MAX:,} characters."
+    if errors:
+        raise ValidationFailed(errors, {"resolution": resolution})
+    case.state, case.closed_at, case.closed_by_id, case.resolution = "closed", now, actor_id, resolution
+    audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.closed", record_id=record.id,
+                 now=now, data={"exception": case.id, "rule": rule.key,
+                                "summary": f"Exception closed: {rule.label}: {resolution}"})
+    return case
+
+
+def listing(session: Session, tenant_id: int, config: TenantConfig, read_filter: Any, *, rule: str | None = None,
+            state: str | None = None, forum: str | None = None, after: int | None = None,
+            limit: int = 100) -> list[tuple[ExceptionCase, Record]]:
+    """Cases on records the reader may read (``read_filter``: SQL on Record), oldest first,
+    by rule, state and forum; ``after`` (an id) continues a page."""
+    query = (select(ExceptionCase, Record).join(Record, and_(Record.id == ExceptionCase.record_id,
+                                                             Record.tenant_id == ExceptionCase.tenant_id))
+             .where(ExceptionCase.tenant_id == tenant_id, Record.deleted_at.is_(None), read_filter))
+    if rule:
+        query = query.where(ExceptionCase.rule_key == rule)
+    if state:
+        query = query.where(ExceptionCase.state == state)
+    if forum:
+        query = query.where(ExceptionCase.rule_key.in_([r.key for r in config.exception_rules.values()
+                                                        if r.forum == forum]))
+    if after:
+        query = query.where(ExceptionCase.id > after)
+    return [(c, r) for c, r in session.execute(query.order_by(ExceptionCase.id).limit(limit))]
+
+
+# -- the scheduled run ----------------------------------------------------------------------------
+def sweep(session: Session, tenant_id: int, config: TenantConfig, now: dt.datetime) -> tuple[int, int]:
+    """Review every record of the levels with rules (conditions that turned true with time)
+    and escalate overdue cases, in one tenant; (cases opened, steps escalated)."""
+    from steerco.engine.records import load_values  # records imports the workflow, which imports this
+
+    opened = 0
+    for level_key in sorted({r.level for r in config.exception_rules.values()}):
+        level = config.levels.get(level_key)
+        if level is None:
+            continue
+        last = 0
+        while True:  # in batches, so a large tenant is not held in memory at once
+            batch = list(session.scalars(select(Record).where(
+                Record.tenant_id == tenant_id, Record.level_key == level_key, Record.deleted_at.is_(None),
+                Record.id > last).order_by(Record.id).limit(500).execution_options(**scoping.for_tenant(tenant_id))))
+            if not batch:
+                break
+            values = load_values(session, tenant_id, batch, level)
+            for record in batch:
+                opened += len(review(session, tenant_id, config, record, values[record.id], None, now))
+            last = batch[-1].id
+    return opened, escalate(session, tenant_id, config, now)
+
+
+def escalate(session: Session, tenant_id: int, config: TenantConfig, now: dt.datetime) -> int:
+    """Take each open case's next escalation step that is due; the number of steps taken."""
+    taken = 0
+    cases = session.execute(select(ExceptionCase, Record).join(Record, Record.id == ExceptionCase.record_id)
+                            .where(ExceptionCase.tenant_id == tenant_id, ExceptionCase.state == "open")
+                            .order_by(ExceptionCase.id).execution_options(**scoping.for_tenant(tenant_id))).all()
+    for case, record in cases:
+        rule = config.exception_rules.get(case.rule_key)
+        steps = sorted(rule.escalation) if rule else []
+        while case.escalations < len(steps) and case.opened_at + dt.timedelta(days=steps[case.escalations][0]) <= now:
+            after, target = steps[case.escalations]
+            case.escalations += 1
+            case.escalated_to = target
+            forum = config.forums.get(target)
+            label = forum.label if forum else config.roles[target].label if target in config.roles else target
+            audit.append(session, tenant_id=tenant_id, user_id=None, kind="exception.escalated", record_id=record.id,
+                         now=now, data={"exception": case.id, "rule": case.rule_key, "to": target,
+                                        "summary": f"{rule.label}: open for {after} days, escalated to {label}"})
+            people = responsible(session, tenant_id, config, [forum.role if forum else target], record)
+            notifications.notify(session, tenant_id, people, "exception.escalated", record.id,
+                                 f"{record.number} {record.title}: {rule.label} is open since "
+                                 f"{case.opened_at:%Y-%m-%d} and was escalated to {label}", now)
+            taken += 1
+    session.flush()
+    return taken
