@@ -31,6 +31,7 @@ SECTIONS = [
      "row_colors": [{"when": "potential >= 500", "color": "red", "label": "Big"},
                     {"when": "potential < 500", "color": "green"}]},
     {"type": "approvals", "title": "Waiting"},
+    {"type": "exceptions", "title": "Open exceptions"},
 ]
 
 
@@ -41,6 +42,9 @@ def documents() -> dict[str, Any]:
                                        "sections": copy.deepcopy(SECTIONS)})
     decide = docs["workflows"]["workflows"][0]["transitions"][0]
     decide["approvals"] = [{"key": "board", "label": "Board decision", "role": "admin"}]
+    docs["exceptions"] = {"forums": [{"key": "board", "label": "Board", "role": "admin"}],
+                          "rules": [{"key": "big", "label": "Big measure", "level": "measure", "forum": "board",
+                                     "condition": "potential >= 500", "owner_role": "admin", "due_days": 3}]}
     return docs
 
 
@@ -232,3 +236,14 @@ def test_a_home_for_role_outside_the_audience_is_refused() -> None:
     with pytest.raises(ConfigInvalid) as refused:
         compile_config(docs)
     assert "home_not_audience" in str(refused.value) or "not in the report's audience" in str(refused.value)
+
+
+def test_the_exceptions_section_lists_open_exceptions_of_records_the_reader_may_read(session, world) -> None:  # type: ignore[no-untyped-def]
+    tenant, _, made, people = world
+    open_big = {made[t].number for _, t, stage, v in open_measures() if float(v.get("potential", 0)) >= 500}
+    rows = [r for g in _sections(session, tenant, people["admin"])["Open exceptions"].table.groups for r in g.rows]
+    assert {r.number for r in rows} == open_big and all(r.cells[2].text == "Big measure" for r in rows)
+    assert {r.cells[3].text for r in rows} == {"Board"}
+    lead_b = [r for g in _sections(session, tenant, people["lead_b"])["Open exceptions"].table.groups for r in g.rows]
+    assert {r.number for r in lead_b} == {made[t].number for p, t, s, v in open_measures()
+                                         if p == "B" and float(v.get("potential", 0)) >= 500}

@@ -64,7 +64,7 @@ def test_a_leader_reads_the_pack_and_downloads_its_pdf_through_a_job(client, ses
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="report"' in html
     assert "5.610.000" in html and 'role="img"' in html and "<table" in html
-    assert html.count('class="report-section') == 10 and 'name="under"' in html
+    assert html.count('class="report-section') == 11 and 'name="under"' in html
 
     program = session.scalar(select(Record).where(Record.tenant_id == demo.id, Record.title == "Procurement 2027"))
     partial = client.get(f"{PACK}?under={program.id}", headers=HTMX).get_data(as_text=True)

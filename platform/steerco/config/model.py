@@ -305,7 +305,7 @@ class ExceptionRule:
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]
-SectionType = Literal["kpi_tiles", "table", "chart", "crosstab", "approvals", "text"]
+SectionType = Literal["kpi_tiles", "table", "chart", "crosstab", "approvals", "exceptions", "text"]
 ChartKind = Literal["stage_funnel", "bar", "line", "waterfall"]
 
 

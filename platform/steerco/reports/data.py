@@ -31,7 +31,7 @@ from steerco.reports import charts
 from steerco.reports.aggregate import HIDDEN, SYSTEM_GROUPS, Aggregation, Aggregator, Amount, Measure, \
     aggregate, combine, hidden_everywhere, in_group, period_totals, visible
 from steerco.reports.scope import Scope, section_scope, sql_condition, value_column
-from steerco.store.models import ApprovalTask, AuditEvent, Record, TransitionRequest, User, utcnow
+from steerco.store.models import ApprovalTask, AuditEvent, ExceptionCase, Record, TransitionRequest, User, utcnow
 
 #: rows a table shows at most (its totals still count every record in scope)
 MAX_ROWS = 5000
@@ -317,7 +317,7 @@ class _Builder:
             return dataclasses.replace(base, notes=(f"This section selects records by {names}, which you may "
                                                     "not see, so it shows nothing.",))
         build = {"kpi_tiles": self.tiles, "table": self.table, "chart": self.chart, "crosstab": self.crosstab,
-                 "approvals": self.approvals}[section.type]
+                 "approvals": self.approvals, "exceptions": self.exceptions}[section.type]
         return build(base, section, scope)
 
     # -- tiles ---------------------------------------------------------------------------
@@ -510,6 +510,44 @@ class _Builder:
         notes = (f"The {limit} longest waiting steps are shown; more are waiting.",) if len(rows) > limit else ()
         table = Table(columns, (RowGroup(None, "", tuple(shown), len(shown)),), len(shown), len(shown))
         return dataclasses.replace(base, table=table, notes=notes)
+
+    # -- exceptions open ---------------------------------------------------------------------
+    def exceptions(self, base: Section, section: ReportSection, scope: Scope) -> Section:
+        """The open exceptions on the section's records, overdue first, then oldest: what a
+        forum reviews. Only records the reader may read (the scope)."""
+        limit = section.limit or 50
+        rows = self.session.execute(
+            select(Record.id, Record.number, Record.title, ExceptionCase.rule_key, ExceptionCase.opened_at,
+                   ExceptionCase.due_at, ExceptionCase.escalated_to, ExceptionCase.holds)
+            .join(ExceptionCase, and_(ExceptionCase.record_id == Record.id, ExceptionCase.tenant_id == Record.tenant_id))
+            .where(scope.where(), ExceptionCase.state == "open")
+            .order_by(ExceptionCase.due_at, ExceptionCase.id).limit(limit + 1)).all()
+        if not rows:
+            return dataclasses.replace(base, notes=("No exception is open.",))
+        columns = (Column("number", "Number", False), Column("title", "Title", False),
+                   Column("rule", "Exception", False), Column("forum", "Forum", False),
+                   Column("opened", "Raised", False), Column("due", "Due", False),
+                   Column("escalated", "Escalated to", False))
+        shown = []
+        for record_id, number, title, rule_key, opened, due, escalated_to, holds in rows[:limit]:
+            rule = self.config.exception_rules.get(rule_key)
+            forum = self.config.forums.get(rule.forum) if rule and rule.forum else None
+            target = self.config.forums.get(escalated_to) if escalated_to else None
+            overdue = due < self.now
+            shown.append(Row(record_id, number, (
+                Cell(number), Cell(title), Cell((rule.label if rule else rule_key) + ("" if holds else " (cleared)")),
+                Cell(forum.label if forum else ""), Cell(f"{opened:%Y-%m-%d}"), Cell(f"{due:%Y-%m-%d}"),
+                Cell(target.label if target else self._role_label(escalated_to))),
+                "red" if overdue else "", "Overdue" if overdue else ""))
+        notes = (f"The {limit} most urgent are shown; more are open.",) if len(rows) > limit else ()
+        table = Table(columns, (RowGroup(None, "", tuple(shown), len(shown)),), len(shown), len(shown))
+        return dataclasses.replace(base, table=table, notes=notes)
+
+    def _role_label(self, key: str | None) -> str:
+        if not key:
+            return ""
+        role = self.config.roles.get(key)
+        return role.label if role else key
 
     def subtotal(self, columns: list[tables.Column], numeric: list[tables.Column],
                  amounts: Sequence[Amount]) -> tuple[Cell | None, ...]:

@@ -15,7 +15,7 @@ from steerco.web.tenancy import records_service, tenant_blueprint
 bp = tenant_blueprint("workspace", __name__)
 
 #: what the home page shows of the default report: its figures, not its long tables
-HOME_SECTIONS = frozenset({"kpi_tiles", "chart", "crosstab", "approvals"})
+HOME_SECTIONS = frozenset({"kpi_tiles", "chart", "crosstab", "approvals", "exceptions"})
 
 
 @bp.get("/")
