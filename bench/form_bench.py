@@ -382,6 +382,7 @@ def register_baseline(app: Any, tenant_id: int) -> None:
     from flask_login import current_user, login_required
 
     from steerco.store.models import Record, utcnow
+    from steerco.store.scoping import bind_to_tenant
     from steerco.web.extensions import db
 
     bp = Blueprint("hand", __name__, url_prefix="/bench")
@@ -395,6 +396,7 @@ def register_baseline(app: Any, tenant_id: int) -> None:
     @bp.route("/hand/<int:record_id>/edit", methods=["GET", "POST"])
     @login_required
     def edit(record_id: int):  # type: ignore[no-untyped-def]
+        bind_to_tenant(db.session, tenant_id)  # the tenant tripwire wants to know; no statement
         record = db.session.get(Record, record_id)
         if record is None or record.tenant_id != tenant_id or record.deleted_at is not None:
             abort(404)
@@ -696,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.once(phase, record=False)
         profiler.disable()
         print(f"\ncProfile of 200 x {phase.label} (cumulative, top 35):")
-        pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_TOP", "35")))
 
     bench.side.dispose()
     from steerco.web.extensions import db

@@ -93,7 +93,7 @@ def prepare(kind: str, size: int, args: argparse.Namespace) -> str:
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == SLUG))
         if tenant_id is not None:
             have = session.scalar(select(func.count()).select_from(Record).where(
-                Record.tenant_id == tenant_id, Record.level_key == "measure"))
+                Record.tenant_id == tenant_id, Record.level_key == "measure").execution_options(all_tenants=True))
             if have != size:
                 raise SystemExit(f"{url} holds {SLUG} with {have} measures, not {size}: use --regenerate")
             print(f"  {kind} {size_label(size)}: reusing {url}", flush=True)
@@ -143,6 +143,7 @@ class Harness:
         from steerco.benchdata import BENCH_PASSWORD
         from steerco.engine import tokens
         from steerco.store.models import ApprovalTask, Record, Tenant, User
+        from steerco.store.scoping import across_tenants
         from steerco.web.extensions import db
 
         self.app = create_app({"TESTING": False, "SECRET_KEY": "scale-bench", "SQLALCHEMY_DATABASE_URI": url,
@@ -156,22 +157,23 @@ class Harness:
                 if self.counting:
                     self.statements += 1
 
-            tenant = db.session.scalar(select(Tenant).where(Tenant.slug == SLUG))
-            self.tenant_id = tenant.id
-            self.package = db.session.scalar(select(Record.id).where(
-                Record.tenant_id == tenant.id, Record.level_key == "measure_package").order_by(Record.id))
-            waiting = select(ApprovalTask.record_id).where(ApprovalTask.state == "pending")
-            self.measure = db.session.scalar(select(Record.id).where(
-                Record.parent_id == self.package, Record.stage_key == "doi2", Record.id.not_in(waiting))
-                .order_by(Record.id))
-            self.pending = db.session.scalar(select(Record.id).where(
-                Record.parent_id == self.package, Record.id.in_(waiting)).order_by(Record.id))
-            self.title = db.session.scalar(select(Record.title).where(Record.id == self.measure))
-            self.tokens = {}
-            for role in ("admin", "controller"):
-                user = db.session.scalar(select(User).where(User.email == f"{role}@{SLUG}.example"))
-                self.tokens[role] = tokens.create_token(db.session, user, "scale bench")[1]
-            db.session.commit()
+            with across_tenants(db.session):  # bookkeeping that names its tenant itself
+                tenant = db.session.scalar(select(Tenant).where(Tenant.slug == SLUG))
+                self.tenant_id = tenant.id
+                self.package = db.session.scalar(select(Record.id).where(
+                    Record.tenant_id == tenant.id, Record.level_key == "measure_package").order_by(Record.id))
+                waiting = select(ApprovalTask.record_id).where(ApprovalTask.state == "pending")
+                self.measure = db.session.scalar(select(Record.id).where(
+                    Record.parent_id == self.package, Record.stage_key == "doi2", Record.id.not_in(waiting))
+                    .order_by(Record.id))
+                self.pending = db.session.scalar(select(Record.id).where(
+                    Record.parent_id == self.package, Record.id.in_(waiting)).order_by(Record.id))
+                self.title = db.session.scalar(select(Record.title).where(Record.id == self.measure))
+                self.tokens = {}
+                for role in ("admin", "controller"):
+                    user = db.session.scalar(select(User).where(User.email == f"{role}@{SLUG}.example"))
+                    self.tokens[role] = tokens.create_token(db.session, user, "scale bench")[1]
+                db.session.commit()
         self.clients = {}
         for role in ("admin", "controller"):
             client = self.app.test_client()

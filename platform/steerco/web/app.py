@@ -13,6 +13,7 @@ from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.mail import mailer_from_settings
 from steerco.store.blobs import blob_store
+from steerco.store.statistics import keep_sqlite_statistics
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
 from steerco.web.params import IdConverter
@@ -37,6 +38,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     db.init_app(app)
+    with app.app_context():
+        keep_sqlite_statistics(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     htmx.init_app(app)
