@@ -105,3 +105,29 @@ def test_the_api_list_runs_the_same_statements_at_10_and_200_records(app, sessio
 def test_the_record_page_runs_the_same_statements_at_10_and_200_records(app, session, acme, which) -> None:  # type: ignore[no-untyped-def]
     ten, two_hundred = _flat(app, session, acme, lambda _, made: f"/t/acme/r/{made[0 if which == 'first' else -1].id}")
     assert ten == two_hundred, (ten, two_hundred)
+
+
+def test_the_history_is_paged_and_runs_the_same_statements_at_10_and_120_events(app, session, acme) -> None:  # type: ignore[no-untyped-def]
+    from steerco.engine.records import Submission
+
+    measure = _fill(session, acme, 1)[0]
+    records = _records(session, acme, "pm@acme.example")
+    counts = []
+    for events in (10, 120):
+        while session.scalar(select(Record.version).where(Record.id == measure.id)) < events:
+            current = records.get(measure.id)
+            records.update(current, Submission(current.title, MultiDict({"kpi_actual_value": str(current.version)})),
+                           current.version)
+            session.commit()
+        client = _login(app, "pm@acme.example")
+        client.get(f"/t/acme/r/{measure.id}/history")
+        counts.append(_statements(app, client, f"/t/acme/r/{measure.id}/history"))
+    # Bounded, not growing: the short history also holds the creation, whose people are
+    # looked up by name (one statement the first page of the long one does not need).
+    assert counts[1] <= counts[0] <= 10, counts
+    page = client.get(f"/t/acme/r/{measure.id}/history").get_data(as_text=True)
+    assert page.count("<li class=\"event-") == 50 and "Older entries" in page
+    older = page.split('href="/t/acme/r/')[-1].split('"')[0]
+    assert "before=" in older
+    rest = client.get(f"/t/acme/r/{older}".replace("&amp;", "&")).get_data(as_text=True)
+    assert rest.count("<li class=\"event-") == 50 and "Older entries" in rest

@@ -332,12 +332,14 @@ def _attachment_header(name: str) -> str:
 
 @bp.get("/r/<int:record_id>/history")
 def record_history(record_id: int):  # type: ignore[no-untyped-def]
-    """The record's audit trail, without changes of fields hidden from the actor."""
+    """The record's audit trail, without changes of fields hidden from the actor: a page of
+    events at a time, newest first (``?before=<event id>`` for older ones)."""
     records = records_service()
     record = records.get(record_id)
-    entries = history.record_history(db.session, g.config, g.access, record)
+    found = history.record_history_page(db.session, g.config, g.access, record,
+                                        before=request.args.get("before", type=int))
     return render_template("record_history.html", record=record, level=_level(record.level_key),
-                           entries=entries, crumbs=records.breadcrumbs(record))
+                           entries=found.entries, older=found.older, crumbs=records.breadcrumbs(record))
 
 
 @bp.get("/r/<int:record_id>/pdf")
