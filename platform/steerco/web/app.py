@@ -32,6 +32,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Before any blueprint adds a rule: every <int:...> in a path is an object id, and one
     # outside 1..2**63-1 cannot exist (and would overflow the database driver), so 404.
     app.url_map.converters["int"] = IdConverter
+    # Templates are a fixed set: a plain dict instead of Jinja's locked LRU of 400, looked
+    # up ~100 times per form page (a field's include and its type's template).
+    app.jinja_options = {**app.jinja_options, "cache_size": -1}
     app.json = BoundedJSONProvider(app)
     app.config.update(settings.from_environment())
     app.config.update(overrides or {})
