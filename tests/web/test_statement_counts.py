@@ -131,3 +131,13 @@ def test_the_history_is_paged_and_runs_the_same_statements_at_10_and_120_events(
     assert "before=" in older
     rest = client.get(f"/t/acme/r/{older}".replace("&amp;", "&")).get_data(as_text=True)
     assert rest.count("<li class=\"event-") == 50 and "Older entries" in rest
+
+
+def test_an_export_in_doubling_batches_yields_every_record_once_in_order(session, acme) -> None:  # type: ignore[no-untyped-def]
+    made = _fill(session, acme, 40)
+    records = _records(session, acme, "pm@acme.example")
+    package = _package(session, acme)
+    exported = [record.id for record, _ in records.export_rows("measure", package, batch=3)]  # 3, 6, 12, 24
+    expected = list(session.scalars(select(Record.id).where(Record.parent_id == package.id,
+                                                            Record.level_key == "measure").order_by(Record.number)))
+    assert exported == expected and set(r.id for r in made) <= set(exported)
