@@ -53,7 +53,7 @@ from steerco.engine.forms import compute
 from steerco.engine.records import Records, Submission
 from steerco.engine.users import create_user
 from steerco.settings import RESOURCE_ROOT
-from steerco.store import scoping
+from steerco.store import scoping, statistics
 from steerco.store.blobs import BlobStore
 from steerco.store.models import (
     ApprovalTask, ApprovalVote, Attachment, AuditEvent, Comment, Membership, NumberCounter,
@@ -601,6 +601,9 @@ def _populate(session: Session, tenant: Tenant, measures: int, blobs: BlobStore 
     session.commit()
     if writer.postgres:
         session.execute(text("ANALYZE"))  # what autovacuum would do soon after a load this size
+        session.commit()
+    else:  # SQLite's planner needs the numbers to prefer a record's index to the tenant's
+        statistics.refresh(session.connection().connection.dbapi_connection)
         session.commit()
     counts = writer.counts
     logins = {"tenant_admin": admin.email, "controller": f"controller@{slug}.example",

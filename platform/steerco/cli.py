@@ -432,6 +432,7 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from steerco.engine import jobs, tenants
+    from steerco.store import statistics
     from steerco.store.models import Tenant, utcnow
     from steerco.web import mailing
     from steerco.web.extensions import db
@@ -453,6 +454,7 @@ def tick(now) -> None:  # type: ignore[no-untyped-def]
         lines.append(f"  {tenant.slug} {numbers.get(task.record_id, task.record_id)}: {task.label}, "
                      f"due {task.due_at:%Y-%m-%d %H:%M}, escalated to {target}")
     db.session.commit()
+    statistics.refresh_engine(db.engine)  # SQLite: the planner's numbers follow the data's growth
     click.echo(f"{moment:%Y-%m-%d %H:%M} UTC: {len(escalated)} overdue approval step(s) escalated"
                + (":" if escalated else "."))
     for line in lines:

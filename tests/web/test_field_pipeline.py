@@ -210,6 +210,27 @@ def test_a_reference_to_the_600th_record_of_a_level_is_accepted(client, session,
     assert found.status_code == 200 and f'value="{bulk[-1].id}"' in found.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("position", [1, 500, 1000])
+def test_a_reference_to_any_of_1000_records_of_a_level_can_be_chosen_and_saved(  # type: ignore[no-untyped-def]
+        client, session, mini, login, position):
+    """Through the form, as a person does it: search the lookup by the record's title, take
+    the offered entry, post the edit form with it; the record page then names it."""
+    tenant, admin, service, program = mini
+    bulk = _bulk_measures(session, program, 1000)
+    measure = service.create("measure", program, Submission("Press line", MultiDict()))
+    session.commit()
+    target = bulk[position - 1]
+    login(admin.email)
+    found = client.get(f"/t/mini/lookup/measure/related?record={measure.id}&_search=Measure {position}")
+    assert found.status_code == 200 and f'value="{target.id}"' in found.get_data(as_text=True)
+    saved = client.post(f"/t/mini/r/{measure.id}/edit", data={
+        "title": "Press line", "version": str(measure.version), "related": str(target.id)})
+    assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
+    session.expire_all()
+    assert session.get(Record, measure.id).values["related"] == target.id
+    assert f"{target.number} Measure {position}" in client.get(f"/t/mini/r/{measure.id}").get_data(as_text=True)
+
+
 def test_a_reference_to_a_record_the_actor_may_not_read_is_refused(session, mini, make_user, records_for):  # type: ignore[no-untyped-def]
     tenant, admin, service, program = mini
     secret = service.create("measure", program, Submission("Not yours", MultiDict()))

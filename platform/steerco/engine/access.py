@@ -15,7 +15,7 @@ configuration alone:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
@@ -60,8 +60,9 @@ class Access:
     def __init__(self, config: TenantConfig, actor: Actor):
         self.config = config
         self.actor = actor
-        #: role sets per (action, level, record state); an Access lives for one request
-        self._memo: dict[tuple[object, ...], frozenset[str]] = {}
+        #: role sets per (action, level, record state) and field modes per role sets; an Access
+        #: lives for one request
+        self._memo: dict[tuple[object, ...], Any] = {}
         #: fields whose dependencies are being looked at (visible_if may refer in a circle)
         self._resolving: set[str] = set()
 
@@ -233,6 +234,19 @@ class Access:
 
     def _merged_mode(self, field: Field, level_key: str, readers: frozenset[str], writers: frozenset[str],
                      mode_of: Callable[[Field], FieldMode]) -> FieldMode:
+        """The mode depends on nothing but the field and the roles that read and write: kept
+        per actor, so a list or an export of thousands of records works it out once per
+        combination of roles rather than per record and field."""
+        if self._resolving:  # inside a dependency cycle the answer is partial: not kept
+            return self._merge(field, level_key, readers, writers, mode_of)
+        memo_key = ("mode", field.key, level_key, readers, writers)
+        hit = self._memo.get(memo_key)
+        if hit is None:
+            hit = self._memo[memo_key] = self._merge(field, level_key, readers, writers, mode_of)
+        return hit  # type: ignore[no-any-return]
+
+    def _merge(self, field: Field, level_key: str, readers: frozenset[str], writers: frozenset[str],
+               mode_of: Callable[[Field], FieldMode]) -> FieldMode:
         best: FieldMode = "hidden"
         for role_key in readers | writers:
             mode = self._role_mode(role_key, field, role_key in writers)

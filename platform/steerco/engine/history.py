@@ -137,16 +137,49 @@ def _mode(access: Access, record: Record, level: Level, fld: Any, view: RecordVi
     return access.field_mode(fld, record, level.key)
 
 
+#: events on one page of a record's history
+HISTORY_PAGE = 50
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a record's history, newest first; ``older`` is the ``before`` of the
+    next page (None on the last)."""
+
+    entries: list[Entry]
+    older: int | None
+
+
+def record_history_page(session: Session, config: TenantConfig, access: Access, record: Record, *,
+                        before: int | None = None, limit: int = HISTORY_PAGE) -> HistoryPage:
+    """The record's events older than event ``before`` (newest first), ``limit`` at a time:
+    a keyset page, the same few statements for a record with ten events or ten thousand.
+    Events hidden from the actor are left out, so a page may show fewer than ``limit``."""
+    limit = max(1, min(limit, 500))
+    entries, more = _history(session, config, access, record, before, limit)
+    return HistoryPage(entries, more)
+
+
 def record_history(session: Session, config: TenantConfig, access: Access, record: Record) -> list[Entry]:
     """Every event of the record, newest first, with what the actor may see of each."""
+    return _history(session, config, access, record, None, None)[0]
+
+
+def _history(session: Session, config: TenantConfig, access: Access, record: Record, before: int | None,
+             limit: int | None) -> tuple[list[Entry], int | None]:
     from steerco.engine.records import Records  # records imports this module's neighbours
 
     records = Records(session, record.tenant_id, config, access)
-    rows = session.execute(
-        select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.user_id)
-        .where(AuditEvent.tenant_id == record.tenant_id, AuditEvent.record_id == record.id)
-        .order_by(AuditEvent.id.desc())
-    ).all()
+    query = (select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.user_id)
+             .where(AuditEvent.tenant_id == record.tenant_id, AuditEvent.record_id == record.id)
+             .order_by(AuditEvent.id.desc()))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    rows = session.execute(query if limit is None else query.limit(limit + 1)).all()
+    older = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        older = rows[-1][0].id
     level = config.levels[record.level_key]
     mentioned = [(event.data or {}).get("changes") or {} for event, _ in rows] + [
         {key: [None, value] for key, value in ((event.data or {}).get("approved") or {}).items()} for event, _ in rows]
@@ -166,4 +199,4 @@ def record_history(session: Session, config: TenantConfig, access: Access, recor
             KIND_LABELS.get(event.kind, event.kind.replace(".", " ").capitalize()),
             str(data.get("summary", "")), changes, decided_on(config, access, record, data.get("approved") or {}, display),
         ))
-    return entries
+    return entries, older

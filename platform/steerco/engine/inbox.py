@@ -284,7 +284,9 @@ class Inbox:
         records) only when the fingerprint differs from the one kept in ``memo`` (the
         person's session), so a page view that follows no change of theirs costs one query.
         """
-        row = self.ctx.session.execute(self._count_statement()).one()
+        # On the connection (Core), like the delegation lookup: every table it reads is
+        # held to the tenant inside the statement, and it runs on every page.
+        row = self.ctx.session.connection().execute(self._count_statement()).one()
         waiting, escalations = int(row[0]), int(row[1])
         key = self._memo_key(row[2:])
         if memo is not None and self._blocked_memo is None:

@@ -49,6 +49,9 @@ _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 #: how many records an export reads per statement (keyset pagination)
 EXPORT_BATCH = 500
+#: an export's batches double from EXPORT_BATCH up to this many records: the statements grow
+#: with the logarithm of the list's length (10,000 records: 5 batches, not 20)
+EXPORT_BATCH_MAX = 8000
 #: how many matches a search-as-you-type answer offers
 SEARCH_LIMIT = 20
 
@@ -272,8 +275,10 @@ class Records:
     def export_rows(self, level_key: str, parent: Record | None = None,
                     batch: int = EXPORT_BATCH) -> Iterator[tuple[Record, RecordView]]:
         """Every readable record of a level under ``parent`` (top level if None), in number
-        order, with its view: a keyset-paginated stream, a fixed number of statements per
-        ``batch`` records whatever the size of the list, and nothing kept in memory."""
+        order, with its view: a keyset-paginated stream of batches that start at ``batch``
+        records and double up to :data:`EXPORT_BATCH_MAX` (a fixed number of statements per
+        batch, so the same count for any list up to ``batch`` records and a handful more for
+        100,000), with at most one batch in memory."""
         level = self.config.levels[level_key]
         query = self._readable().where(Record.level_key == level.key)
         query = query.where(Record.parent_id == parent.id) if parent is not None \
@@ -293,6 +298,7 @@ class Records:
             if len(items) < batch:
                 return
             after = (items[-1].number, items[-1].id)
+            batch = min(batch * 2, max(batch, EXPORT_BATCH_MAX))
 
     def attachments(self, record: Record) -> list[Attachment]:
         return list(self.session.scalars(select(Attachment).where(

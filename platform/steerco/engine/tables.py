@@ -91,7 +91,7 @@ def header(column: Column, display: Display) -> str:
 
 
 def _system_value(config: TenantConfig, level: Level, record: Record, key: str,
-                  display: Display) -> tuple[Any, str, ExportValue]:
+                  display: Display, texts: bool = True) -> tuple[Any, str, ExportValue]:
     """(value, text, export value) of a system column."""
     if key == "number":
         return record.number, record.number, record.number
@@ -107,23 +107,30 @@ def _system_value(config: TenantConfig, level: Level, record: Record, key: str,
         return record.stage_key, label, label
     if key == "updated_at":
         day = record.updated_at.date()
-        return record.updated_at, display.formatter.date(day), day.isoformat()
+        return record.updated_at, display.formatter.date(day) if texts else "", day.isoformat()
     return None, "", None
 
 
-def row(config: TenantConfig, level: Level, cols: Iterable[Column], record: Record, view: RecordView) -> Row:
-    """One record's cells, each from the record's view (hidden: no value, no text)."""
+def row(config: TenantConfig, level: Level, cols: Iterable[Column], record: Record, view: RecordView,
+        *, texts: bool = True) -> Row:
+    """One record's cells, each from the record's view (hidden: no value, no text).
+
+    ``texts=False`` leaves the cells' text empty: an export writes the export values only,
+    and formatting every value for people (numbers, money, dates in the locale) was half
+    the time of a large CSV.
+    """
     cells = []
     for col in cols:
         if col.field is None:
-            value, text, export = _system_value(config, level, record, col.key, view.display)
+            value, text, export = _system_value(config, level, record, col.key, view.display, texts)
             cells.append(Cell(col, value, text, False, export))
             continue
         fv = view.fields[col.field.key]
         if not fv.visible:
             cells.append(Cell(col, None, "", True))
         else:
-            cells.append(Cell(col, fv.value, fv.problem or fv.text, False, fv.export_value(), fv.problem))
+            text = (fv.problem or fv.text) if texts else ""
+            cells.append(Cell(col, fv.value, text, False, fv.export_value(), fv.problem))
     return Row(record, tuple(cells))
 
 

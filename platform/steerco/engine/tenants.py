@@ -11,10 +11,11 @@ a draft is compiled afresh each time it is asked for.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from steerco.config import TenantConfig, compile_config
@@ -120,23 +121,29 @@ def actor_for(session: Session, tenant: Tenant, user: User) -> Actor:
         Grant(role, path) for role, node_id, path in rows if node_id is None or path is not None))
 
 
+@functools.cache
+def _resolve_statement() -> Any:
+    """:func:`resolve`'s statement, built once (building it cost about as much as running
+    it, on every request); ``:slug`` and ``:user_id`` are bound at execution."""
+    user_id = bindparam("user_id", type_=Integer)
+    member = (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id) & Membership.is_active
+    grant = (RoleAssignment.tenant_id == Tenant.id) & (RoleAssignment.user_id == user_id) \
+        & Membership.id.is_not(None)
+    return (select(Tenant, Membership.id, RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
+            .outerjoin(Membership, member)
+            .outerjoin(RoleAssignment, grant)
+            .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == Tenant.id))
+            .where(Tenant.slug == bindparam("slug", type_=String))
+            # Every tenant-owned table here is joined on the tenant the slug names; the request
+            # is bound to that tenant only once this answers.
+            .execution_options(**{scoping.ALL_TENANTS: True}))
+
+
 def resolve(session: Session, slug: str, user: User) -> tuple[Tenant, Actor]:
     """The workspace ``slug`` and ``user`` as an actor in it, in one statement (every
     request of a tenant route pays for this); NotFound, the same for both, when there is
     no such workspace or the user is no active member of it."""
-    member = (Membership.tenant_id == Tenant.id) & (Membership.user_id == user.id) & Membership.is_active
-    grant = (RoleAssignment.tenant_id == Tenant.id) & (RoleAssignment.user_id == user.id) \
-        & Membership.id.is_not(None)
-    rows = session.execute(
-        select(Tenant, Membership.id, RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
-        .outerjoin(Membership, member)
-        .outerjoin(RoleAssignment, grant)
-        .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == Tenant.id))
-        .where(Tenant.slug == slug)
-        # Every tenant-owned table here is joined on the tenant the slug names; the request
-        # is bound to that tenant only once this answers.
-        .execution_options(**{scoping.ALL_TENANTS: True})
-    ).all()
+    rows = session.execute(_resolve_statement(), {"slug": slug, "user_id": user.id}).all()
     if not rows or rows[0][1] is None or not user.is_active:
         raise NotFound("no such workspace")
     # A grant at a node that does not resolve in this tenant grants nothing (never tenant-wide).

@@ -374,11 +374,12 @@ class Reference(_Lookup):
 
 
 def _load_periods(session: "Session", tenant_id: int, found: dict[int, dict[str, Any]]) -> None:
-    """Every time-phased amount of the records in ``found``, in one query."""
-    for row in session.scalars(select(PeriodValue).where(
-            PeriodValue.tenant_id == tenant_id, PeriodValue.record_id.in_(found))):
-        found[row.record_id].setdefault(row.field_key, {}).setdefault(
-            row.scenario, {})[row.period] = float(row.amount)
+    """Every time-phased amount of the records in ``found``, in one query (plain rows, not
+    ORM objects: a page of 200 records carries thousands of amounts)."""
+    for record_id, field_key, scenario, period, amount in session.execute(select(
+            PeriodValue.record_id, PeriodValue.field_key, PeriodValue.scenario, PeriodValue.period,
+            PeriodValue.amount).where(PeriodValue.tenant_id == tenant_id, PeriodValue.record_id.in_(found))):
+        found[record_id].setdefault(field_key, {}).setdefault(scenario, {})[period] = float(amount)
 
 
 def _load_attachments(session: "Session", tenant_id: int, found: dict[int, dict[str, Any]]) -> None:

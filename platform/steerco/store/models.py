@@ -216,6 +216,8 @@ class Record(TenantOwned, Base):
         Index("ix_record_tenant_path", "tenant_id", "path"),
         # "my records" (the inbox's records held up by a gate, the navigation's count)
         Index("ix_record_tenant_owner", "tenant_id", "owner_id"),
+        # a list (and its keyset-paged export): a level's records under one parent, in number order
+        Index("ix_record_tenant_list", "tenant_id", "parent_id", "level_key", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -264,6 +266,8 @@ class PeriodValue(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("record_id", "field_key", "period", "scenario"),
         Index("ix_period_value_tenant_field", "tenant_id", "field_key", "period"),
+        # a record's (or a page's) amounts: tenant and record, so no planner prefers tenant_id alone
+        Index("ix_period_value_tenant_record", "tenant_id", "record_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -278,6 +282,7 @@ class Attachment(TenantOwned, Base):
     """Evidence attached to a record's field; the bytes live outside the web root."""
 
     __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_tenant_record", "tenant_id", "record_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
@@ -325,6 +330,7 @@ class TransitionRequest(TenantOwned, Base):
         Index("ix_transition_request_tenant_state", "tenant_id", "state"),
         # the inbox's "my requests in flight"
         Index("ix_transition_request_requester", "tenant_id", "requested_by_id", "state"),
+        Index("ix_transition_request_tenant_record", "tenant_id", "record_id"),
         Index("uq_transition_request_pending", "record_id", unique=True,
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
     )
@@ -356,6 +362,7 @@ class ApprovalTask(TenantOwned, Base):
         # the inbox and its count: open steps of the roles a person decides, or escalated to them
         Index("ix_approval_task_inbox", "tenant_id", "state", "role"),
         Index("ix_approval_task_escalation", "tenant_id", "state", "escalate_to"),
+        Index("ix_approval_task_tenant_record", "tenant_id", "record_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -446,6 +453,7 @@ class Comment(TenantOwned, Base):
     """A remark on a record, kept in its history."""
 
     __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_tenant_record", "tenant_id", "record_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)

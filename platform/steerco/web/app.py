@@ -13,6 +13,7 @@ from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.mail import mailer_from_settings
 from steerco.store.blobs import blob_store
+from steerco.store.statistics import keep_sqlite_statistics
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
 from steerco.web.params import IdConverter
@@ -31,12 +32,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Before any blueprint adds a rule: every <int:...> in a path is an object id, and one
     # outside 1..2**63-1 cannot exist (and would overflow the database driver), so 404.
     app.url_map.converters["int"] = IdConverter
+    # Templates are a fixed set: a plain dict instead of Jinja's locked LRU of 400, looked
+    # up ~100 times per form page (a field's include and its type's template).
+    app.jinja_options = {**app.jinja_options, "cache_size": -1}
     app.json = BoundedJSONProvider(app)
     app.config.update(settings.from_environment())
     app.config.update(overrides or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     db.init_app(app)
+    with app.app_context():
+        keep_sqlite_statistics(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     htmx.init_app(app)

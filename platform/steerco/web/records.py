@@ -335,7 +335,7 @@ def export(level_key: str, record_id: int | None = None):  # type: ignore[no-unt
         writer = csv.writer(buffer)
         writer.writerow([_csv_cell(tables.header(c, display)) for c in columns])
         for n, (record, view) in enumerate(records.export_rows(level.key, parent), start=1):
-            row = tables.row(g.config, level, columns, record, view)
+            row = tables.row(g.config, level, columns, record, view, texts=False)
             writer.writerow([_csv_cell(cell.export) for cell in row.cells])
             if n % 500 == 0:
                 yield buffer.getvalue()
@@ -357,12 +357,14 @@ def _attachment_header(name: str) -> str:
 
 @bp.get("/r/<int:record_id>/history")
 def record_history(record_id: int):  # type: ignore[no-untyped-def]
-    """The record's audit trail, without changes of fields hidden from the actor."""
+    """The record's audit trail, without changes of fields hidden from the actor: a page of
+    events at a time, newest first (``?before=<event id>`` for older ones)."""
     records = records_service()
     record = records.get(record_id)
-    entries = history.record_history(db.session, g.config, g.access, record)
+    found = history.record_history_page(db.session, g.config, g.access, record,
+                                        before=request.args.get("before", type=int))
     return render_template("record_history.html", record=record, level=_level(record.level_key),
-                           entries=entries, crumbs=records.breadcrumbs(record))
+                           entries=found.entries, older=found.older, crumbs=records.breadcrumbs(record))
 
 
 @bp.get("/r/<int:record_id>/pdf")
