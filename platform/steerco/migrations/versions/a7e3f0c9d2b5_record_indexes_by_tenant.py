@@ -1,7 +1,7 @@
 """indexes of a record's rows by tenant and record, and of a list's order
 
 Revision ID: a7e3f0c9d2b5
-Revises: 5e1c0a7d9b21
+Revises: e7c2a9d04b13
 Create Date: 2026-11-27 21:45:00
 
 Every tenant-owned table has an index on ``tenant_id`` alone; for "the amounts (comments,
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7e3f0c9d2b5'
-down_revision = '5e1c0a7d9b21'
+down_revision = 'e7c2a9d04b13'
 branch_labels = None
 depends_on = None
 
