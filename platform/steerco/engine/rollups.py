@@ -221,21 +221,25 @@ class _Subtree:
             return [RollupLine(grid, "sum", hidden, scenario) for scenario in grid.scenarios]
         seen = agg.visible(self.scope, grid)
         keys = self.keys()
-        joined = and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
-                      PeriodValue.field_key == grid.key)
-        query = (select(*keys, PeriodValue.scenario,
-                        func.count(func.distinct(case((seen, Record.id), else_=None))),
-                        func.sum(case((seen, PeriodValue.amount), else_=None)),
-                        func.count(func.distinct(case((seen, Record.id), else_=None))),
-                        func.count(func.distinct(case((not_(seen), Record.id), else_=None))))
-                 .select_from(Record).join(PeriodValue, joined).where(self.where)
-                 .group_by(*keys, PeriodValue.scenario))
+        # The amounts per record and scenario first, so that the keys and the visibility,
+        # read from the record's JSON, are worked out once per record, not once per amount.
+        amounts = (select(PeriodValue.record_id, PeriodValue.scenario, func.sum(PeriodValue.amount).label("amount"))
+                   .select_from(Record)
+                   .join(PeriodValue, and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
+                                           PeriodValue.field_key == grid.key))
+                   .where(self.where).group_by(PeriodValue.record_id, PeriodValue.scenario).subquery())
+        query = (select(*keys, amounts.c.scenario,
+                        func.sum(case((seen, amounts.c.amount), else_=None)),
+                        func.count(case((seen, 1), else_=None)),
+                        func.count(case((not_(seen), 1), else_=None)))
+                 .select_from(Record).join(amounts, amounts.c.record_id == Record.id)
+                 .group_by(*keys, amounts.c.scenario))
         width = len(keys)
         per_scenario: dict[str, list[tuple[tuple[Any, ...], Group]]] = defaultdict(list)
         for row in self.rollups.session.execute(query).all():
-            records, total, count, left_out = row[width + 1:]
+            total, count, left_out = row[width + 1:]
             amount = Amount(float(total) if count else None, left_out=int(left_out or 0), count=int(count or 0))
-            per_scenario[row[width]].append((tuple(row[:width]), Group(None, int(records or 0), (amount,))))
+            per_scenario[row[width]].append((tuple(row[:width]), Group(None, int(count or 0), (amount,))))
         return [RollupLine(grid, "sum", self.breakdown("sum", per_scenario.get(scenario, []), 0,
                                                        [measure], [measure]), scenario)
                 for scenario in grid.scenarios]
