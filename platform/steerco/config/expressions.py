@@ -68,7 +68,27 @@ def _days_until(value: Any, *, today: dt.date) -> int | None:
     return None if day is None else (day - today).days
 
 
-FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until"})
+def _total(grid: Any, scenario: Any, first: Any = None, last: Any = None) -> float:
+    """The sum of a time-phased grid's amounts in one scenario, optionally only from period
+    ``first`` to period ``last`` (``YYYY-MM``, both included). An empty grid totals 0."""
+    if grid is None:
+        return 0.0
+    if not isinstance(grid, Mapping):
+        raise EvaluationError(f"total needs a time-phased grid, not {_kind(grid)}")
+    amounts = grid.get(scenario) or {}
+    if not isinstance(amounts, Mapping):
+        raise EvaluationError(f"total: the grid's scenario {scenario!r} holds {_kind(amounts)}")
+    total = 0.0
+    for period, amount in amounts.items():
+        if amount is None or (first is not None and period < first) or (last is not None and period > last):
+            continue
+        if not _is_number(amount):
+            raise EvaluationError(f"total: the amount of {period} is {_kind(amount)}")
+        total += amount
+    return total
+
+
+FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until", "total"})
 
 #: Bounds of every evaluation (see the module docstring). Numbers share the limit of typed
 #: numbers (``steerco.fields.types.LARGEST_NUMBER``), so a computed value can be stored.
@@ -113,7 +133,7 @@ def _kind(value: Any) -> str:
         return "text"
     if isinstance(value, (list, tuple)):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "a grid"
     return type(value).__name__
 
@@ -264,6 +284,7 @@ class Expression:
             "len": _len, "min": min, "max": max, "abs": _abs, "round": _round, "empty": _empty,
             "days_since": lambda v: _days_since(v, today=today),
             "days_until": lambda v: _days_until(v, today=today),
+            "total": _total,
         }
         evaluator = _BoundedEvaluator(names, functions)
         try:

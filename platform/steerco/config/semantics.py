@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from steerco.config import filters, typecheck
 from steerco.config.errors import ConfigProblem, closest, pointer
 from steerco.config.expressions import Expression, ExpressionError, parse, unknown_names
-from steerco.config.model import SYSTEM_COLUMNS, default_number_prefix
+from steerco.config.model import SCENARIOS, SYSTEM_COLUMNS, default_number_prefix
 from steerco.fields import registry
 from steerco.fields.types import compile_pattern
 
@@ -173,6 +173,8 @@ class Checker:
                 kinds[key] = registry.get(type_key).value_expression_type(field.get("result_type"))
                 if isinstance(field.get("options"), list):
                     options[key] = frozenset(o.get("key") for _, o in _items(field, "options"))
+                elif kinds[key] == "grid":  # what total(grid, 'scenario') may name
+                    options[key] = frozenset(field.get("scenarios") or SCENARIOS)
             workflow = self.workflows.get(self.levels.get(level_key, {}).get("workflow")) if level_key else None
             if workflow is not None:
                 options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))

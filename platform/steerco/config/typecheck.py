@@ -254,7 +254,7 @@ class _Checker:
         name = node.func.id if isinstance(node.func, ast.Name) else "?"
         args = [self.check(a) for a in node.args]
         counts = {"len": (1, 1), "abs": (1, 1), "empty": (1, 1), "round": (1, 2), "days_since": (1, 1),
-                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99)}
+                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99), "total": (2, 4)}
         low, high = counts.get(name, (0, 99))
         if not low <= len(args) <= high:
             expected = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
@@ -276,6 +276,8 @@ class _Checker:
                     and _is_iso_date(first.literal)):
                 self.expect(node, 0, first, {"date"}, f"{name} needs a date")
             return _Typed(frozenset({"number", "none"}))
+        if name == "total":
+            return self.check_total(node, args)
         if name == "round":
             self.expect(node, 0, first, {"number"}, "round needs a number")
             if len(args) == 2:
@@ -289,6 +291,21 @@ class _Checker:
                                     "either way")
             return _Typed(frozenset({"number"}))
         return self.check_extreme(node, name, args)
+
+    def check_total(self, node: ast.Call, args: list[_Typed]) -> _Typed:
+        """total(grid, 'scenario'[, 'from', 'to']): a grid, one of its scenarios (a text, and
+        when written out one the grid has), and periods written ``YYYY-MM``."""
+        self.expect(node, 0, args[0], {"grid"}, "total needs a time-phased grid first")
+        self.expect(node, 1, args[1], {"text"}, "total's scenario must be a text such as 'actual'")
+        scenario = args[1].literal
+        if isinstance(scenario, str) and args[0].options is not None and scenario not in args[0].options:
+            self.refuse(f"{self.text(node)}: {scenario!r} is not a scenario of {self.text(node.args[0])} "
+                        f"(scenarios: {', '.join(sorted(args[0].options))})")
+        for index, period in enumerate(args[2:], start=2):
+            self.expect(node, index, period, {"text"}, "total's periods must be texts such as '2027-01'")
+            if isinstance(period.literal, str) and not _is_period(period.literal):
+                self.refuse(f"{self.text(node)}: {period.literal!r} is no period; write periods as 'YYYY-MM'")
+        return _Typed(frozenset({"number"}))
 
     def check_extreme(self, node: ast.Call, name: str, args: list[_Typed]) -> _Typed:
         """min and max: of one list, or of several numbers, dates or texts of one kind."""
@@ -304,6 +321,12 @@ class _Checker:
     def expect(self, call: ast.Call, index: int, typed: _Typed, kinds: set[str], message: str) -> None:
         if typed.definite - kinds:
             self.refuse(f"{self.text(call)}: {message}, not {self.what(call.args[index], typed)}")
+
+
+def _is_period(text: str) -> bool:
+    """``YYYY-MM``, the key of a month in a time-phased grid."""
+    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() \
+        and 1 <= int(text[5:]) <= 12
 
 
 def _is_iso_date(text: str) -> bool:

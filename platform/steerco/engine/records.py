@@ -655,7 +655,12 @@ class Records:
         for fld in level.fields:
             if fld.key in changes:
                 diff.update(fld.kind.write_value(fld, values, changes[fld.key]))
-        values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
+        # Computed fields may read values kept outside the JSON too (a grid's total): as
+        # the save leaves them, though only the computed results are written here.
+        elsewhere = {fld.key: fld.kind.after_submit(before.get(fld.key), changes[fld.key]) if fld.key in changes
+                     else before.get(fld.key) for fld in level.fields if fld.kind.storage in ("periods", "attachments")}
+        values.update(compute(level, {**values, **elsewhere}, record.stage_key, record.title,
+                              (self.now or utcnow()).date()))
         for fld in level.computed_order:
             if fld.key in before and before.get(fld.key) != values.get(fld.key):
                 diff[fld.key] = [before.get(fld.key), values.get(fld.key)]
