@@ -101,3 +101,85 @@ def test_aggregates_are_typed_when_the_configuration_is_loaded(expression, messa
     with pytest.raises(ConfigInvalid) as invalid:
         compile_config(docs)
     assert any(message in p.message for p in invalid.value.problems), [p.message for p in invalid.value.problems]
+
+
+def related_documents() -> dict[str, Any]:
+    """The network where a unit adds up its assets, and an asset of a critical region needs
+    a fault class."""
+    docs = documents()
+    docs["fields"]["fields"] += [
+        {"key": "asset_load", "label": "Assets' load", "type": "computed", "result_type": "decimal",
+         "expression": "children('asset').sum('load')"},
+        {"key": "live_assets", "label": "Live assets", "type": "computed", "result_type": "integer",
+         "expression": "children('asset').count(stage == 'live' and load > 10)"},
+        {"key": "peak_of_assets", "label": "Highest asset load", "type": "computed", "result_type": "decimal",
+         "expression": "children('asset').max('load')"},
+    ]
+    unit = next(level for level in docs["levels"]["levels"] if level["key"] == "unit")
+    unit["sections"][0]["fields"] += ["asset_load", "live_assets", "peak_of_assets"]
+    asset = next(level for level in docs["levels"]["levels"] if level["key"] == "asset")
+    asset["rules"].append({"key": "critical_needs_class",
+                           "condition": "ancestor('region').note != 'critical' or not empty(fault_class)",
+                           "message": "An asset of a critical region needs a fault class.",
+                           "fields": ["fault_class"]})
+    return docs
+
+
+@pytest.fixture
+def related(session, make_tenant, make_user):  # type: ignore[no-untyped-def]
+    tenant = make_tenant(related_documents())
+    admin = make_user(tenant)
+    config = tenants.active_config(session, tenant)
+    records = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, admin)))
+    regions = {}
+    for name in ("critical", "calm"):
+        node = records.create("region", None, Submission(name.title(), MultiDict({"note": name})))
+        for key in ("district", "station", "unit"):
+            node = records.create(key, node, Submission(key.title(), MultiDict()))
+        regions[name] = node  # the unit
+    session.commit()
+    return records, regions
+
+
+def test_a_rule_reads_an_ancestor(session, related) -> None:  # type: ignore[no-untyped-def]
+    records, units = related
+    with pytest.raises(ValidationFailed) as refused:
+        records.create("asset", units["critical"], Submission("Pump", MultiDict({"load": "5"})))
+    assert refused.value.errors["fault_class"] == "An asset of a critical region needs a fault class."
+    records.create("asset", units["critical"], Submission("Pump", MultiDict({"load": "5", "fault_class": "a"})))
+    records.create("asset", units["calm"], Submission("Pump", MultiDict({"load": "5"})))  # not critical
+
+
+def test_aggregates_over_children_are_live_on_the_record_and_typed(session, related) -> None:  # type: ignore[no-untyped-def]
+    records, units = related
+    unit = units["calm"]
+    made = [records.create("asset", unit, Submission(f"Asset {n}", MultiDict({"load": str(load)})))
+            for n, load in enumerate((8, 12, 30))]
+    for record, stage in zip(made, ("live", "live", "built")):
+        record.stage_key = stage
+    session.commit()
+    level = records.config.levels["unit"]
+    view = records.view(unit, records.stored_values(unit, level))
+    assert view.api_values()["asset_load"] == 50
+    assert view.api_values()["live_assets"] == 1  # live and above 10: only the second
+    assert view.api_values()["peak_of_assets"] == 30
+    records.update(made[0], Submission("Asset 0", MultiDict({"load": "20"})), made[0].version)
+    session.commit()
+    view = records.view(unit, records.stored_values(unit, level))
+    assert (view.api_values()["asset_load"], view.api_values()["live_assets"]) == (62, 2)
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("children('station').sum('load')", "'station' is no level below this one (levels below: asset)"),
+    ("children('asset').sum('fault_class')", "sum needs a number, but fault_class is a text"),
+    ("children('asset').count(stage == 'gone')", "'gone' is not an option of stage"),
+    ("children('asset').sum(load)", "sum takes the key of a field of the children, in quotes"),
+    ("parent.nothing + 1", "level 'station' has no field 'nothing'"),
+    ("ancestor('asset').note", "'asset' is no level above this one"),
+])
+def test_relations_are_typed_when_the_configuration_is_loaded(expression, message) -> None:
+    docs = related_documents()
+    next(f for f in docs["fields"]["fields"] if f["key"] == "asset_load")["expression"] = expression
+    with pytest.raises(ConfigInvalid) as invalid:
+        compile_config(docs)
+    assert any(message in p.message for p in invalid.value.problems), [p.message for p in invalid.value.problems]

@@ -178,7 +178,28 @@ class Checker:
             workflow = self.workflows.get(self.levels.get(level_key, {}).get("workflow")) if level_key else None
             if workflow is not None:
                 options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))
-            hit = self._scopes[level_key] = typecheck.Scope(kinds, options)
+            parents, ancestors, children = self.relatives(level_key)
+            hit = self._scopes[level_key] = typecheck.Scope(kinds, options, parents, ancestors, children, self.scope)
+        return hit
+
+    def relatives(self, level_key: str | None) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+        """A level's parent levels, every level above it and the levels right below it."""
+        if not level_key or level_key not in self.levels:
+            return (), frozenset(), frozenset()
+
+        def parents_of(key: str) -> tuple[str, ...]:
+            raw = self.levels.get(key, {}).get("parents")
+            return tuple(p for p in raw if isinstance(p, str) and p in self.levels) if isinstance(raw, list) else ()
+
+        above: set[str] = set()
+        pending = list(parents_of(level_key))
+        while pending:
+            key = pending.pop()
+            if key not in above:
+                above.add(key)
+                pending.extend(parents_of(key))
+        below = frozenset(k for k in self.levels if level_key in parents_of(k))
+        return parents_of(level_key), frozenset(above), below
         return hit
 
     def check_expression(self, file: str, path: list[object], source: Any,
