@@ -471,8 +471,6 @@ def _check_relations(tree: ast.AST, source: str) -> None:
             if _relation_level(node) is None:
                 raise ExpressionError(f"{ast.unparse(node)!r} in {source!r}: name the level in quotes, "
                                       f"{node.func.id}('level')")  # type: ignore[attr-defined]
-        elif isinstance(node, ast.Name) and node.id == PARENT:
-            pass
     for node in ast.walk(tree):  # a bare relation (not read from) means nothing
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Name) and child.id == PARENT and not isinstance(node, ast.Attribute):
