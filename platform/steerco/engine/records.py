@@ -535,7 +535,7 @@ class Records:
             self._validate(level, submission, record, stage, parent)
         except ValidationFailed as failed:
             errors = {k: v for k, v in failed.errors.items() if v != "Required."}
-        current = self.stored_values(record, level)
+        current = self.stored_values(record, level, parent)
         _, submitted, _ = self._parse(level, submission)
         return {**current, **submitted}, errors
 

@@ -183,7 +183,7 @@ def create(level_key: str):  # type: ignore[no-untyped-def]
         db.session.commit()
         flash(f"{level.label} {number} created.")
         return redirect(url_for("records.view", record_id=new_id), code=303)
-    context = _form_context(records, level, None, parent, records.stored_values(None, level), "")
+    context = _form_context(records, level, None, parent, records.stored_values(None, level, parent), "")
     return render_template("record_form.html", **context)
 
 
