@@ -16,8 +16,9 @@ after one untimed warm-up:
    ``rollups``);
 2. rollup, viewer: the same for the viewer, from whom cost data and financials are hidden
    (the visibility conditions are in the SQL; the hidden values are counted as left out);
-3. bare SQL: for each of the same levels, one ``SELECT sum(...)`` of every rolled-up field
-   over the subtree's records (no grouping, no visibility), and for each grid one
+3. bare SQL: for each of the same levels, one ``SELECT`` of each rolled-up field's own
+   aggregate (``sum``, ``avg``, ``min``, ``max``, ``count``) over the subtree's records (no
+   grouping, no visibility), and for each grid one
    ``SELECT scenario, sum(amount)`` over its ``period_value`` rows: the least any rollup
    of the same rows must read.
 
@@ -120,7 +121,8 @@ def bare_queries(tenant_id: int, config: Any, record: Any) -> list[Any]:
         where = and_(Record.tenant_id == tenant_id, Record.deleted_at.is_(None), Record.level_key == level.key,
                      Record.id != record.id, Record.path.startswith(record.path, autoescape=True))
         if scalar:
-            queries.append(select(func.count(Record.id), *(func.sum(value_column(f)) for f in scalar)).where(where))
+            queries.append(select(func.count(Record.id), *(getattr(func, f.rollup)(value_column(f)) for f in scalar))
+                           .where(where))
         for grid in grids:
             queries.append(select(PeriodValue.scenario, func.sum(PeriodValue.amount)).select_from(Record)
                            .join(PeriodValue, and_(PeriodValue.record_id == Record.id,
