@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 
-.PHONY: run test browser-deps bench bench-scale bench-report
+.PHONY: run test browser-deps bench bench-scale bench-report bench-rollup
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ bench-scale: $(STAMP)
 ## make bench-report: a 1,000-measure report PDF against WeasyPrint alone (see bench/README.md)
 bench-report: $(STAMP)
 	$(PY) bench/report_bench.py
+
+## make bench-rollup: a portfolio's rollup at 100,000 measures against a bare SQL aggregate (ROLLUP_ARGS="--measures 10000 --databases sqlite")
+bench-rollup: $(STAMP)
+	$(PY) bench/rollup_bench.py $(ROLLUP_ARGS)

@@ -236,11 +236,11 @@ def test_the_compiler_reads_every_key_said_to_be_in_effect():
 
 def test_a_key_not_in_effect_is_found_where_a_tenant_uses_it():
     documents = full_documents()
-    documents["workflows"]["workflows"][0]["stages"][1]["risk_weight"] = 0.5
-    documents["workflows"]["workflows"][0]["stages"][2]["risk_weight"] = 1
+    documents["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
+    documents["workflows"]["workflows"][0]["stages"][2]["plan_frozen"] = True
 
-    assert uses(documents, "workflows.json:/workflows/*/stages/*/risk_weight") == [
-        "/workflows/0/stages/1/risk_weight", "/workflows/0/stages/2/risk_weight"]
+    assert uses(documents, "workflows.json:/workflows/*/stages/*/plan_frozen") == [
+        "/workflows/0/stages/1/plan_frozen", "/workflows/0/stages/2/plan_frozen"]
     assert uses(documents, "roles.json:/roles/*/permissions/*/actions/*=delete") == [
         "/roles/0/permissions/0/actions/3"]
     assert uses(documents, "reports.json:/reports") == ["/reports"]
@@ -248,16 +248,16 @@ def test_a_key_not_in_effect_is_found_where_a_tenant_uses_it():
 
 def test_each_key_not_in_effect_that_a_tenant_uses_gives_one_warning_at_its_first_place():
     documents = full_documents()
-    documents["workflows"]["workflows"][0]["stages"][1]["risk_weight"] = 0.5
-    documents["workflows"]["workflows"][0]["stages"][2]["risk_weight"] = 1
+    documents["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
+    documents["workflows"]["workflows"][0]["stages"][2]["plan_frozen"] = True
 
     found = {(w.file, w.message.split(" is ")[0]): w for w in warnings(documents)}
 
-    risk = found[("workflows.json", "'risk_weight'")]
-    assert (risk.pointer, risk.code) == ("/workflows/0/stages/1/risk_weight", "not_in_effect")
-    assert risk.message == "'risk_weight' is accepted, not in effect yet (and 1 more place(s))"
+    frozen = found[("workflows.json", "'plan_frozen'")]
+    assert (frozen.pointer, frozen.code) == ("/workflows/0/stages/1/plan_frozen", "not_in_effect")
+    assert frozen.message == "'plan_frozen' is accepted, not in effect yet (and 1 more place(s))"
     assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("roles.json", "the value 'delete'"),
-                          ("workflows.json", "'risk_weight'")}
+                          ("workflows.json", "'plan_frozen'")}
 
 
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])

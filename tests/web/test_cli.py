@@ -81,9 +81,9 @@ def test_validate_warns_about_each_key_accepted_but_not_in_effect_and_still_succ
     result = runner.invoke(cli, ["validate", str(folder)])
 
     assert result.exit_code == 0, result.output
-    risk = [line for line in result.output.splitlines() if "risk_weight" in line]
-    assert risk == [f"warning: {folder}/workflows.json:/workflows/0/stages/0/risk_weight (workflow doi › stage doi1): "
-                    "'risk_weight' is accepted, not in effect yet (and 6 more place(s)) [not_in_effect]"]
+    frozen = [line for line in result.output.splitlines() if "plan_frozen" in line]
+    assert frozen == [f"warning: {folder}/workflows.json:/workflows/0/stages/0/plan_frozen (workflow doi › stage doi1): "
+                      "'plan_frozen' is accepted, not in effect yet (and 6 more place(s)) [not_in_effect]"]
     assert "'delete' is accepted, not in effect yet" in result.output
     assert "exceptions.json:/rules: 'rules' is accepted, not in effect yet" in result.output
 

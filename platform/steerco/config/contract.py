@@ -33,7 +33,6 @@ NOT_IN_EFFECT: frozenset[str] = frozenset({
     "roles.json:/roles/*/description",
     "fields.json:/fields/*/options/*/color",
     "roles.json:/roles/*/permissions/*/actions/*=delete",
-    "workflows.json:/workflows/*/stages/*/risk_weight",
     "workflows.json:/workflows/*/stages/*/plan_frozen",
 })
 
@@ -107,7 +106,8 @@ EFFECTS: Mapping[str, str] = {
     "fields.json:/fields/*/accept": "Field.accept",
     "fields.json:/fields/*/max_size_mb": "Field.max_size_mb",
     "fields.json:/fields/*/scenarios": "Field.scenarios",
-    # how a report table's subtotals and total add up the field (steerco.reports.data)
+    # how a report table's subtotals and total add up the field (steerco.reports.data), and
+    # how the field rolls up a record's subtree (steerco.engine.rollups)
     "fields.json:/fields/*/rollup": "Field.rollup",
     "roles.json:/roles": "TenantConfig.roles",
     "roles.json:/roles/*/key": "Role.key",
@@ -129,6 +129,8 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/stages/*/order": "Stage.order",
     "workflows.json:/workflows/*/stages/*/color": "Stage.color",
     "workflows.json:/workflows/*/stages/*/category": "Stage.category",
+    # each stage's sum times its weight: the risk-weighted pipeline of a rollup (steerco.engine.rollups)
+    "workflows.json:/workflows/*/stages/*/risk_weight": "Stage.risk_weight",
     "workflows.json:/workflows/*/transitions": "Workflow.transitions",
     "workflows.json:/workflows/*/transitions/*/key": "Transition.key",
     "workflows.json:/workflows/*/transitions/*/label": "Transition.label",

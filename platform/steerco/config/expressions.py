@@ -30,7 +30,7 @@ import math
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import simpleeval
 
@@ -42,8 +42,28 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod,
     ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
     ast.Is, ast.IsNot, ast.IfExp, ast.Call, ast.Name, ast.Load, ast.Constant, ast.List,
-    ast.Tuple,
+    ast.Tuple, ast.Attribute,
 )
+
+#: The records around the one an expression is about: ``parent.field``,
+#: ``ancestor('level').field`` and ``children('level').sum('field')`` / ``.count(condition)``.
+PARENT = "parent"
+RELATION_FUNCTIONS = frozenset({"ancestor", "children"})
+CHILD_AGGREGATES = frozenset({"sum", "avg", "min", "max", "count"})
+#: the key under which a values mapping carries its :class:`Related` records (not a field key)
+RELATED = "\x00related"
+
+
+class Related(Protocol):
+    """What an expression may read of the records around its own (``steerco.engine.related``
+    reads them from the database): each record as a mapping of its values, ``stage`` and
+    ``title``; None when there is no such record."""
+
+    def parent(self) -> Mapping[str, Any] | None: ...
+
+    def ancestor(self, level: str) -> Mapping[str, Any] | None: ...
+
+    def children(self, level: str) -> Sequence[Mapping[str, Any]]: ...
 
 
 def _empty(value: Any) -> bool:
@@ -68,7 +88,27 @@ def _days_until(value: Any, *, today: dt.date) -> int | None:
     return None if day is None else (day - today).days
 
 
-FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until"})
+def _total(grid: Any, scenario: Any, first: Any = None, last: Any = None) -> float:
+    """The sum of a time-phased grid's amounts in one scenario, optionally only from period
+    ``first`` to period ``last`` (``YYYY-MM``, both included). An empty grid totals 0."""
+    if grid is None:
+        return 0.0
+    if not isinstance(grid, Mapping):
+        raise EvaluationError(f"total needs a time-phased grid, not {_kind(grid)}")
+    amounts = grid.get(scenario) or {}
+    if not isinstance(amounts, Mapping):
+        raise EvaluationError(f"total: the grid's scenario {scenario!r} holds {_kind(amounts)}")
+    total = 0.0
+    for period, amount in amounts.items():
+        if amount is None or (first is not None and period < first) or (last is not None and period > last):
+            continue
+        if not _is_number(amount):
+            raise EvaluationError(f"total: the amount of {period} is {_kind(amount)}")
+        total += amount
+    return total
+
+
+FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until", "total"})
 
 #: Bounds of every evaluation (see the module docstring). Numbers share the limit of typed
 #: numbers (``steerco.fields.types.LARGEST_NUMBER``), so a computed value can be stored.
@@ -113,7 +153,7 @@ def _kind(value: Any) -> str:
         return "text"
     if isinstance(value, (list, tuple)):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "a grid"
     return type(value).__name__
 
@@ -195,6 +235,12 @@ def _len(value: Any) -> int:
     return len(value)
 
 
+def _number_of(value: Any) -> Any:
+    if not _is_number(value):
+        raise EvaluationError(f"a sum over children needs numbers, not {_kind(value)}")
+    return value
+
+
 def _check_size(value: Any, produced: bool) -> Any:
     """Refuse a number beyond the bound, whether computed or read from a record, and a text
     beyond it that the expression produced (a long text a record holds may still be read)."""
@@ -215,18 +261,74 @@ class _BoundedEvaluator(simpleeval.EvalWithCompoundTypes):  # type: ignore[misc]
     """simpleeval with our operators, a node budget, a deadline and size checks on every
     intermediate value."""
 
-    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Any]):
+    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Any], related: Related | None = None,
+                 budget: "_BoundedEvaluator | None" = None):
         super().__init__(operators=OPERATORS, functions=dict(functions), names=dict(names))
         self._visited = 0
         self._deadline = time.monotonic() + TIME_BUDGET
+        self._related = related
+        #: the evaluation whose budget this one shares (a condition counted over children)
+        self._budget = budget
 
     def _eval(self, node: ast.AST) -> Any:
-        self._visited += 1
-        if self._visited > MAX_NODES:
+        budget = self._budget or self
+        budget._visited += 1
+        if budget._visited > MAX_NODES:
             raise LimitExceeded(f"the evaluation visited more than {MAX_NODES:,} steps")
-        if time.monotonic() > self._deadline:
+        if time.monotonic() > budget._deadline:
             raise LimitExceeded(f"the evaluation took longer than {TIME_BUDGET} s")
-        return _check_size(super()._eval(node), produced=not isinstance(node, ast.Name))
+        return _check_size(super(_BoundedEvaluator, self)._eval(node), produced=not isinstance(node, ast.Name))
+
+    def _related_records(self) -> Related:
+        if self._related is None:
+            raise EvaluationError("the records around this one are not known here")
+        return self._related
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        """``parent.field`` and ``ancestor('level').field``: a value of that record."""
+        related = self._related_records()
+        if isinstance(node.value, ast.Name):
+            record, what = related.parent(), "parent"
+        else:
+            level = node.value.args[0].value  # type: ignore[attr-defined]
+            record, what = related.ancestor(level), f"{level} above"
+        if record is None:
+            raise EvaluationError(f"there is no {what}")
+        return record.get(node.attr)
+
+    def _eval_call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Attribute):
+            return super()._eval_call(node)
+        # children('level').sum('field') / .count(condition): over the direct children
+        level = node.func.value.args[0].value  # type: ignore[attr-defined]
+        children = self._related_records().children(level)
+        function = node.func.attr
+        if function == "count":
+            if not node.args:
+                return len(children)
+            return sum(1 for child in children if self._holds_for(child, node.args[0]))
+        key = node.args[0].value  # type: ignore[attr-defined]
+        values = [v for child in children if (v := child.get(key)) is not None]
+        if function == "sum":
+            return sum(_number_of(v) for v in values)
+        if not values:
+            return None
+        if function == "avg":
+            return sum(_number_of(v) for v in values) / len(values)
+        return min(values) if function == "min" else max(values)
+
+    def _holds_for(self, child: Mapping[str, Any], condition: ast.AST) -> bool:
+        """A condition evaluated on one child's values, within this evaluation's budget; one
+        that cannot be evaluated on a child does not count it."""
+        names = {**child, "today": self.names.get("today")}
+        evaluator = _BoundedEvaluator(names, self.functions, None, self._budget or self)
+        try:
+            return bool(evaluator._eval(condition))
+        except LimitExceeded:
+            raise
+        except Exception:  # noqa: BLE001 - incomplete data on that child
+            return False
+
 
 
 @dataclass(frozen=True)
@@ -236,6 +338,9 @@ class Expression:
     source: str
     names: frozenset[str]
     _tree: ast.AST = field(repr=False, compare=False)
+
+    #: does it read the records around its own (``parent.x``, ``children(...)``)?
+    uses_related: bool = False
 
     @property
     def tree(self) -> ast.AST:
@@ -264,8 +369,10 @@ class Expression:
             "len": _len, "min": min, "max": max, "abs": _abs, "round": _round, "empty": _empty,
             "days_since": lambda v: _days_since(v, today=today),
             "days_until": lambda v: _days_until(v, today=today),
+            "total": _total,
         }
-        evaluator = _BoundedEvaluator(names, functions)
+        related = values.get(RELATED) if self.uses_related else None
+        evaluator = _BoundedEvaluator(names, functions, related)
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
         except LimitExceeded as exc:
@@ -292,13 +399,21 @@ def parse(source: str) -> Expression:
         raise ExpressionError(f"expression {source[:60]!r}… is nested more than {MAX_DEPTH} deep; "
                               "split it into computed fields")
     names: set[str] = set()
-    for node in ast.walk(tree):
+    related = any(isinstance(node, ast.Attribute) or isinstance(node, ast.Name) and
+                  (node.id == PARENT or node.id in RELATION_FUNCTIONS) for node in ast.walk(tree))
+    if related:
+        _check_relations(tree.body, source)
+    for node in _own_nodes(tree) if related else ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
             raise ExpressionError(
                 f"{type(node).__name__} is not allowed in expressions ({source!r}); "
                 "use fields, literals, operators and the functions "
                 + ", ".join(sorted(FUNCTION_NAMES))
             )
+        if isinstance(node, ast.Attribute) or isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            continue  # a relation, checked above
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in RELATION_FUNCTIONS:
+            continue
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTION_NAMES:
                 called = node.func.id if isinstance(node.func, ast.Name) else "?"
@@ -308,9 +423,82 @@ def parse(source: str) -> Expression:
                 )
             if node.keywords:
                 raise ExpressionError(f"keyword arguments are not allowed in {source!r}")
-        elif isinstance(node, ast.Name) and node.id not in FUNCTION_NAMES:
+        elif isinstance(node, ast.Name) and node.id not in FUNCTION_NAMES and node.id != PARENT \
+                and node.id not in RELATION_FUNCTIONS:
             names.add(node.id)
-    return Expression(source=source, names=frozenset(names), _tree=tree.body)
+    return Expression(source=source, names=frozenset(names), _tree=tree.body, uses_related=related)
+
+
+def _relation_level(node: ast.AST) -> str | None:
+    """The level of ``ancestor('level')`` or ``children('level')``, else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in RELATION_FUNCTIONS \
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant) \
+            and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
+def _check_relations(tree: ast.AST, source: str) -> None:
+    """Relations have three shapes only: ``parent.field``, ``ancestor('level').field`` and
+    ``children('level').sum('field')`` (or avg, min, max, count; ``count`` takes an optional
+    condition on the children's fields)."""
+    help_text = ("use parent.field, ancestor('level').field, children('level').sum('field') "
+                 "(or .avg, .min, .max) or children('level').count(condition)")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            value = node.value
+            if isinstance(value, ast.Name) and value.id == PARENT or \
+                    isinstance(value, ast.Call) and getattr(value.func, "id", None) == "ancestor" \
+                    and _relation_level(value) is not None:
+                continue
+            if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "children":
+                continue  # a method of children(...), checked with its call
+            raise ExpressionError(f"Attribute is not allowed in expressions ({ast.unparse(node)!r} in {source!r}) "
+                                  f"but to read the records around: {help_text}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner, method = node.func.value, node.func.attr
+            if not (isinstance(owner, ast.Call) and getattr(owner.func, "id", None) == "children"
+                    and _relation_level(owner) is not None and method in CHILD_AGGREGATES and not node.keywords):
+                raise ExpressionError(f"{ast.unparse(node)!r} in {source!r}: {help_text}")
+            if method == "count":
+                if len(node.args) > 1:
+                    raise ExpressionError(f"{ast.unparse(node)!r} in {source!r}: count takes one condition at most")
+            elif len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
+                    or not isinstance(node.args[0].value, str):
+                raise ExpressionError(f"{ast.unparse(node)!r} in {source!r}: {method} takes the key of a "
+                                      f"field of the children, in quotes: children('level').{method}('field')")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in RELATION_FUNCTIONS:
+            if _relation_level(node) is None:
+                raise ExpressionError(f"{ast.unparse(node)!r} in {source!r}: name the level in quotes, "
+                                      f"{node.func.id}('level')")  # type: ignore[attr-defined]
+    for node in ast.walk(tree):  # a bare relation (not read from) means nothing
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Name) and child.id == PARENT and not isinstance(node, ast.Attribute):
+                raise ExpressionError(f"'parent' alone in {source!r}: {help_text}")
+            if _relation_level(child) is not None and not isinstance(node, ast.Attribute):
+                raise ExpressionError(f"{ast.unparse(child)!r} alone in {source!r}: {help_text}")
+    if isinstance(tree, ast.Name) and tree.id == PARENT or _relation_level(tree) is not None:
+        raise ExpressionError(f"{ast.unparse(tree)!r} alone in {source!r}: {help_text}")
+
+
+def _own_nodes(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of the expression itself, without the conditions of ``.count(...)``, which
+    read the children's fields, not this record's."""
+    found, pending = [], [tree]
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "count":
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def count_conditions(tree: ast.AST) -> list[tuple[str, ast.AST]]:
+    """(children's level, condition) of every ``children('level').count(condition)``."""
+    return [(_relation_level(node.func.value), node.args[0])  # type: ignore[misc, attr-defined]
+            for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "count" and node.args]
 
 
 def _depth(tree: ast.AST) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from steerco.config import filters, typecheck
 from steerco.config.errors import ConfigProblem, closest, pointer
 from steerco.config.expressions import Expression, ExpressionError, parse, unknown_names
-from steerco.config.model import SYSTEM_COLUMNS, default_number_prefix
+from steerco.config.model import SCENARIOS, SYSTEM_COLUMNS, default_number_prefix
 from steerco.fields import registry
 from steerco.fields.types import compile_pattern
 
@@ -173,10 +173,33 @@ class Checker:
                 kinds[key] = registry.get(type_key).value_expression_type(field.get("result_type"))
                 if isinstance(field.get("options"), list):
                     options[key] = frozenset(o.get("key") for _, o in _items(field, "options"))
+                elif kinds[key] == "grid":  # what total(grid, 'scenario') may name
+                    options[key] = frozenset(field.get("scenarios") or SCENARIOS)
             workflow = self.workflows.get(self.levels.get(level_key, {}).get("workflow")) if level_key else None
             if workflow is not None:
                 options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))
-            hit = self._scopes[level_key] = typecheck.Scope(kinds, options)
+            parents, ancestors, children = self.relatives(level_key)
+            hit = self._scopes[level_key] = typecheck.Scope(kinds, options, parents, ancestors, children, self.scope)
+        return hit
+
+    def relatives(self, level_key: str | None) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+        """A level's parent levels, every level above it and the levels right below it."""
+        if not level_key or level_key not in self.levels:
+            return (), frozenset(), frozenset()
+
+        def parents_of(key: str) -> tuple[str, ...]:
+            raw = self.levels.get(key, {}).get("parents")
+            return tuple(p for p in raw if isinstance(p, str) and p in self.levels) if isinstance(raw, list) else ()
+
+        above: set[str] = set()
+        pending = list(parents_of(level_key))
+        while pending:
+            key = pending.pop()
+            if key not in above:
+                above.add(key)
+                pending.extend(parents_of(key))
+        below = frozenset(k for k in self.levels if level_key in parents_of(k))
+        return parents_of(level_key), frozenset(above), below
         return hit
 
     def check_expression(self, file: str, path: list[object], source: Any,

@@ -25,9 +25,9 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from steerco.config.expressions import MAX_NUMBER, MAX_ROUND_DIGITS, Expression
+from steerco.config.expressions import MAX_NUMBER, MAX_ROUND_DIGITS, PARENT, Expression
 
 #: Every kind a value can have in an expression ("none" is the literal None).
 KINDS = frozenset({"number", "text", "date", "bool", "list", "grid", "files", "user", "record", "none"})
@@ -48,6 +48,15 @@ class Scope:
 
     kinds: Mapping[str, str]
     options: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: the levels around this one, for ``parent.x``, ``ancestor('level').x`` and
+    #: ``children('level')...``, and the scope of another level by its key
+    parents: tuple[str, ...] = ()
+    ancestors: frozenset[str] = frozenset()
+    children: frozenset[str] = frozenset()
+    other: Callable[[str], "Scope"] | None = field(default=None, compare=False)
+
+    def of(self, level: str) -> "Scope | None":
+        return self.other(level) if self.other is not None else None
 
 
 @dataclass(frozen=True)
@@ -250,11 +259,71 @@ class _Checker:
         if right.options is not None and isinstance(left.literal, str):
             self.option_literal(right_node, _Typed(frozenset({"list"}), options=right.options), left)
 
+    # -- the records around this one ------------------------------------------------------
+    def check_attribute(self, node: ast.Attribute) -> _Typed:
+        """``parent.x`` (x of every level a parent may be) or ``ancestor('level').x``."""
+        if isinstance(node.value, ast.Name) and node.value.id == PARENT:
+            levels = list(self.scope.parents)
+            if not levels:
+                self.refuse(f"{self.text(node)}: this level has no parent level")
+                return _UNKNOWN
+        else:
+            level = node.value.args[0].value  # type: ignore[attr-defined]
+            if level not in self.scope.ancestors:
+                self.refuse(f"{self.text(node)}: {level!r} is no level above this one"
+                            + (f" (levels above: {', '.join(sorted(self.scope.ancestors))})"
+                               if self.scope.ancestors else ""))
+                return _UNKNOWN
+            levels = [level]
+        kinds: set[str] = set()
+        options: set[str] = set()
+        for level in levels:
+            other = self.scope.of(level)
+            if other is None:
+                return _UNKNOWN
+            kind = other.kinds.get(node.attr)
+            if kind is None or node.attr == "today":
+                self.refuse(f"{self.text(node)}: level {level!r} has no field {node.attr!r}")
+                return _UNKNOWN
+            kinds.add(kind)
+            options |= other.options.get(node.attr, frozenset())
+        return _Typed(frozenset(kinds) | {"none"}, items=frozenset({"text"}) if "list" in kinds else frozenset(),
+                      options=frozenset(options) if options else None)
+
+    def check_children(self, node: ast.Call) -> _Typed:
+        """``children('level').sum('field')`` (avg, min, max) or ``.count(condition)``."""
+        level = node.func.value.args[0].value  # type: ignore[attr-defined]
+        method = node.func.attr  # type: ignore[attr-defined]
+        other = self.scope.of(level)
+        if level not in self.scope.children or other is None:
+            self.refuse(f"{self.text(node)}: {level!r} is no level below this one"
+                        + (f" (levels below: {', '.join(sorted(self.scope.children))})" if self.scope.children else ""))
+            return _UNKNOWN
+        if method == "count":
+            if node.args:
+                condition = Expression(self.source, frozenset(), node.args[0])
+                _, problems = check(condition, other)
+                for problem in problems:
+                    self.refuse(f"{self.text(node)}, on the {level} records: {problem}")
+            return _Typed(frozenset({"number"}))
+        key = node.args[0].value  # type: ignore[attr-defined]
+        kind = other.kinds.get(key)
+        if kind is None or key in ("today", "title"):
+            self.refuse(f"{self.text(node)}: level {level!r} has no field {key!r}")
+            return _UNKNOWN
+        allowed = {"number"} if method in ("sum", "avg") else {"number", "date"}
+        if kind not in allowed:
+            self.refuse(f"{self.text(node)}: {method} needs {describe(allowed)}, but {key} is {describe([kind])}")
+            return _UNKNOWN
+        return _Typed(frozenset({kind, "none"}) if method != "sum" else frozenset({"number"}))
+
     def check_call(self, node: ast.Call) -> _Typed:
+        if isinstance(node.func, ast.Attribute):
+            return self.check_children(node)
         name = node.func.id if isinstance(node.func, ast.Name) else "?"
         args = [self.check(a) for a in node.args]
         counts = {"len": (1, 1), "abs": (1, 1), "empty": (1, 1), "round": (1, 2), "days_since": (1, 1),
-                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99)}
+                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99), "total": (2, 4)}
         low, high = counts.get(name, (0, 99))
         if not low <= len(args) <= high:
             expected = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
@@ -276,6 +345,8 @@ class _Checker:
                     and _is_iso_date(first.literal)):
                 self.expect(node, 0, first, {"date"}, f"{name} needs a date")
             return _Typed(frozenset({"number", "none"}))
+        if name == "total":
+            return self.check_total(node, args)
         if name == "round":
             self.expect(node, 0, first, {"number"}, "round needs a number")
             if len(args) == 2:
@@ -289,6 +360,21 @@ class _Checker:
                                     "either way")
             return _Typed(frozenset({"number"}))
         return self.check_extreme(node, name, args)
+
+    def check_total(self, node: ast.Call, args: list[_Typed]) -> _Typed:
+        """total(grid, 'scenario'[, 'from', 'to']): a grid, one of its scenarios (a text, and
+        when written out one the grid has), and periods written ``YYYY-MM``."""
+        self.expect(node, 0, args[0], {"grid"}, "total needs a time-phased grid first")
+        self.expect(node, 1, args[1], {"text"}, "total's scenario must be a text such as 'actual'")
+        scenario = args[1].literal
+        if isinstance(scenario, str) and args[0].options is not None and scenario not in args[0].options:
+            self.refuse(f"{self.text(node)}: {scenario!r} is not a scenario of {self.text(node.args[0])} "
+                        f"(scenarios: {', '.join(sorted(args[0].options))})")
+        for index, period in enumerate(args[2:], start=2):
+            self.expect(node, index, period, {"text"}, "total's periods must be texts such as '2027-01'")
+            if isinstance(period.literal, str) and not _is_period(period.literal):
+                self.refuse(f"{self.text(node)}: {period.literal!r} is no period; write periods as 'YYYY-MM'")
+        return _Typed(frozenset({"number"}))
 
     def check_extreme(self, node: ast.Call, name: str, args: list[_Typed]) -> _Typed:
         """min and max: of one list, or of several numbers, dates or texts of one kind."""
@@ -304,6 +390,12 @@ class _Checker:
     def expect(self, call: ast.Call, index: int, typed: _Typed, kinds: set[str], message: str) -> None:
         if typed.definite - kinds:
             self.refuse(f"{self.text(call)}: {message}, not {self.what(call.args[index], typed)}")
+
+
+def _is_period(text: str) -> bool:
+    """``YYYY-MM``, the key of a month in a time-phased grid."""
+    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() \
+        and 1 <= int(text[5:]) <= 12
 
 
 def _is_iso_date(text: str) -> bool:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from steerco.config.expressions import RELATED
 from steerco.config.model import Field, Level, TenantConfig
 from steerco.engine.access import Access
 from steerco.store.models import Record
@@ -72,6 +73,10 @@ def compute_checked(level: Level, values: Mapping[str, Any], stage: str | None, 
     problems: dict[str, str] = {}
     for fld in level.computed_order:
         assert fld.expression is not None
+        if fld.expression.uses_related and RELATED not in scope:
+            # Values read without the records around (a list's page): the one its last save stored.
+            computed[fld.key] = scope[fld.key] = values.get(fld.key)
+            continue
         value = fld.expression.evaluate(scope, today=today)
         problem = fld.kind.value_problem(fld, value)
         if problem:

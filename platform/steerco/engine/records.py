@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
+from steerco.config.expressions import RELATED
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine import audit, exceptions
 from steerco.engine import fieldviews
@@ -28,6 +29,7 @@ from steerco.engine.access import Access, Actor, Grant
 from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.fieldviews import RecordView
 from steerco.engine.forms import LOOKUP_SELECT_MAX, FieldState, Lookups, compute, field_states
+from steerco.engine.related import RelatedRecords
 from steerco.engine.rules import rule_problems
 from steerco.fields import FieldInvalid, FormInput, Upload
 from steerco.fields.base import StoreContext
@@ -251,11 +253,14 @@ class Records:
         column = getattr(Record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
         return column.is_(None) if value is None else column == value
 
-    def stored_values(self, record: Record | None, level: Level) -> dict[str, Any]:
-        """Everything the record holds for its fields: JSON values, time-phased amounts, files."""
+    def stored_values(self, record: Record | None, level: Level, parent: Record | None = None) -> dict[str, Any]:
+        """Everything the record holds for its fields: JSON values, time-phased amounts, files;
+        and, for expressions, the records around it (``parent.x``, ``children('level')...``),
+        read only if an expression asks (``steerco.engine.related``)."""
+        related = {RELATED: RelatedRecords(self.session, self.tenant_id, record, parent)}
         if record is None:
-            return {f.key: f.default for f in level.fields if f.default is not None}
-        return self.values_of([record], level)[record.id]
+            return {**{f.key: f.default for f in level.fields if f.default is not None}, **related}
+        return {**self.values_of([record], level)[record.id], **related}
 
     def values_of(self, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
         """:meth:`stored_values` of many records of one level, in at most three queries,
@@ -388,7 +393,7 @@ class Records:
         ``changes`` holds the values of the fields the actor may edit in the state the
         submission leaves the record in; ``submitted`` is everything typed, for re-display.
         """
-        current = self.stored_values(record, level)
+        current = self.stored_values(record, level, parent)
         parsed, submitted, errors = self._parse(level, submission)
         title = (submission.title or "").strip()
         candidate = {**current, **{k: v for k, v in parsed.items() if k not in errors}}
@@ -530,7 +535,7 @@ class Records:
             self._validate(level, submission, record, stage, parent)
         except ValidationFailed as failed:
             errors = {k: v for k, v in failed.errors.items() if v != "Required."}
-        current = self.stored_values(record, level)
+        current = self.stored_values(record, level, parent)
         _, submitted, _ = self._parse(level, submission)
         return {**current, **submitted}, errors
 
@@ -577,7 +582,8 @@ class Records:
         statuses = {d.key: d.default for d in self.config.status_dimensions.values()
                     if level.key in d.levels and d.default is not None}
         changes = {**defaults, **statuses, **changes}
-        diff = self._apply_values(level, record, changes, {})
+        diff = self._apply_values(level, record, changes, {},
+                                  {RELATED: RelatedRecords(self.session, self.tenant_id, None, parent)})
         # Statuses without a field of their name live in the values all the same.
         record.values = {**{k: v for k, v in statuses.items() if level.field(k) is None}, **(record.values or {})}
         self.session.add(record)
@@ -615,6 +621,8 @@ class Records:
             raise StaleRecord(record.version, self._resubmission(level, submission))
         changes, submitted = self._validate(level, submission, record, record.stage_key)
         before = dict(record.values or {})
+        # what computed fields may read besides the JSON: grids, files, the records around
+        context = self.stored_values(record, level) if level.computed_order else {}
         title = (submission.title or "").strip()
         # No autoflush while the changes are applied: the grid's query would otherwise write
         # the record early, so one save counted as two versions, and a concurrent save
@@ -622,7 +630,7 @@ class Records:
         renamed = [record.title, title] if title != record.title else None
         record.title = title  # before computing, so that expressions reading the title see the new one
         with self.session.no_autoflush:
-            diff = self._apply_values(level, record, changes, before)
+            diff = self._apply_values(level, record, changes, before, context)
             diff.update(self._apply_related(level, record, changes))
         if renamed:
             diff["title"] = renamed
@@ -657,14 +665,21 @@ class Records:
         return self._parse(level, submission)[1]
 
     def _apply_values(self, level: Level, record: Record, changes: Mapping[str, Any],
-                      before: Mapping[str, Any]) -> dict[str, Any]:
+                      before: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Write changes of JSON-stored fields and recompute computed ones; {field: [old, new]}."""
         values = dict(record.values or {})
         diff: dict[str, Any] = {}
         for fld in level.fields:
             if fld.key in changes:
                 diff.update(fld.kind.write_value(fld, values, changes[fld.key]))
-        values.update(compute(level, values, record.stage_key, record.title, (self.now or utcnow()).date()))
+        # Computed fields may read values kept outside the JSON too (a grid's total): as
+        # the save leaves them, though only the computed results are written here.
+        context = context or {}
+        elsewhere = {fld.key: fld.kind.after_submit(context.get(fld.key), changes[fld.key]) if fld.key in changes
+                     else context.get(fld.key) for fld in level.fields if fld.kind.storage in ("periods", "attachments")}
+        related = {RELATED: context[RELATED]} if RELATED in context else {}
+        values.update(compute(level, {**values, **elsewhere, **related}, record.stage_key, record.title,
+                              (self.now or utcnow()).date()))
         for fld in level.computed_order:
             if fld.key in before and before.get(fld.key) != values.get(fld.key):
                 diff[fld.key] = [before.get(fld.key), values.get(fld.key)]

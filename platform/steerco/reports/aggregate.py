@@ -258,3 +258,11 @@ def period_totals(session: Session, scope: Scope, fld: Field) -> tuple[dict[str,
     for scenario, period, amount in rows:
         totals.setdefault(scenario, {})[period] = float(amount)
     return totals, int(left_out), False
+
+
+#: The pieces of :func:`aggregate` that the value layer's rollups (``steerco.engine.rollups``)
+#: group their own way (by stage and status at once): the columns of one measure, one
+#: group's amounts from a row of them, and the total of several groups.
+measure_columns = _measure_columns
+group_of = _group
+combine = _combine

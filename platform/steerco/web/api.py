@@ -28,7 +28,7 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 from sqlalchemy import select
 
 from steerco.config.model import Level
-from steerco.engine import exceptions, notifications, tokens
+from steerco.engine import exceptions, notifications, rollups, tokens
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.engine.fieldviews import RecordView
 from steerco.engine.records import InvalidQuery, Records, Submission
@@ -37,7 +37,7 @@ from steerco.fields import FieldInvalid
 from steerco.store.models import ApprovalTask, ApprovalVote, ExceptionCase, Notification, Record, TransitionRequest, User, utcnow
 from steerco.web.extensions import csrf, db
 from steerco.web.params import id_arg, is_id
-from steerco.web.tenancy import records_service, tenant_blueprint
+from steerco.web.tenancy import records_service, rollups_service, tenant_blueprint
 
 #: query parameters of the list besides ``field.<key>`` filters
 LIST_PARAMS = frozenset({"level", "parent", "q", "stage", "owner", "sort", "dir", "page", "per_page"})
@@ -104,7 +104,10 @@ def record_json(records: Records, record: Record, view: RecordView) -> dict[str,
 
 
 def _one(records: Records, record: Record) -> dict[str, Any]:
-    return record_json(records, record, records.view(record))
+    """One record as every single-record answer gives it: its JSON and the rollups of its
+    subtree, as this reader may know them (``steerco.engine.rollups``)."""
+    return {**record_json(records, record, records.view(record)),
+            "rollups": rollups.as_json(rollups_service().of(record))}
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from steerco.config.model import Level
-from steerco.engine import exceptions, fieldviews, history, tables
+from steerco.engine import exceptions, fieldviews, history, rollups, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState
 from steerco.engine.records import Records, Submission
@@ -29,7 +29,7 @@ from steerco.store.models import Record, utcnow
 from steerco.web import workflow as workflow_views
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
-from steerco.web.tenancy import records_service, tenant_blueprint
+from steerco.web.tenancy import records_service, rollups_service, tenant_blueprint
 
 bp = tenant_blueprint("records", __name__)
 
@@ -108,8 +108,10 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     page = _record_page(records, record, values)
     # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
     panels = workflow_views.record_panels(record, values)
+    # The subtree added up by the database, one query per rollup set.
+    rolled_up = rollups.panel(g.config, rollups_service().of(record))
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
-                           exception_cases=_exception_cases(record, values), **page, **panels)
+                           rollups=rolled_up, exception_cases=_exception_cases(record, values), **page, **panels)
 
 
 def _exception_cases(record: Record, values: Mapping[str, Any]) -> list[exceptions.CaseView]:
@@ -206,7 +208,7 @@ def create(level_key: str):  # type: ignore[no-untyped-def]
         db.session.commit()
         flash(f"{level.label} {number} created.")
         return redirect(url_for("records.view", record_id=new_id), code=303)
-    context = _form_context(records, level, None, parent, records.stored_values(None, level), "")
+    context = _form_context(records, level, None, parent, records.stored_values(None, level, parent), "")
     return render_template("record_form.html", **context)
 
 

@@ -18,6 +18,7 @@ from flask_login import current_user
 from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records
+from steerco.engine.rollups import Rollups
 from steerco.store import locks, scoping  # noqa: F401 - locks: writes lock their tenant first
 from steerco.store.models import User
 from steerco.web.extensions import db, login_manager
@@ -66,6 +67,11 @@ def tenant_blueprint(name: str, import_name: str, prefix: str = "/t/<tenant>", *
         return None
 
     return bp
+
+
+def rollups_service() -> Rollups:
+    """The rollups of records' subtrees for this request's tenant and actor."""
+    return Rollups(db.session, g.tenant.id, g.config, g.access)
 
 
 def records_service() -> Records:
