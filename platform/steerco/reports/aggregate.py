@@ -261,8 +261,7 @@ def period_totals(session: Session, scope: Scope, fld: Field) -> tuple[dict[str,
 
 
 #: The pieces of :func:`aggregate` that the value layer's rollups (``steerco.engine.rollups``)
-#: group their own way (by stage and status at once): the columns of one measure, one
-#: group's amounts from a row of them, and the total of several groups.
+#: group their own way (by stage and status at once): the columns of one measure and one
+#: group's amounts from a row of them (:func:`combine` adds groups up).
 measure_columns = _measure_columns
 group_of = _group
-combine = _combine
