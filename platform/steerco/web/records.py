@@ -109,7 +109,7 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     # The workflow, status and comment panels: view-models built here, in a fixed number of queries.
     panels = workflow_views.record_panels(record, values)
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
-                           **page, **panels)
+                           can_delete=g.access.can("delete", level.key, record), **page, **panels)
 
 
 def record_values_context(records: Records, record: Record,
