@@ -7,7 +7,11 @@ resolved by :func:`tenant_blueprint`, and every read and write goes through the 
 engine calls as the forms (``Records.get/search/create/update``), so access, field states,
 validation messages, the version check and the audit trail cannot differ. JSON values
 are turned into the form input each field type already parses (``FieldType.form_input``).
-Errors come back as ``{"error": {"status", "message", "fields"?}}`` (see ``web/app.py``).
+Errors come back as RFC 9457 problem documents (``application/problem+json``, see
+``web/app.py``). Lists page by cursor (:mod:`steerco.engine.cursors`); deleting and
+restoring are :class:`~steerco.engine.deletion.Deletion`'s. Files and PDFs
+(``api_files.py``), people (``api_people.py``) and the OpenAPI document (``openapi.py``)
+add their routes to this blueprint from modules of their own.
 
 Workflow actions (transitions, approvals, withdrawal, statuses, comments, the inbox) are the
 same :class:`Workflows` calls as the HTML screens: the engine decides, scopes every id to
