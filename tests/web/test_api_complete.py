@@ -306,3 +306,27 @@ def test_role_grants_at_a_record_are_for_user_administrators_and_audited(world, 
     own = world.get(f"/members/{world.admin.id}").get_json()["roles"][0]["id"]
     assert world.client.delete(f"{API}/members/{world.admin.id}/roles/{own}", headers=world.headers).status_code == 403
     assert members.member(world.session, world.tenant, world.admin.id).assignments
+
+
+def test_an_administrator_invites_deactivates_and_reactivates_members(world, outbox) -> None:  # type: ignore[no-untyped-def]
+    refused = world.client.post(f"{API}/members", headers=world.owner_headers,
+                                json={"email": "nina@example.com", "name": "Nina New"})
+    assert refused.status_code == 403
+    bad = world.client.post(f"{API}/members", headers=world.headers, json={"email": "no-address", "name": ""})
+    assert bad.status_code == 422 and {"email", "name"} <= set(bad.get_json()["errors"])
+    invited = world.client.post(f"{API}/members", headers=world.headers,
+                                json={"email": "nina@example.com", "name": "Nina New", "role": "owner",
+                                      "node": world.program})
+    assert invited.status_code == 201, invited.get_json()
+    member = invited.get_json()
+    assert (member["joined"], member["active"], [r["role"] for r in member["roles"]]) == (False, False, ["owner"])
+    assert [m["To"] for m in outbox()][-1] == "nina@example.com"
+    assert "Nina New" not in {p["name"] for p in world.get("/users").get_json()["items"]}  # not joined yet
+
+    owner = world.owner.id
+    off = world.client.post(f"{API}/members/{owner}/deactivate", headers=world.headers)
+    assert off.status_code == 200 and off.get_json()["active"] is False
+    assert world.get("/records?level=measure", headers=world.owner_headers).status_code == 404
+    on = world.client.post(f"{API}/members/{owner}/reactivate", headers=world.headers)
+    assert on.status_code == 200 and on.get_json()["active"] is True
+    assert world.get("/records?level=measure", headers=world.owner_headers).status_code == 200

@@ -52,7 +52,8 @@ PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke"
 #: tenant administration: the "users" admin right of a role
 ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.revoke",
          "admin.deactivate", "admin.reactivate", "admin.resend_invitation", "admin.withdraw_invitation",
-         "api.list_members", "api.read_member", "api.grant_role", "api.revoke_role"}
+         "api.list_members", "api.read_member", "api.grant_role", "api.revoke_role", "api.invite_member",
+         "api.deactivate_member", "api.reactivate_member"}
 #: configuration versions: the "configuration" admin right of a role held tenant-wide
 CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
           "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",
@@ -482,6 +483,7 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     expect("GET api members", 200 if admin else 403, client.get(f"/api{t}/members", headers=api))
     expect("GET api member", 200 if admin else 403,
            client.get(f"/api{t}/members/{world.people[0].user.id}", headers=api))
+    expect("POST api invite (empty)", 422 if admin else 403, client.post(f"/api{t}/members", headers=api, json={}))
     expect("POST api grant (empty)", 422 if admin else 403,
            client.post(f"/api{t}/members/{world.people[0].user.id}/roles", headers=api, json={}))
     other = world.people[0].user.id

@@ -176,6 +176,9 @@ def _common_schemas(config: TenantConfig) -> dict[str, Schema]:
         "MemberList": _obj({"items": {"type": "array", "items": _ref("Member")}}, ["items"]),
         "Grant": _obj({"role": {"enum": list(config.roles)}, "node": _nullable(ID)}, ["role"],
                       additionalProperties=False),
+        "Invitation": _obj({"email": {"type": "string", "format": "email"}, "name": {"type": "string", "minLength": 1},
+                            "role": _nullable({"enum": list(config.roles)}), "node": _nullable(ID)},
+                           ["email", "name"], additionalProperties=False),
         "ReportList": _obj({"items": {"type": "array", "items": _obj(
             {"key": {"enum": list(config.reports)} if config.reports else TEXT, "title": TEXT, "url": TEXT,
              "pdf_url": TEXT}, ["key", "title"])}}, ["items"]),
@@ -293,8 +296,18 @@ def _paths(config: TenantConfig) -> dict[str, Schema]:
         "/users/{user_id}": {"parameters": [_param("user_id", "path", ID)], "get": _op(
             "One person of the directory", {"200": _json(_ref("Person"), "The person")}, tag="people")},
         "/roles": {"get": _op("The workspace's roles", {"200": _json(_ref("RoleList"), "Roles")}, tag="people")},
-        "/members": {"get": _op("Memberships with their roles (user administration right)", {
-            "200": _json(_ref("MemberList"), "Members")}, params=[_param("q", "query", TEXT)], tag="people")},
+        "/members": {
+            "get": _op("Memberships with their roles (user administration right)", {
+                "200": _json(_ref("MemberList"), "Members")}, params=[_param("q", "query", TEXT)], tag="people"),
+            "post": _op("Invite someone by e-mail, optionally with a role (user administration right)", {
+                "201": _json(_ref("Member"), "The waiting membership; the link is mailed")},
+                body=_ref("Invitation"), tag="people")},
+        "/members/{user_id}/deactivate": {"parameters": [_param("user_id", "path", ID)], "post": _op(
+            "Close the workspace to a member (user administration right)",
+            {"200": _json(_ref("Member"), "The member")}, tag="people")},
+        "/members/{user_id}/reactivate": {"parameters": [_param("user_id", "path", ID)], "post": _op(
+            "Open the workspace to a member again (user administration right)",
+            {"200": _json(_ref("Member"), "The member")}, tag="people")},
         "/members/{user_id}": {"parameters": [_param("user_id", "path", ID)], "get": _op(
             "One membership (user administration right)", {"200": _json(_ref("Member"), "The member")},
             tag="people")},

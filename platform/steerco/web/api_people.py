@@ -18,12 +18,14 @@ from steerco.engine import cursors, directory, members
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.engine.records import InvalidQuery
 from steerco.web import api as api_views
+from steerco.web import mailing
 from steerco.web.api import bp
 from steerco.web.extensions import db
 from steerco.web.params import is_id
 
 DIRECTORY_PARAMS = frozenset({"q", "cursor", "limit"})
 GRANT_PROPERTIES = frozenset({"role", "node"})
+INVITE_PROPERTIES = frozenset({"email", "name", "role", "node"})
 
 
 def person_json(person: directory.Person) -> dict[str, Any]:
@@ -92,6 +94,65 @@ def read_member(user_id: int):  # type: ignore[no-untyped-def]
     return jsonify(member_json(members.member(db.session, g.tenant, user_id)))
 
 
+def _node_number(node: Any) -> str | None:
+    """The number of the record a grant names by id (None: tenant-wide); only records the
+    caller may read can be named, anything else is the same refusal."""
+    if node is None:
+        return None
+    if not is_id(node):
+        raise ValidationFailed({"node": "Send the id of a record, or null for tenant-wide."})
+    try:
+        return api_views.records_service().get(node).number
+    except NotFound:
+        raise ValidationFailed({"node": "No such record."}) from None
+
+
+def _member_answer(user_id: int, status: int = 200):  # type: ignore[no-untyped-def]
+    response = jsonify(member_json(members.member(db.session, g.tenant, user_id)))
+    response.status_code = status
+    return response
+
+
+@bp.post("/members")
+def invite_member():  # type: ignore[no-untyped-def]
+    """Invite someone ``{"email", "name", "role"?, "node"?}``: 201 and the (waiting)
+    membership; the mailed single-use link lets them join, as from the admin page."""
+    members.require_users_right(g.config, g.actor)
+    body = api_views._body(INVITE_PROPERTIES)
+    email, name, role = body.get("email"), body.get("name"), body.get("role")
+    errors = {key: "Send a string." for key, value in (("email", email), ("name", name))
+              if not isinstance(value, str)}
+    if role is not None and not isinstance(role, str):
+        errors["role"] = f"Send a role key; roles: {', '.join(g.config.roles)}."
+    if errors:
+        raise ValidationFailed(errors)
+    number = _node_number(body.get("node"))
+    invitation = members.invite(db.session, g.tenant, g.config, g.actor, email, name,
+                                [(role, number)] if role else [])
+    workspace, inviter, user_id = g.config.name, g.actor.name, invitation.user_id
+    db.session.commit()
+    mailing.send_invitation(invitation.email, invitation.name, invitation.token, workspace=workspace,
+                            inviter=inviter, needs_password=invitation.needs_password)
+    response = _member_answer(user_id, 201)
+    response.headers["Location"] = url_for("api.read_member", user_id=user_id, _external=True)
+    return response
+
+
+@bp.post("/members/<int:user_id>/deactivate")
+def deactivate_member(user_id: int):  # type: ignore[no-untyped-def]
+    """Close the workspace to a member (their account stays; other workspaces are theirs)."""
+    members.deactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
+    db.session.commit()
+    return _member_answer(user_id)
+
+
+@bp.post("/members/<int:user_id>/reactivate")
+def reactivate_member(user_id: int):  # type: ignore[no-untyped-def]
+    members.reactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
+    db.session.commit()
+    return _member_answer(user_id)
+
+
 @bp.post("/members/<int:user_id>/roles")
 def grant_role(user_id: int):  # type: ignore[no-untyped-def]
     """Grant a role ``{"role", "node"?}`` tenant-wide (no node) or at a record (its id):
@@ -102,15 +163,7 @@ def grant_role(user_id: int):  # type: ignore[no-untyped-def]
     role = body.get("role")
     if not isinstance(role, str):
         raise ValidationFailed({"role": f"Send a role key; roles: {', '.join(g.config.roles)}."})
-    node = body.get("node")
-    number = None
-    if node is not None:
-        if not is_id(node):
-            raise ValidationFailed({"node": "Send the id of a record, or null for tenant-wide."})
-        try:
-            number = api_views.records_service().get(node).number
-        except NotFound:
-            raise ValidationFailed({"node": "No such record."}) from None
+    number = _node_number(body.get("node"))
     members.grant_role(db.session, g.tenant, g.config, g.actor, user_id, role, number)
     db.session.commit()
     response = jsonify(member_json(members.member(db.session, g.tenant, user_id)))
