@@ -330,3 +330,20 @@ def test_an_administrator_invites_deactivates_and_reactivates_members(world, out
     on = world.client.post(f"{API}/members/{owner}/reactivate", headers=world.headers)
     assert on.status_code == 200 and on.get_json()["active"] is True
     assert world.get("/records?level=measure", headers=world.owner_headers).status_code == 200
+
+
+def test_a_deleted_records_waiting_step_is_not_escalated_until_it_is_restored(world, make_user) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from steerco.engine.approvals import escalate_overdue
+    from steerco.store.models import utcnow
+
+    make_user(world.tenant, [("admin", None)], name="Second Admin")  # someone besides the requester decides
+    measure = world.measure("Big one", 5000)
+    requested = world.client.post(f"{API}/records/{measure['id']}/transitions/decide", headers=world.headers, json={})
+    assert requested.status_code == 201 and requested.get_json()["state"] == "pending"
+    assert world.delete(world.get(f"/records/{measure['id']}").get_json()).status_code == 200
+    later = utcnow() + dt.timedelta(days=30)
+    assert escalate_overdue(world.session, later) == []
+    assert world.restore(measure["id"]).status_code == 200
+    assert [t.record_id for t in escalate_overdue(world.session, later)] == [measure["id"]]
