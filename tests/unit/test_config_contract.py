@@ -102,10 +102,10 @@ def test_the_contract_names_only_keys_the_schemas_have():
             assert key in keys, f"{entry} names no schema key"
 
 
-def test_the_delete_action_is_listed_as_not_in_effect_and_nothing_checks_it():
-    assert "roles.json:/roles/*/permissions/*/actions/*=delete" in NOT_IN_EFFECT
-    engine = "\n".join(p.read_text() for p in (PACKAGE / "engine").glob("*.py"))
-    assert not re.search(r"""["']delete["']""", engine)
+def test_the_delete_action_is_in_effect_and_the_deletion_engine_checks_it():
+    assert "roles.json:/roles/*/permissions/*/actions/*=delete" not in NOT_IN_EFFECT
+    deletion = (PACKAGE / "engine" / "deletion.py").read_text()
+    assert re.search(r"""decide\(["']delete["']""", deletion)
 
 
 # -- the effects are real ------------------------------------------------------------------
@@ -256,8 +256,7 @@ def test_each_key_not_in_effect_that_a_tenant_uses_gives_one_warning_at_its_firs
     frozen = found[("workflows.json", "'plan_frozen'")]
     assert (frozen.pointer, frozen.code) == ("/workflows/0/stages/1/plan_frozen", "not_in_effect")
     assert frozen.message == "'plan_frozen' is accepted, not in effect yet (and 1 more place(s))"
-    assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("roles.json", "the value 'delete'"),
-                          ("workflows.json", "'plan_frozen'")}
+    assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("workflows.json", "'plan_frozen'")}
 
 
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])

@@ -22,7 +22,8 @@ from steerco.web.params import ID_MAX, IdConverter, digits_up_to, id_arg
 
 #: path arguments that are no object id, with an acme value
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
-        "dimension": "implementation_status", "name": "fields", "token": "no-such-link"}
+        "dimension": "implementation_status", "name": "fields", "token": "no-such-link",
+        "field_key": "business_case"}
 TOO_BIG = "99999999999999999999"
 #: beyond the range, at its edge and just inside it (which must reach the database and be unknown)
 BAD_IDS = [TOO_BIG, str(ID_MAX + 1), "0", str(ID_MAX)]

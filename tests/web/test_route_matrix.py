@@ -44,14 +44,16 @@ EVIDENCE = {"acme": ("measure", "business_case"), "servicedesk": ("improvement",
 
 # -- every route, by what it does ----------------------------------------------------------
 #: endpoints anyone may call, or that need only a login and touch no tenant data
-OPEN = {"static", "auth.login", "auth.logout", "auth.home"}
+OPEN = {"static", "auth.login", "auth.logout", "auth.home", "api_problems.problems"}
 #: pages a mailed single-use link opens (a password reset, an invitation): the link's token
 LINKS = {"auth.forgot_password", "auth.reset_password", "account.invitation"}
 #: personal pages (the user's own API tokens and password): a login, no tenant right
 PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke", "account.password"}
 #: tenant administration: the "users" admin right of a role
 ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.revoke",
-         "admin.deactivate", "admin.reactivate", "admin.resend_invitation", "admin.withdraw_invitation"}
+         "admin.deactivate", "admin.reactivate", "admin.resend_invitation", "admin.withdraw_invitation",
+         "api.list_members", "api.read_member", "api.grant_role", "api.revoke_role", "api.invite_member",
+         "api.deactivate_member", "api.reactivate_member"}
 #: configuration versions: the "configuration" admin right of a role held tenant-wide
 CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
           "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",
@@ -60,18 +62,23 @@ CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.versi
 CONSULTANT = {"workspaces.new", "workspaces.admin_roles"}
 #: GET a record (its transitions, a request on it): read
 READ = {"records.view", "records.record_history", "records.record_pdf", "api.read_record", "api.transitions",
-        "api.read_request"}
-#: change a record: update
-UPDATE = {"records.edit", "api.update_record"}
+        "api.read_request", "api.record_pdf"}
+#: change a record: update (evidence uploads: update, and the field's write right)
+UPDATE = {"records.edit", "api.update_record", "api.upload_files"}
+#: delete a record and bring it back: the delete action (the bin lists what the caller may restore)
+DELETE = {"api.delete_record", "api.restore_record", "recycle.delete_record", "recycle.restore_record",
+          "recycle.deleted_records"}
 #: create a child under a record: create at the child level (the lookup search serves the
 #: same forms: create under ?parent=, or update of ?record=)
 CREATE = {"records.create", "api.create_record", "records.form_state", "records.lookup_search"}
 #: lists of a level under a parent (or the top): read, and rows filtered by read
 LISTS = {"records.children", "records.export", "api.list_records"}
 #: an attachment: read of its record plus a visible field
-ATTACHMENT = {"records.attachment"}
+ATTACHMENT = {"records.attachment", "api.download_attachment"}
 #: the workspace start page, the to-do inbox and one's delegations: membership
-WORKSPACE = {"workspace.home", "workflow.inbox", "workflow.delegations", "api.inbox", "theme.stylesheet"}
+WORKSPACE = {"workspace.home", "workflow.inbox", "workflow.delegations", "api.inbox", "theme.stylesheet",
+             "api.user_directory", "api.read_user", "api.roles", "api.deleted_records", "api.openapi_json",
+             "api_docs.docs"}
 #: workflow actions on a record: transition, update (statuses), comment
 RECORD_ACTIONS = {"workflow.request_transition", "workflow.set_status", "workflow.add_comment",
                   "api.request_transition", "api.set_status", "api.add_comment"}
@@ -80,23 +87,23 @@ REQUESTS = {"workflow.decide", "workflow.withdraw", "api.decide", "api.withdraw_
 #: someone else's delegation: never theirs to revoke
 DELEGATION = {"workflow.revoke_delegation"}
 #: the list of reports: membership (it lists only the reports whose audience holds a role of theirs)
-REPORT_LIST = {"reports.index"}
+REPORT_LIST = {"reports.index", "reports_api.report_list"}
 #: a report as a page, its PDF, its JSON: a role in the report's audience, else 404
-REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports.records"}
+REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports_api.report_pdf", "reports.records"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
-REPORT_JOBS = {"reports.job", "reports.download"}
+REPORT_JOBS = {"reports.job", "reports.download", "reports_api.report_job", "reports_api.download_report"}
 #: one's own notifications in a workspace and how they are mailed: membership; ids of
 #: someone else's notifications change nothing (tests/web/test_notifications.py)
+NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notifications.preferences",
+                 "api.list_notifications", "api.read_notifications", "api.notification_preferences"}
 #: a record's exception closed by its owners or forum (tests/web/test_exception_rules.py); the
 #: list of exceptions: membership, rows filtered by read
 EXCEPTIONS = {"records.close_exception", "api.close_exception", "api.list_exceptions"}
-NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notifications.preferences",
-                 "api.list_notifications", "api.read_notifications", "api.notification_preferences"}
 
 
 def classified() -> set[str]:
     return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
-            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS
+            | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS | DELETE
             | NOTIFICATIONS | EXCEPTIONS)
 
 
@@ -315,6 +322,17 @@ def _run_person(client, session, world: World, oracle: Oracle, person: Person, c
         expect(f"PATCH api {record.number}", (200, 422) if may_update else _refusal(readable),
                client.patch(f"/api{t}/records/{record.id}", json={"version": record.version, "values": {}},
                             headers=api))
+        # With a version that never was: whoever may delete gets as far as the version check
+        # (409) and nothing is deleted; the rest are refused.
+        may_delete = allows("delete", level, record)
+        expect(f"DELETE api {record.number}", 409 if may_delete else _refusal(readable),
+               client.delete(f"/api{t}/records/{record.id}?version={record.version + 1000}", headers=api))
+        expect(f"POST api restore {record.number} (not deleted)", 404,
+               client.post(f"/api{t}/records/{record.id}/restore", headers=api))
+        expect(f"GET delete {record.number}", 200 if may_delete else _refusal(readable),
+               client.get(f"{t}/r/{record.id}/delete"))
+        expect(f"POST delete {record.number} (stale)", 303 if may_delete else _refusal(readable),
+               client.post(f"{t}/r/{record.id}/delete", data={"version": record.version + 1000}))
         session.expire_all()
         record = session.get(Record, record.id)
         _check_record_actions(client, t, oracle, person, config, record, readable, expect)
@@ -461,7 +479,21 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     visible = oracle.allows(person.grants, person.user.id, "read", record.level_key, record) \
         and not oracle.field_hidden(person.grants, att.field_key)
     expect("GET attachment", 200 if visible else 404, client.get(f"{t}/attachments/{att.id}"))
-    admin = any("users" in config.roles[r].admin for r, _ in person.grants)
+    api = {"Authorization": f"Bearer {person.token}"}
+    expect("GET api attachment", 200 if visible else 404, client.get(f"/api{t}/attachments/{att.id}", headers=api))
+    admin = any("users" in config.roles[r].admin for r, n in person.grants if n is None)
+    directory = client.get(f"/api{t}/users", headers=api)
+    expect("GET api users", 200, directory)
+    assert all(("email" in p) == admin for p in directory.get_json()["items"])
+    expect("GET api roles", 200, client.get(f"/api{t}/roles", headers=api))
+    expect("GET api deleted", 200, client.get(f"/api{t}/deleted", headers=api))
+    expect("GET deleted", 200, client.get(f"{t}/deleted"))
+    expect("GET api members", 200 if admin else 403, client.get(f"/api{t}/members", headers=api))
+    expect("GET api member", 200 if admin else 403,
+           client.get(f"/api{t}/members/{world.people[0].user.id}", headers=api))
+    expect("POST api invite (empty)", 422 if admin else 403, client.post(f"/api{t}/members", headers=api, json={}))
+    expect("POST api grant (empty)", 422 if admin else 403,
+           client.post(f"/api{t}/members/{world.people[0].user.id}/roles", headers=api, json={}))
     other = world.people[0].user.id
     expect("GET admin users", 200 if admin else 403, client.get(f"{t}/admin/users"))
     expect("GET admin user", 200 if admin else 403, client.get(f"{t}/admin/users/{other}"))

@@ -25,7 +25,8 @@ from steerco.store.models import ApiToken, ApprovalTask, Attachment, ExceptionCa
 
 #: path arguments that are no object id, with the value to use (an acme key)
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
-        "dimension": "implementation_status", "name": "fields", "token": "no-such-link"}
+        "dimension": "implementation_status", "name": "fields", "token": "no-such-link",
+        "field_key": "business_case"}
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ NOT_IN_EFFECT: frozenset[str] = frozenset({
     "tenant.json:/fiscal_year_start",
     "roles.json:/roles/*/description",
     "fields.json:/fields/*/options/*/color",
-    "roles.json:/roles/*/permissions/*/actions/*=delete",
     "workflows.json:/workflows/*/stages/*/plan_frozen",
 })
 

@@ -151,17 +151,25 @@ class Access:
 
     def read_filter(self, level_key: str | None = None) -> ColumnElement[bool]:
         """SQL condition on :class:`Record` matching exactly what ``decide('read')`` allows."""
-        clauses = [clause for _, clause in self._read_clauses(level_key)]
+        return self.action_filter("read", level_key)
+
+    def action_filter(self, action: Action, level_key: str | None = None) -> ColumnElement[bool]:
+        """SQL condition on :class:`Record` matching what ``decide(action)`` allows by the
+        roles' permissions (field overrides aside): the deleted records someone may
+        restore are those their ``delete`` permission covers."""
+        clauses = [clause for _, clause in self._read_clauses(level_key, action)]
         return or_(*clauses) if clauses else false()
 
-    def _read_clauses(self, level_key: str | None) -> Iterator[tuple[str, ColumnElement[bool]]]:
-        """(role key, SQL condition) for each permission of the actor's grants that reads."""
+    def _read_clauses(self, level_key: str | None,
+                      action: Action = "read") -> Iterator[tuple[str, ColumnElement[bool]]]:
+        """(role key, SQL condition) for each permission of the actor's grants that reads
+        (or allows ``action``)."""
         for grant in self.actor.grants:
             role = self.config.roles.get(grant.role)
             if role is None:
                 continue
             for permission in role.permissions:
-                if "read" not in permission.actions:
+                if action not in permission.actions:
                     continue
                 if "*" in permission.levels:
                     level_clause = true()

@@ -506,9 +506,10 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[ApprovalTask]:
     Run by ``steerco tick`` (cron in production); ``now`` is passed in so tests can
     choose the day.
     """
-    tasks = list(session.scalars(select(ApprovalTask).where(
+    # A deleted record's steps wait with it (they come back when it is restored).
+    tasks = list(session.scalars(select(ApprovalTask).join(Record, Record.id == ApprovalTask.record_id).where(
         ApprovalTask.state == "pending", ApprovalTask.due_at.is_not(None), ApprovalTask.due_at <= now,
-        ApprovalTask.escalated_at.is_(None)).order_by(ApprovalTask.id)
+        ApprovalTask.escalated_at.is_(None), Record.deleted_at.is_(None)).order_by(ApprovalTask.id)
         .execution_options(**{scoping.ALL_TENANTS: True})))
     for task in tasks:
         task.escalated_at = now

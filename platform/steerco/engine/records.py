@@ -202,6 +202,22 @@ class Records:
         as typed into its input (parsed by its type; empty means "no value"). A level,
         stage, field or sort that does not exist or is hidden raises InvalidQuery.
         """
+        level, query = self.matching(level_key, parent=parent, top_level=top_level, q=q, stage=stage,
+                                     owner_id=owner_id, filters=filters, sort=sort)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        column = self._sort_column(level, sort)
+        order = column.desc() if descending else column.asc()
+        per_page = max(1, min(per_page, PER_PAGE_MAX))
+        page = max(1, min(page, max(1, math.ceil(total / per_page))))
+        items = list(self.session.scalars(query.order_by(order, Record.id)
+                                          .offset((page - 1) * per_page).limit(per_page)))
+        return Page(items, total, page, per_page, sort, descending)
+
+    def matching(self, level_key: str, *, parent: Record | None = None, top_level: bool = False,
+                 q: str | None = None, stage: str | None = None, owner_id: int | None = None,
+                 filters: Mapping[str, str] | None = None, sort: str = "number") -> tuple[Level, Any]:
+        """The level and the unordered query of :meth:`search` (see there), for a caller
+        that pages it its own way (the API's cursors, :mod:`steerco.engine.cursors`)."""
         level = self.config.levels.get(level_key)
         if level is None:
             raise InvalidQuery(f"unknown level {level_key!r}; levels: {', '.join(self.config.levels)}")
@@ -221,14 +237,16 @@ class Records:
             query = query.where(Record.owner_id == owner_id)
         for key, raw in (filters or {}).items():
             query = query.where(self._equals(level, key, raw))
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        column = self._sort_column(level, sort)
-        order = column.desc() if descending else column.asc()
-        per_page = max(1, min(per_page, PER_PAGE_MAX))
-        page = max(1, min(page, max(1, math.ceil(total / per_page))))
-        items = list(self.session.scalars(query.order_by(order, Record.id)
-                                          .offset((page - 1) * per_page).limit(per_page)))
-        return Page(items, total, page, per_page, sort, descending)
+        return level, query
+
+    def count(self, level_key: str, **conditions: Any) -> int:
+        """How many readable records of the level match ``conditions`` (those of :meth:`matching`)."""
+        _, query = self.matching(level_key, **conditions)
+        return self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def sort_column(self, level: Level, sort: str):  # type: ignore[no-untyped-def]
+        """The SQL expression a list of the level is ordered by for ``sort``."""
+        return self._sort_column(level, sort)
 
     def _stage_of(self, level: Level, stage: str) -> str:
         workflow = self.config.workflow_of(level)

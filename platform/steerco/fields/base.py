@@ -164,6 +164,17 @@ class FieldType:
         """JSON Schema of a valid, non-empty value of this field."""
         return {"type": "string"}
 
+    def api_schema(self, field: "Field") -> dict[str, Any]:
+        """JSON Schema of a non-empty value of this field in the JSON API: what
+        :meth:`json_value` gives and :meth:`form_input` takes. The tenant's OpenAPI
+        document describes each level's fields with it, so a new field is documented
+        without code; most types show their stored value."""
+        return self.value_schema(field)
+
+    #: the JSON API sets values of this type in a record's ``values`` (files are uploaded
+    #: on their own, computed values never set)
+    api_input: ClassVar[bool] = True
+
     def is_empty(self, value: Any) -> bool:
         return value is None or value == "" or value == [] or value == {}
 

@@ -431,6 +431,13 @@ class Evidence(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "array"}
 
+    api_input = False
+
+    def api_schema(self, field: "Field") -> dict[str, Any]:
+        return {"type": "array", "readOnly": True, "items": {
+            "type": "object", "required": ["id", "filename", "size"],
+            "properties": {"id": {"type": "integer"}, "filename": {"type": "string"}, "size": {"type": "integer"}}}}
+
     def is_empty(self, value: Any) -> bool:
         # Files count, stored or being uploaded with this save; anything else in the list
         # (a stray JSON value) does not.
@@ -546,6 +553,13 @@ class MoneyGrid(FieldType):
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "object"}
 
+    def api_schema(self, field: "Field") -> dict[str, Any]:
+        # {scenario: {period (YYYY-MM): amount or null}}
+        amounts = {"type": "object", "propertyNames": {"pattern": "^[0-9]{4}-[0-9]{2}$"},
+                   "additionalProperties": {"type": ["number", "null"]}}
+        return {"type": "object", "properties": {s: amounts for s in field.scenarios or ()},
+                "additionalProperties": False}
+
     def check(self, field: "Field", value: Any, config: "TenantConfig") -> str | None:
         known = {p.key for p in config.periods}
         unknown = sorted({period for amounts in (value or {}).values() for period in amounts} - known)
@@ -655,6 +669,14 @@ class Computed(FieldType):
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {}
+
+    api_input = False
+
+    def api_schema(self, field: "Field") -> dict[str, Any]:
+        # The result's JSON type only: a value the expression got wrong is null (and named
+        # in the record's "problems"), never a value outside the result type.
+        kind = self.result_kind(field).api_schema(field)
+        return {"readOnly": True, **({"type": kind["type"]} if "type" in kind else {})}
 
     def sort_cast(self, field: "Field") -> str:
         return self.result_kind(field).sql_cast

@@ -7,7 +7,11 @@ resolved by :func:`tenant_blueprint`, and every read and write goes through the 
 engine calls as the forms (``Records.get/search/create/update``), so access, field states,
 validation messages, the version check and the audit trail cannot differ. JSON values
 are turned into the form input each field type already parses (``FieldType.form_input``).
-Errors come back as ``{"error": {"status", "message", "fields"?}}`` (see ``web/app.py``).
+Errors come back as RFC 9457 problem documents (``application/problem+json``, see
+``web/app.py``). Lists page by cursor (:mod:`steerco.engine.cursors`); deleting and
+restoring are :class:`~steerco.engine.deletion.Deletion`'s. Files and PDFs
+(``api_files.py``), people (``api_people.py``) and the OpenAPI document (``openapi.py``)
+add their routes to this blueprint from modules of their own.
 
 Workflow actions (transitions, approvals, withdrawal, statuses, comments, the inbox) are the
 same :class:`Workflows` calls as the HTML screens: the engine decides, scopes every id to
@@ -31,7 +35,9 @@ from steerco.config.model import Level
 from steerco.engine import exceptions, notifications, rollups, tokens
 from steerco.engine.errors import NotFound, ValidationFailed
 from steerco.engine.fieldviews import RecordView
-from steerco.engine.records import InvalidQuery, Records, Submission
+from steerco.engine import cursors
+from steerco.engine.deletion import Deletion
+from steerco.engine.records import PER_PAGE_MAX, InvalidQuery, Records, Submission
 from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
 from steerco.store.models import ApprovalTask, ApprovalVote, ExceptionCase, Notification, Record, TransitionRequest, User, utcnow
@@ -40,7 +46,8 @@ from steerco.web.params import id_arg, is_id
 from steerco.web.tenancy import records_service, rollups_service, tenant_blueprint
 
 #: query parameters of the list besides ``field.<key>`` filters
-LIST_PARAMS = frozenset({"level", "parent", "q", "stage", "owner", "sort", "dir", "page", "per_page"})
+LIST_PARAMS = frozenset({"level", "parent", "q", "stage", "owner", "sort", "dir", "page", "per_page",
+                         "cursor", "limit"})
 FILTER_PREFIX = "field."
 CREATE_PROPERTIES = frozenset({"level", "parent", "title", "values", "owner"})
 UPDATE_PROPERTIES = frozenset({"version", "title", "values", "owner"})
@@ -158,7 +165,14 @@ def _filters() -> dict[str, str]:
 
 @bp.get("/records")
 def list_records():  # type: ignore[no-untyped-def]
-    """One page of readable records of a level, filtered, sorted and paged in SQL."""
+    """One page of readable records of a level, filtered, sorted and paged in SQL.
+
+    Pages follow by cursor: each answer's ``next_cursor`` (null on the last page) goes
+    into ``cursor`` of the next request, with the same sort (see
+    :mod:`steerco.engine.cursors`); a ``Link: <…>; rel="next"`` header says the same. The
+    first page also counts ``total``. ``page`` (with ``per_page``) still reads a page by
+    number, as before cursors.
+    """
     records = records_service()
     filters = _filters()
     level_key = request.args.get("level") or ""
@@ -172,16 +186,41 @@ def list_records():  # type: ignore[no-untyped-def]
     if direction not in ("asc", "desc"):
         raise InvalidQuery("dir must be asc or desc")
     parent_id = _id_arg("parent")
-    page = records.search(
-        level_key, parent=records.get(parent_id) if parent_id is not None else None,
-        q=request.args.get("q"), stage=request.args.get("stage") or None,
-        owner_id=g.actor.user_id if owner == "me" else None, filters=filters,
-        sort=request.args.get("sort") or "number", descending=direction == "desc",
-        page=_int_arg("page", 1) or 1, per_page=_int_arg("per_page", 25) or 25,
-    )
-    views = records.views(g.config.levels[level_key], page.items)
-    return jsonify(items=[record_json(records, r, views[r.id]) for r in page.items],
-                   total=page.total, page=page.page, per_page=page.per_page, pages=page.pages)
+    conditions: dict[str, Any] = {
+        "parent": records.get(parent_id) if parent_id is not None else None, "q": request.args.get("q"),
+        "stage": request.args.get("stage") or None, "filters": filters,
+        "owner_id": g.actor.user_id if owner == "me" else None,
+    }
+    sort = request.args.get("sort") or "number"
+    per_page = _int_arg("limit") or _int_arg("per_page", 25) or 25
+    level = g.config.levels[level_key]
+    if request.args.get("page") and not request.args.get("cursor"):
+        page = records.search(level_key, sort=sort, descending=direction == "desc",
+                              page=_int_arg("page", 1) or 1, per_page=per_page, **conditions)
+        views = records.views(level, page.items)
+        return jsonify(items=[record_json(records, r, views[r.id]) for r in page.items],
+                       total=page.total, page=page.page, per_page=page.per_page, pages=page.pages)
+    cursor = request.args.get("cursor") or None
+    found = cursors.page(records, level_key, cursor=cursor, sort=sort, descending=direction == "desc",
+                         limit=per_page, **conditions)
+    views = records.views(level, found.items)
+    body: dict[str, Any] = {"items": [record_json(records, r, views[r.id]) for r in found.items],
+                            "next_cursor": found.next_cursor, "per_page": max(1, min(per_page, PER_PAGE_MAX))}
+    if cursor is None:  # the first page: how many there are in all, as before cursors
+        total = records.count(level_key, sort=sort, **conditions)
+        body.update(total=total, page=1, pages=max(1, -(-total // body["per_page"])))
+    response = jsonify(body)
+    if found.next_cursor:
+        response.headers["Link"] = f'<{_next_url(found.next_cursor)}>; rel="next"'
+    return response
+
+
+def _next_url(cursor: str) -> str:
+    """This request's URL with ``cursor`` set (and no page number)."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    args["cursor"] = [cursor]
+    return url_for(request.endpoint or "api.list_records", _external=True, **args)  # type: ignore[arg-type]
 
 
 @bp.get("/records/<int:record_id>")
@@ -524,6 +563,66 @@ def add_comment(record_id: int):  # type: ignore[no-untyped-def]
                        created_at=_timestamp(entry.created_at))
     response.status_code = 201
     return response
+
+
+# -- deleting and restoring ----------------------------------------------------------------
+BIN_PARAMS = frozenset({"level", "cursor", "limit"})
+
+
+@bp.delete("/records/<int:record_id>")
+def delete_record(record_id: int):  # type: ignore[no-untyped-def]
+    """Soft-delete a record (``?version=N`` of the record you read; 409 when stale or when
+    records are still under it). It leaves every list, lookup, report and export; its
+    history stays in the audit trail and ``POST …/restore`` brings it back."""
+    records = records_service()
+    record = records.get(record_id)
+    version = _int_arg("version")
+    if version is None:
+        raise BadRequest("'version' is required (?version=N): send the version of the record you read, "
+                         "so that a change saved since is not deleted unseen.")
+    Deletion(records).delete(record, version)
+    deleted_at, number = record.deleted_at, record.number
+    db.session.commit()
+    return jsonify(id=record_id, number=number, deleted=True, deleted_at=_timestamp(deleted_at),
+                   restore_url=url_for("api.restore_record", record_id=record_id, _external=True))
+
+
+@bp.post("/records/<int:record_id>/restore")
+def restore_record(record_id: int):  # type: ignore[no-untyped-def]
+    """Bring a deleted record back (the same ``delete`` right); 404 for one that is not
+    deleted or not the caller's to restore, 409 while its parent is deleted."""
+    records = records_service()
+    Deletion(records).restore(record_id)
+    db.session.commit()
+    return jsonify(_one(records, records.get(record_id)))
+
+
+@bp.get("/deleted")
+def deleted_records():  # type: ignore[no-untyped-def]
+    """The recycle bin: deleted records the caller may restore, newest deletion first,
+    paged by ``cursor`` (``next_cursor`` of the page before)."""
+    for name in request.args:
+        if name not in BIN_PARAMS:
+            raise InvalidQuery(f"unknown parameter {name!r}; use {', '.join(sorted(BIN_PARAMS))}")
+    level_key = request.args.get("level") or None
+    if level_key is not None and level_key not in g.config.levels:
+        raise InvalidQuery(f"level {level_key!r} is unknown; levels: {', '.join(g.config.levels)}")
+    after = _bin_cursor(request.args.get("cursor") or None)
+    found = Deletion(records_service()).bin(level_key, after=after, limit=_int_arg("limit", 50) or 50)
+    last = found.items[-1] if found.items and found.more else None
+    return jsonify(items=[{**record_ref(r), "parent_id": r.parent_id, "deleted_at": _timestamp(r.deleted_at),
+                           "restore_url": url_for("api.restore_record", record_id=r.id, _external=True)}
+                          for r in found.items],
+                   next_cursor=cursors.encode("deleted_at", True, last.deleted_at, last.id) if last else None)
+
+
+def _bin_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
+    if raw is None:
+        return None
+    value, record_id = cursors.decode(raw, "deleted_at", True)
+    if not isinstance(value, dt.datetime):
+        raise InvalidQuery("cursor is not one this API gave out; use next_cursor of the previous page")
+    return value, record_id
 
 
 # -- notifications -------------------------------------------------------------------------

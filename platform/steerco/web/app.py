@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -59,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from steerco.web import (
         account, admin, api, auth, config_admin, headers, mailing, notifications, records, reports, workflow, workspace,
     )
+    from steerco.web import api_files, api_people, openapi, recycle  # noqa: F401 - api_*: routes of api.bp
 
     mailing.send_notifications_after_commit()
 
@@ -72,6 +73,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(config_admin.workspaces_bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.problems_bp)
+    app.register_blueprint(openapi.docs_bp)
+    app.register_blueprint(recycle.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.api)
     app.register_blueprint(headers.bp)
@@ -100,18 +104,54 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+#: the media type of every API error (RFC 9457, "Problem Details for HTTP APIs")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_type(kind: str | None) -> str:
+    """The ``type`` URI of a problem: for the engine's own kinds of refusal the page that
+    explains them (``/api/problems#stale-record``), so a client can branch on it without
+    parsing words; for plain HTTP failures ``about:blank`` (the title is the status)."""
+    if kind is None:
+        return "about:blank"
+    return url_for("api_problems.problems", _external=True) + "#" + kind
+
+
 def json_error(status: int, message: str, *, fields: Mapping[str, str] | None = None,
-               headers: Iterable[tuple[str, str]] = (), **extra: Any) -> Response:
-    """The API's one error shape: ``{"error": {"status", "message", "fields"?, ...}}``."""
-    body: dict[str, Any] = {"status": status, "message": message}
+               headers: Iterable[tuple[str, str]] = (), kind: str | None = None,
+               **extra: Any) -> Response:
+    """The API's one error shape: RFC 9457 problem details (``application/problem+json``).
+
+    ``type``, ``title``, ``status``, ``detail`` and ``instance`` as the RFC has them; the
+    field messages of a refused write are ``errors`` (field key -> message), and whatever
+    else the problem carries (``current_version`` of a stale write, a gate's ``missing``)
+    are extension members beside them. ``error`` repeats the earlier shape
+    (``{"status", "message", "fields"?, ...}``) for clients written before.
+    """
+    legacy: dict[str, Any] = {"status": status, "message": message}
     if fields:
-        body["fields"] = dict(fields)
-    body.update(extra)
-    response = jsonify(error=body)
+        legacy["fields"] = dict(fields)
+    legacy.update(extra)
+    body: dict[str, Any] = {
+        "type": problem_type(kind), "title": _status_title(status), "status": status,
+        "detail": message, "instance": request.path,
+        **({"errors": dict(fields)} if fields else {}), **extra, "error": legacy,
+    }
+    response = jsonify(body)
     response.status_code = status
+    response.mimetype = PROBLEM_JSON
     for name, value in headers:
         response.headers.add(name, value)
     return response
+
+
+def _status_title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _answer(status: int, message: str, **json_details: Any):  # type: ignore[no-untyped-def]
@@ -122,19 +162,26 @@ def _answer(status: int, message: str, **json_details: Any):  # type: ignore[no-
 
 def _domain_json(error: SteercoError) -> Response:
     """A domain error for an API client: field messages, the current version and a gate's
-    unmet criteria (``missing``) travel along."""
+    unmet criteria (``missing``) travel along; ``type`` names the kind of refusal."""
     db.session.rollback()
+    kind = problem_kind(error)
     if isinstance(error, ValidationFailed):
-        return json_error(error.status, error.message, fields=error.errors)
+        return json_error(error.status, error.message, fields=error.errors, kind=kind)
     if isinstance(error, StaleRecord):
         return json_error(error.status, "The record was changed after the version you sent; nothing "
                           "was saved. Read it again and re-apply your change.",
-                          current_version=error.current_version)
+                          current_version=error.current_version, kind=kind)
     if isinstance(error, GateNotMet):
-        return json_error(error.status, error.message, missing=[
+        return json_error(error.status, error.message, kind=kind, missing=[
             {"field": getattr(m, "field", None), "label": getattr(m, "label", ""),
              "message": getattr(m, "message", str(m))} for m in error.missing])
-    return json_error(error.status, error.message)
+    return json_error(error.status, error.message, kind=kind)
+
+
+def problem_kind(error: SteercoError) -> str:
+    """``StaleRecord`` -> ``stale-record``: the class of a domain error names its problem type."""
+    name = type(error).__name__
+    return "".join("-" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _register_error_handlers(app: Flask) -> None:

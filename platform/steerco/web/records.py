@@ -111,7 +111,8 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
     # The subtree added up by the database, one query per rollup set.
     rolled_up = rollups.panel(g.config, rollups_service().of(record))
     return render_template("record.html", children=children, can_edit=g.access.can("update", level.key, record),
-                           rollups=rolled_up, exception_cases=_exception_cases(record, values), **page, **panels)
+                           rollups=rolled_up, exception_cases=_exception_cases(record, values),
+                           can_delete=g.access.can("delete", level.key, record), **page, **panels)
 
 
 def _exception_cases(record: Record, values: Mapping[str, Any]) -> list[exceptions.CaseView]:

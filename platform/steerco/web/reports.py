@@ -213,3 +213,60 @@ def report_data(key: str):  # type: ignore[no-untyped-def]
     report = _report(key)
     data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=_under())
     return jsonify(report_json(data))
+
+
+@api.get("/reports")
+def report_list():  # type: ignore[no-untyped-def]
+    """The reports the caller may open: key, title, and where their data and PDF are."""
+    return jsonify(items=[{"key": r.key, "title": r.title,
+                           "url": url_for("reports_api.report_data", key=r.key, _external=True),
+                           "pdf_url": url_for("reports_api.report_pdf", key=r.key, _external=True)}
+                          for r in readable_reports(g.config, g.access)])
+
+
+def job_json(found: ReportJob) -> dict[str, Any]:
+    """A report job as a script polls it: state, progress and, once done, the download."""
+    return {"id": found.id, "report": found.report_key, "state": found.state, "progress": found.progress,
+            "message": found.message, "error": found.error or None, "filename": found.filename,
+            "url": url_for("reports_api.report_job", job_id=found.id, _external=True),
+            "download_url": url_for("reports_api.download_report", job_id=found.id, _external=True)
+            if found.state == "done" else None}
+
+
+@api.get("/reports/<key>/pdf")
+def report_pdf(key: str):  # type: ignore[no-untyped-def]
+    """The report's PDF (``?under=<record id>`` limits it to a subtree): 200 with the PDF
+    when a rendering of the same data is cached, else 202 with a job to poll (``Location``)."""
+    report = _report(key)
+    under = _under()
+    report_jobs = _report_jobs()
+    cached = report_jobs.cached(report, under)
+    if cached is not None:
+        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under))
+    found, new = report_jobs.start(report, under)
+    job_id = found.id
+    db.session.commit()
+    if new:
+        try:
+            runner().submit(g.tenant.id, job_id)
+        except Exception as exc:  # noqa: BLE001 - the queue is down: the job says so
+            current_app.logger.exception("could not queue report job %s", job_id)
+            jobs.fail(db.session, db.session.get(ReportJob, job_id),
+                      f"The report queue cannot be reached ({type(exc).__name__}); try again later.")
+            db.session.commit()
+    response = jsonify(job_json(_report_jobs().get(job_id)))
+    response.status_code = 202
+    response.headers["Location"] = url_for("reports_api.report_job", job_id=job_id, _external=True)
+    return response
+
+
+@api.get("/reports/jobs/<int:job_id>")
+def report_job(job_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(job_json(_report_jobs().get(job_id)))
+
+
+@api.get("/reports/jobs/<int:job_id>/download")
+def download_report(job_id: int):  # type: ignore[no-untyped-def]
+    report_jobs = _report_jobs()
+    found = report_jobs.get(job_id)
+    return _pdf_response(report_jobs.pdf(found), found.filename)
