@@ -458,8 +458,8 @@ class Imports:
     def start(self, job: ImportJob, *, commit: bool) -> None:
         """Mark the job as under way (the caller commits, then runs :func:`run_import`)."""
         self._editable(job)
-        if commit and job.state != "checked":
-            raise ImportRefused("Check the file first; import it once the check finds no problem.")
+        if commit and not job.mapping:
+            raise ImportRefused("Choose what the columns hold first.")
         job.state, job.progress = ("importing" if commit else "checking"), 0
         job.message = "Importing" if commit else "Checking"
 
@@ -514,3 +514,66 @@ def _finish(session: Session, tenant_id: int, job_id: int, **values: Any) -> Non
     job.progress, job.finished_at = 100, utcnow()
     session.commit()
 
+
+
+# -- running large files in the background ------------------------------------------------------
+class ImportRunner:
+    """Runs checks and imports of large files on a thread of the web process.
+
+    Each run works in a fresh session bound to the job's workspace, as the job's owner
+    with the workspace's active configuration. The import holds its records in one
+    transaction until the end, so its progress cannot be written to the database meanwhile
+    (SQLite would wait for that very transaction): it is kept here, in memory, and read by
+    :meth:`progress` while the job row says the run is under way.
+    """
+
+    def __init__(self, sessions: Callable[[], Session], blobs: BlobStore, workers: int = 1):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.sessions, self.blobs = sessions, blobs
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="steerco-import")
+        self.futures: dict[int, Any] = {}
+        self._progress: dict[int, tuple[int, str]] = {}
+
+    def submit(self, tenant_id: int, job_id: int, *, commit: bool) -> None:
+        self._progress[job_id] = (0, "Waiting to start")
+        self.futures[job_id] = self.pool.submit(self._run, tenant_id, job_id, commit)
+
+    def progress(self, job_id: int) -> tuple[int, str] | None:
+        return self._progress.get(job_id)
+
+    def wait(self, job_id: int, timeout: float = 600) -> None:
+        """Block until the run has finished (tests, the command line)."""
+        future = self.futures.get(job_id)
+        if future is not None:
+            future.result(timeout=timeout)
+
+    def _run(self, tenant_id: int, job_id: int, commit: bool) -> None:
+        from steerco.engine import tenants
+        from steerco.store import scoping
+        from steerco.store.models import Tenant
+
+        def report(percent: int, message: str) -> None:
+            self._progress[job_id] = (percent, message)
+
+        try:
+            with self.sessions() as session:
+                scoping.bind_to_tenant(session, tenant_id)
+                job = session.get(ImportJob, job_id)
+                tenant = session.get(Tenant, tenant_id)
+                if job is None or tenant is None or job.tenant_id != tenant_id:
+                    return
+                user = session.get(User, job.user_id)
+                assert user is not None
+                config = tenants.active_config(session, tenant)
+                access = Access(config, tenants.actor_for(session, tenant, user))
+                records = Records(session, tenant_id, config, access, self.blobs)
+                try:
+                    run_import(session, job, records, self.blobs, commit=commit, progress=report)
+                except Exception as exc:  # noqa: BLE001 - told on the import's page, not lost
+                    session.rollback()
+                    _finish(session, tenant_id, job_id, state="failed",
+                            message=f"The {'import' if commit else 'check'} failed ({type(exc).__name__}); "
+                                    "nothing was imported.")
+        finally:
+            self._progress.pop(job_id, None)

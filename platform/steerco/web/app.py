@@ -51,7 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.extensions["steerco.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
     from steerco.web import (
-        account, admin, api, auth, config_admin, headers, records, reports, workflow, workspace,
+        account, admin, api, auth, config_admin, headers, imports, records, reports, workflow, workspace,
     )
 
     app.register_blueprint(auth.bp)
@@ -65,6 +65,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.api)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(imports.api)
     app.register_blueprint(headers.bp)
     app.jinja_env.filters["color_class"] = headers.color_class
     _register_error_handlers(app)
