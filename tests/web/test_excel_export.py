@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 from werkzeug.datastructures import MultiDict
 
 from configs import editor_documents
-from conftest import PASSWORD
 from steerco.engine.records import Submission
+
+PASSWORD = "correct-horse-battery"  # what tests/conftest.py's make_user gives every user
 
 
 def _documents():  # type: ignore[no-untyped-def]

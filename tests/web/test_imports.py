@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from configs import minimal_documents
-from conftest import PASSWORD
 from steerco.engine import tokens
 from steerco.engine.records import Submission
 from steerco.store.models import ImportJob, Record
+
+PASSWORD = "correct-horse-battery"  # what tests/conftest.py's make_user gives every user
 
 GOOD = "Title;Potential (EUR);Category;Due date\nSteel;1000;Procurement;2026-03-01\nPaper;2500.5;personnel;\n"
 BAD = GOOD.replace("2500.5", "a lot")
