@@ -110,3 +110,31 @@ def test_the_list_offers_the_excel_export(client, world):  # type: ignore[no-unt
     client.post("/login", data={"email": "admin@mini.example", "password": PASSWORD})
     page = client.get(f"/t/mini/r/{program.id}").data
     assert f"/t/mini/r/{program.id}/list/measure/export.xlsx".encode() in page
+
+
+def test_report_tables_export_typed_and_only_what_the_reader_sees(client, session):  # type: ignore[no-untyped-def]
+    from steerco.demo import DEMO_PASSWORD, load_demo
+
+    load_demo(session)
+    session.commit()
+
+    def cells(email: str) -> list[object]:
+        client.post("/logout")
+        assert client.post("/login", data={"email": email, "password": DEMO_PASSWORD}).status_code == 302
+        page = client.get("/t/acme/reports/portfolio_overview").get_data(as_text=True)
+        assert "/t/acme/reports/portfolio_overview.xlsx" in page
+        response = client.get("/t/acme/reports/portfolio_overview.xlsx")
+        assert response.status_code == 200
+        book = load_workbook(io.BytesIO(response.data))
+        found = []
+        for sheet in book.worksheets:
+            assert sheet.freeze_panes == "A2"
+            found += [c for row in sheet.iter_rows() for c in row if c.value is not None]
+        return found
+
+    admin = cells("admin@acme.example")
+    numbers = [c.value for c in admin if c.data_type == "n"]
+    assert 450000 in numbers  # the budget, a number (acme's page writes "450.000 €")
+    assert all(c.data_type != "f" for c in admin)
+    viewer = cells("viewer@acme.example")
+    assert not {450000, 2450000, 1500000} & {c.value for c in viewer}

@@ -82,7 +82,7 @@ DELEGATION = {"workflow.revoke_delegation"}
 #: the list of reports: membership (it lists only the reports whose audience holds a role of theirs)
 REPORT_LIST = {"reports.index"}
 #: a report as a page, its PDF, its JSON: a role in the report's audience, else 404
-REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data"}
+REPORTS = {"reports.view", "reports.pdf", "reports.tables_xlsx", "reports_api.report_data"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
 REPORT_JOBS = {"reports.job", "reports.download"}
 #: spreadsheet imports: starting one needs a level the member may create somewhere (else 404);
@@ -355,6 +355,8 @@ def _check_reports(client, t, world, person, expect, failures) -> None:  # type:
         expect(f"GET report {raw['key']}", 200 if allowed else 404, client.get(f"{t}/reports/{raw['key']}"))
         expect(f"GET api report {raw['key']}", 200 if allowed else 404,
                client.get(f"/api{t}/reports/{raw['key']}", headers=api))
+        expect(f"GET report {raw['key']} tables as Excel", 200 if allowed else 404,
+               client.get(f"{t}/reports/{raw['key']}.xlsx"))
         pdf = client.get(f"{t}/reports/{raw['key']}.pdf")
         expect(f"GET report pdf {raw['key']}", 303 if allowed else 404, pdf)
         if allowed:

@@ -116,3 +116,41 @@ class SheetWriter:
             name, n = base[:31 - len(suffix)] + suffix, n + 1
         self.titles.add(name.lower())
         return name
+
+
+def report_workbook(config: Any, report: Any) -> IO[bytes]:
+    """The tables of a built report (:class:`steerco.reports.data.ReportData`), one sheet
+    each, as the reader sees them on the page: group headings, rows, subtotals and the total.
+    Numbers and dates are typed by their field; every other cell is the page's text."""
+    writer = SheetWriter()
+    display = Display.of(config)
+    for section in report.sections:
+        table = section.table
+        if table is None:
+            continue
+        level = config.levels.get(section.level)
+        fields = [level.field(c.key) if level is not None else None for c in table.columns]
+        sheet = writer.sheet(section.title or report.title, [c.label for c in table.columns])
+
+        def typed(cell: Any, fld: Any) -> tuple[Any, str | None]:
+            if cell is None or cell.hidden:
+                return None, None
+            if fld is not None and cell.value is not None and not fld.kind.is_empty(cell.value) \
+                    and fld.kind.value_problem(fld, cell.value) is None:
+                value, number_format = fld.kind.sheet_value(fld, cell.value, display)
+                if not isinstance(value, str):
+                    return value, number_format
+            return cell.text, None
+
+        for group in table.groups:
+            if group.label:
+                writer.append(sheet, [(group.label, None)])
+            for row in group.rows:
+                writer.append(sheet, (typed(c, f) for c, f in zip(row.cells, fields)))
+            if group.subtotal is not None and group.label:
+                writer.append(sheet, [("Subtotal", None)] + [typed(c, f) for c, f in zip(group.subtotal, fields)][1:])
+        if table.total is not None:
+            writer.append(sheet, [("Total", None)] + [typed(c, f) for c, f in zip(table.total, fields)][1:])
+    if not writer.titles:
+        writer.sheet(report.title, ["This report has no tables."])
+    return writer.save()
