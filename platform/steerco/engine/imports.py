@@ -394,7 +394,7 @@ class Imports:
     def upload(self, level_key: str, parent: Record | None, filename: str, data: bytes) -> ImportJob:
         """Read the file (refused now if unreadable), keep it, suggest a mapping."""
         level = self.config.levels.get(level_key)
-        if level is None:
+        if level is None or not self.access.can_somewhere("create", level.key):
             raise NotFound("no such level")
         if parent is not None and parent.level_key not in level.parents:
             raise ImportRefused(f"A {level.label.lower()} cannot be imported under {parent.number}.")
