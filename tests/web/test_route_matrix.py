@@ -72,7 +72,7 @@ DELETE = {"api.delete_record", "api.restore_record", "recycle.delete_record", "r
 #: same forms: create under ?parent=, or update of ?record=)
 CREATE = {"records.create", "api.create_record", "records.form_state", "records.lookup_search"}
 #: lists of a level under a parent (or the top): read, and rows filtered by read
-LISTS = {"records.children", "records.export", "api.list_records"}
+LISTS = {"records.children", "records.export", "records.export_xlsx", "api.list_records"}
 #: an attachment: read of its record plus a visible field
 ATTACHMENT = {"records.attachment", "api.download_attachment"}
 #: the workspace start page, the to-do inbox and one's delegations: membership
@@ -89,7 +89,8 @@ DELEGATION = {"workflow.revoke_delegation"}
 #: the list of reports: membership (it lists only the reports whose audience holds a role of theirs)
 REPORT_LIST = {"reports.index", "reports_api.report_list"}
 #: a report as a page, its PDF, its JSON: a role in the report's audience, else 404
-REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports_api.report_pdf", "reports.records"}
+REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports_api.report_pdf", "reports.records",
+           "reports.tables_xlsx"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
 REPORT_JOBS = {"reports.job", "reports.download", "reports_api.report_job", "reports_api.download_report"}
 #: one's own notifications in a workspace and how they are mailed: membership; ids of
@@ -99,12 +100,17 @@ NOTIFICATIONS = {"notifications.index", "notifications.mark_read", "notification
 #: a record's exception closed by its owners or forum (tests/web/test_exception_rules.py); the
 #: list of exceptions: membership, rows filtered by read
 EXCEPTIONS = {"records.close_exception", "api.close_exception", "api.list_exceptions"}
+#: spreadsheet imports: starting one needs a level the member may create somewhere (else 404);
+#: an import is its uploader's only (404 for anyone else); each row is created (or refused)
+#: by the record engine's create right at its place (tests/web/test_imports.py)
+IMPORTS = {"imports.new", "imports.upload", "imports.index", "imports.show", "imports.status",
+           "imports.mapping", "imports.replace", "imports.run", "imports_api.api_import"}
 
 
 def classified() -> set[str]:
     return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
             | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS | DELETE
-            | NOTIFICATIONS | EXCEPTIONS)
+            | NOTIFICATIONS | EXCEPTIONS | IMPORTS)
 
 
 def test_every_route_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
@@ -375,6 +381,8 @@ def _check_reports(client, t, world, person, expect, failures) -> None:  # type:
         expect(f"GET report {raw['key']}", 200 if allowed else 404, client.get(f"{t}/reports/{raw['key']}"))
         expect(f"GET api report {raw['key']}", 200 if allowed else 404,
                client.get(f"/api{t}/reports/{raw['key']}", headers=api))
+        expect(f"GET report {raw['key']} tables as Excel", 200 if allowed else 404,
+               client.get(f"{t}/reports/{raw['key']}.xlsx"))
         pdf = client.get(f"{t}/reports/{raw['key']}.pdf")
         expect(f"GET report pdf {raw['key']}", 303 if allowed else 404, pdf)
         if allowed:
@@ -451,13 +459,15 @@ def _check_lists(client, t, api, world, oracle, person, parent, child, readable,
                      and oracle.allows(person.grants, person.user.id, "read", child, r)}
     html = client.get(f"{t}/r/{parent.id}/list/{child}?per_page=200")
     csv = client.get(f"{t}/r/{parent.id}/list/{child}/export.csv")
+    xlsx = client.get(f"{t}/r/{parent.id}/list/{child}/export.xlsx")
     listing = client.get(f"/api{t}/records?level={child}&parent={parent.id}&per_page=200", headers=api)
-    for name, response in (("list", html), ("export", csv), ("api list", listing)):
+    for name, response in (("list", html), ("export", csv), ("excel export", xlsx), ("api list", listing)):
         expect(f"GET {name} {child} under {parent.number}", 200 if readable else 404, response)
     if not readable:
         return
     children = [r.number for r in world.records if r.parent_id == parent.id and r.level_key == child]
-    for name, body in (("list", html.get_data(as_text=True)), ("export", csv.get_data(as_text=True))):
+    for name, body in (("list", html.get_data(as_text=True)), ("export", csv.get_data(as_text=True)),
+                       ("excel export", _sheet_text(xlsx.data))):
         shown = {n for n in children if n in body}
         if shown != expected_rows:
             failures.append(f"{person.role}: {name} {child} under {parent.number} shows {sorted(shown)}, "
@@ -466,6 +476,16 @@ def _check_lists(client, t, api, world, oracle, person, parent, child, readable,
     if api_rows != expected_rows:
         failures.append(f"{person.role}: api list {child} under {parent.number} gives {sorted(api_rows)}, "
                         f"expected {sorted(expected_rows)}")
+
+
+def _sheet_text(data: bytes) -> str:
+    """Every cell of a workbook's first sheet, as one text to look record numbers up in."""
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    return "\n".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row if v is not None)
 
 
 def _check_top_and_attachment(client, t, world, oracle, person, config, expect) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ branches on a type name or a storage kind; it asks the field's type.
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
@@ -21,7 +22,7 @@ from steerco.fields.display import Display, as_display
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from steerco.config.model import Field, TenantConfig
+    from steerco.config.model import Field, Period, TenantConfig
     from steerco.store.blobs import BlobStore
     from steerco.store.models import Record
 
@@ -89,6 +90,13 @@ Loader = Callable[["Session", int, dict[int, dict[str, Any]]], None]
 
 #: a value as a CSV cell: a number stays a number so that a spreadsheet can compute with it
 ExportValue = str | int | float | None
+
+#: a spreadsheet cell as openpyxl reads it (or a CSV file gives it: text)
+SheetCell = str | int | float | bool | dt.date | dt.datetime | None
+
+#: finds the id a lookup field stores from what a spreadsheet names: ``(source, target
+#: level, text)``, source "users" (an e-mail or a name) or "records" (a record number)
+LookupResolver = Callable[[str, "str | None", str], "int | None"]
 
 
 def _short(value: Any) -> str:
@@ -259,6 +267,35 @@ class FieldType:
     def check(self, field: "Field", value: Any, config: "TenantConfig") -> str | None:
         """A problem of a parsed value that depends on the tenant (beyond its JSON Schema)."""
         return None
+
+    # -- spreadsheets (import and export) ------------------------------------------------------
+    def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
+        """The columns an import may map onto this field: (form input name, label). Most
+        fields take one column; a time-phased grid one per scenario and period; a field
+        that takes no typed input (computed, files) none."""
+        return ((field.key, field.label),) if self.accepts_input else ()
+
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        """A spreadsheet cell as the form input pairs that post it, so that :meth:`parse`
+        and the save-time checks judge it exactly as a typed form value. Raises
+        FieldInvalid when the cell cannot be one (an unknown user, say)."""
+        if cell is None:
+            return [(name, "")]
+        if isinstance(cell, bool):
+            return [(name, "1" if cell else "0")]
+        if isinstance(cell, dt.datetime):
+            return [(name, cell.date().isoformat() if cell.time() == dt.time() else cell.isoformat(sep=" "))]
+        if isinstance(cell, dt.date):
+            return [(name, cell.isoformat())]
+        if isinstance(cell, float) and cell.is_integer():
+            return [(name, str(int(cell)))]
+        return [(name, str(cell))]
+
+    def sheet_value(self, field: "Field", value: Any, display: Display) -> tuple[Any, str | None]:
+        """A visible value as a typed spreadsheet cell: (value, number format or None).
+        Most values go as their CSV cell; numbers, money and dates say how they read."""
+        return self.export_value(field, value, display), None
 
     def check_default(self, field: "Field") -> str | None:
         """A problem with the configured default value, or None when it is acceptable."""

@@ -13,7 +13,8 @@ import re2
 from sqlalchemy import select
 
 from steerco.fields.base import (
-    _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, StoreContext, Upload, registry,
+    _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, LookupResolver, SheetCell,
+    StoreContext, Upload, registry,
 )
 from steerco.fields.display import Display
 from steerco.store.models import Attachment, PeriodValue
@@ -21,10 +22,20 @@ from steerco.store.models import Attachment, PeriodValue
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from steerco.config.model import Field, TenantConfig
+    from steerco.config.model import Field, Period, TenantConfig
     from steerco.store.models import Record
 
 NUMERIC_ROLLUPS = frozenset({"none", "sum", "avg", "min", "max", "count"})
+
+
+def _option_key(field: "Field", text: str) -> str:
+    """A spreadsheet's choice, by key or by label (any case), as the option's key; text
+    that names no option is passed on for the value check to refuse in its own words."""
+    wanted = text.strip().casefold()
+    for option in field.options:
+        if wanted in (option.key.casefold(), option.label.casefold()):
+            return option.key
+    return text.strip()
 
 
 #: Larger magnitudes lose precision as floats in SQL and make int() conversions costly.
@@ -191,6 +202,9 @@ class Money(_Number):
     def export_unit(self, field: "Field", display: Display) -> str | None:
         return display.currency
 
+    def sheet_value(self, field: "Field", value: Any, display: Display) -> tuple[Any, str | None]:
+        return value, f'#,##0.00 "{display.currency}"'
+
 
 @registry.register
 class Percent(_Number):
@@ -202,6 +216,10 @@ class Percent(_Number):
 
     def export_unit(self, field: "Field", display: Display) -> str | None:
         return "%"
+
+    def sheet_value(self, field: "Field", value: Any, display: Display) -> tuple[Any, str | None]:
+        # A spreadsheet's own percentage (12.5 % is 0.125), so it computes like one.
+        return float(Decimal(str(value)) / 100), "0.0##%"
 
 
 @registry.register
@@ -237,6 +255,15 @@ class Date(FieldType):
     def export_value(self, field: "Field", value: Any, display: Display) -> ExportValue:
         return value or None  # stored as an ISO date, which every spreadsheet reads
 
+    def sheet_value(self, field: "Field", value: Any, display: Display) -> tuple[Any, str | None]:
+        return dt.date.fromisoformat(value), "yyyy-mm-dd"
+
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        if isinstance(cell, dt.datetime):  # a spreadsheet's date is a datetime at midnight
+            return [(name, cell.date().isoformat())]
+        return super().cell_input(field, name, cell, resolve)
+
 
 @registry.register
 class YesNo(FieldType):
@@ -257,6 +284,23 @@ class YesNo(FieldType):
         if not isinstance(value, bool):
             raise FieldInvalid("Send true or false.")
         return [(field.key, "1" if value else "0")]
+
+    YES = frozenset({"1", "yes", "y", "true", "x", "on", "ja", "oui", "si", "sí", "wahr"})
+    NO = frozenset({"0", "no", "n", "false", "off", "nein", "non", "falsch"})
+
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        # "no" must read as no: the form's parser takes anything it does not know for no,
+        # which is right for a checkbox and wrong for a typo in a spreadsheet.
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            return []
+        text = str(int(cell) if isinstance(cell, (int, float)) and not isinstance(cell, bool)
+                   and float(cell).is_integer() else cell).strip().casefold()
+        if text in self.YES:
+            return [(name, "1")]
+        if text in self.NO:
+            return [(name, "0")]
+        raise FieldInvalid("Enter yes or no.")
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "boolean"}
@@ -285,6 +329,12 @@ class SingleChoice(FieldType):
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
         return field.option_label(value)
+
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        if isinstance(cell, str) and cell.strip():
+            return [(name, _option_key(field, cell))]
+        return super().cell_input(field, name, cell, resolve)
 
 
 @registry.register
@@ -318,6 +368,12 @@ class MultipleChoice(FieldType):
     def widget_value(self, field: "Field", value: Any) -> Any:
         return list(value or [])
 
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        # Several options in one cell, separated by commas or semicolons.
+        parts = [p for p in str(cell or "").replace(";", ",").split(",") if p.strip()]
+        return [(name, _option_key(field, p)) for p in parts] or [(name, "")]
+
 
 class _Lookup(FieldType):
     """A field whose value is the id of a row the tenant owns (a user, a record)."""
@@ -350,6 +406,19 @@ class _Lookup(FieldType):
     def accepts(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
+    #: what a spreadsheet names an entry by, for the message when none is found
+    named_by: ClassVar[str] = ""
+
+    def cell_input(self, field: "Field", name: str, cell: SheetCell,
+                   resolve: LookupResolver) -> list[tuple[str, str]]:
+        text = "" if cell is None else str(cell).strip()
+        if not text:
+            return [(name, "")]
+        found = resolve(self.lookup, field.target_level, text)
+        if found is None:
+            raise FieldInvalid(f"No {self.named_by} {text!r} found.")
+        return [(name, str(found))]
+
 
 @registry.register
 class User(_Lookup):
@@ -357,6 +426,7 @@ class User(_Lookup):
     label = "User"
     lookup = "users"
     expression_type = "user"
+    named_by = "member with the e-mail or name"
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
         return display.user(value)
@@ -368,6 +438,7 @@ class Reference(_Lookup):
     label = "Reference to a record"
     lookup = "records"
     expression_type = "record"
+    named_by = "readable record numbered"
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
         return display.record(value)
@@ -402,6 +473,9 @@ class Evidence(FieldType):
     tabular = False
     loader = staticmethod(_load_attachments)
     view_template = "fields/_evidence_view.html"
+
+    def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
+        return ()  # files are uploaded on the record, not typed into a spreadsheet
 
     def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
         files = [u for u in uploads.get(field.key, []) if u.filename]
@@ -505,6 +579,11 @@ class MoneyGrid(FieldType):
     @staticmethod
     def input_name(field: "Field", scenario: str, period: str) -> str:
         return f"{field.key}.{scenario}.{period}"
+
+    def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
+        # One column per scenario and period ("Financials plan Jan 2026").
+        return tuple((self.input_name(field, scenario, period.key), f"{field.label} {scenario} {period.label}")
+                     for scenario in field.scenarios for period in periods)
 
     def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:
         # {scenario: {period: amount}} becomes one grid cell input per amount; cells not
@@ -707,6 +786,11 @@ class Computed(FieldType):
 
     def export_unit(self, field: "Field", display: Display) -> str | None:
         return self.result_kind(field).export_unit(field, display)
+
+    def sheet_value(self, field: "Field", value: Any, display: Display) -> tuple[Any, str | None]:
+        if self.value_problem(field, value) or self.result_kind(field).is_empty(value):
+            return None, None
+        return self.result_kind(field).sheet_value(field, value, display)
 
     def write_value(self, field: "Field", values: dict[str, Any], new: Any) -> dict[str, Any]:
         return {}  # computed by the engine after every change, never written from input

@@ -497,6 +497,39 @@ class ReportJob(TenantOwned, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class ImportJob(TenantOwned, Base):
+    """A spreadsheet imported into one level: the file, how its columns map onto fields,
+    what the check found per row and cell, and the summary of the import.
+
+    The uploaded file stays in the blob store under ``file_key`` until the import is done;
+    ``mapping`` ({column index: target}) is also what the next import of the level starts
+    from (remembered per level), and ``problems`` holds one entry per bad row.
+    """
+
+    __tablename__ = "import_job"
+    __table_args__ = (Index("ix_import_job_tenant_level", "tenant_id", "level_key", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    level_key: Mapped[str] = mapped_column(String(63))
+    #: the record the rows go under (None: top level, or a parent column names each one)
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    file_key: Mapped[str | None] = mapped_column(String(100))
+    #: the file's header row, as read
+    columns: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: uploaded, checking, checked, importing, done, failed
+    state: Mapped[str] = mapped_column(String(20), default="uploaded")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(200), default="")
+    problems: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    summary: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 #: On PostgreSQL, ``audit_event`` is insert-only for everyone who cannot drop or disable a
 #: trigger (the application's role; see the README for the grants): UPDATE, DELETE and
 #: TRUNCATE are refused. Created with the table (``create_all``) and by its migration.

@@ -57,7 +57,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.extensions["steerco.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
     from steerco.web import (
-        account, admin, api, auth, config_admin, headers, mailing, notifications, records, reports, workflow, workspace,
+        account, admin, api, auth, config_admin, headers, imports, mailing, notifications, records, reports, workflow,
+        workspace,
     )
     from steerco.web import api_files, api_people, openapi, recycle  # noqa: F401 - api_*: routes of api.bp
 
@@ -78,6 +79,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(recycle.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.api)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(imports.api)
     app.register_blueprint(headers.bp)
     app.jinja_env.filters["color_class"] = headers.color_class
     _register_error_handlers(app)

@@ -17,6 +17,7 @@ from flask import Flask, current_app, g, jsonify, redirect, render_template, req
 from sqlalchemy.orm import sessionmaker
 
 from steerco.config.model import Report
+from steerco.engine import sheets
 from steerco.engine.errors import NotFound
 from steerco.reports import jobs
 from steerco.reports.data import NO_VALUE, build_report, drill, may_open, readable_reports, report_json
@@ -182,6 +183,18 @@ def pdf(key: str):  # type: ignore[no-untyped-def]
                       f"The report queue cannot be reached ({type(exc).__name__}); try again later.")
             db.session.commit()
     return redirect(url_for("reports.job", job_id=job_id), code=303)
+
+
+@bp.get("/reports/<key>.xlsx")
+def tables_xlsx(key: str):  # type: ignore[no-untyped-def]
+    """The report's tables as an Excel workbook, built as the page is (same scope, same
+    visibility), with typed cells (see :mod:`steerco.engine.sheets`)."""
+    report = _report(key)
+    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=_under())
+    response = send_file(sheets.report_workbook(g.config, data), mimetype=sheets.MIME, as_attachment=True,
+                         download_name=f"{report.title}.xlsx")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/reports/jobs/<int:job_id>")
