@@ -86,19 +86,31 @@ AXE_RUNNER = """
 (() => {
   if (window.top !== window) return;
   const tags = %s, failing = %s;
-  let queued = null;
+  let running = false, again = false, timer = null;
   const check = () => {
-    queued = null;
+    timer = null;
     if (!window.axe || !window.__axeReport) return;
-    window.axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
+    if (running) { again = true; return; }  // one run at a time: axe refuses a second
+    running = true;
+    let run;
+    try {  // axe throws at once while another run (the test's own) is under way
+      run = window.axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+    } catch (error) {
+      running = false;
+      timer = setTimeout(check, 200);
+      return;
+    }
+    window.__axeRunning = run
       .then((result) => window.__axeReport({url: location.href, violations: result.violations
         .filter((v) => failing.includes(v.impact))
         .map((v) => ({id: v.id, impact: v.impact, help: v.help,
                       nodes: v.nodes.map((n) => n.target.join(" ") + ": " + (n.failureSummary || "")).slice(0, 5)}))}))
-      .catch(() => { queued = queued || setTimeout(check, 200); });
+      .catch(() => {})
+      .finally(() => { running = false; if (again) { again = false; schedule(50); } });
   };
-  window.addEventListener("load", () => { queued = setTimeout(check, 0); });
-  document.addEventListener("htmx:afterSettle", () => { if (!queued) queued = setTimeout(check, 50); });
+  const schedule = (delay) => { if (!timer) timer = setTimeout(check, delay); };
+  window.addEventListener("load", () => schedule(0));
+  document.addEventListener("htmx:afterSettle", () => schedule(50));
 })();
 """ % (json.dumps(AXE_TAGS), json.dumps(list(AXE_FAILING)))
 
@@ -148,11 +160,15 @@ def _check_last_page(pg, accessibility: list[str]) -> None:  # type: ignore[no-u
     if not pg.url.startswith("http"):
         return
     try:
-        report = pg.evaluate("""(args) => window.axe ? window.axe.run(document, {runOnly: {type: "tag",
-            values: args.tags}, resultTypes: ["violations"]}).then((r) => ({url: location.href,
-            violations: r.violations.filter((v) => args.failing.includes(v.impact)).map((v) => ({id: v.id,
-            impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ") + ": " +
-            (n.failureSummary || "")).slice(0, 5)}))})) : null""", {"tags": AXE_TAGS, "failing": list(AXE_FAILING)})
+        report = pg.evaluate("""async (args) => {
+            if (!window.axe) return null;
+            await (window.__axeRunning || Promise.resolve()).catch(() => {});
+            const r = await window.axe.run(document, {runOnly: {type: "tag", values: args.tags},
+                                                      resultTypes: ["violations"]});
+            return {url: location.href, violations: r.violations.filter((v) => args.failing.includes(v.impact))
+              .map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) =>
+                n.target.join(" ") + ": " + (n.failureSummary || "")).slice(0, 5)}))};
+        }""", {"tags": AXE_TAGS, "failing": list(AXE_FAILING)})
     except Exception:  # noqa: BLE001 - a page closed or mid-navigation: its loads were checked
         return
     if report:
