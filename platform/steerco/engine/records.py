@@ -250,12 +250,18 @@ class Records:
         return [fld for fld in level.fields if fld.options and fld.kind.expression_type != "list"
                 and self._queryable(level, fld.key, filtering=True) is not None]
 
+    def readable_counts(self, *, owned: bool = False) -> dict[str, int]:
+        """{level key: how many records the actor may read there (only those they own, if
+        ``owned``)}, in one grouped query."""
+        query = self._readable().with_only_columns(Record.level_key, func.count())
+        if owned:
+            query = query.where(Record.owner_id == self.access.actor.user_id)
+        rows = self.session.execute(query.group_by(Record.level_key)).all()
+        return {key: int(n) for key, n in rows if key in self.config.levels}
+
     def owned_counts(self) -> dict[str, int]:
         """{level key: how many readable records the actor owns there}, in one query."""
-        rows = self.session.execute(
-            self._readable().with_only_columns(Record.level_key, func.count())
-            .where(Record.owner_id == self.access.actor.user_id).group_by(Record.level_key)).all()
-        return {key: int(n) for key, n in rows if key in self.config.levels}
+        return self.readable_counts(owned=True)
 
     def _stage_of(self, level: Level, stage: str) -> str:
         workflow = self.config.workflow_of(level)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func
-
 from steerco.config.model import Level
 from steerco.store.models import Record
 
@@ -38,23 +36,9 @@ class RoleWork:
     lists: tuple[LevelList, ...]
 
 
-def readable_counts(records: "Records") -> dict[str, int]:
-    """{level key: readable records} in one grouped query."""
-    rows = records.session.execute(records._readable().with_only_columns(Record.level_key, func.count())
-                                   .group_by(Record.level_key)).all()
-    return {key: int(n) for key, n in rows}
-
-
-def level_lists(records: "Records", counts: dict[str, int] | None = None) -> list[LevelList]:
-    """Every level the actor reads somewhere, in the configuration's order (the navigation)."""
-    counts = readable_counts(records) if counts is None else counts
-    return [LevelList(level, counts.get(level.key, 0)) for level in records.config.levels.values()
-            if records.access.can_somewhere("read", level.key)]
-
-
 def by_role(records: "Records") -> list[RoleWork]:
     """Per grant of the actor: the role's label, its place and the lists it reads."""
-    counts = readable_counts(records)
+    counts = records.readable_counts()
     places = {r.path: r for r in records.areas()}
     result = []
     for grant in records.access.actor.grants:
