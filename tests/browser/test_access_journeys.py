@@ -26,7 +26,7 @@ def log_in(page: Page, email: str) -> None:
 
 def open_area(page: Page, title: str) -> None:
     """From the start page, open the place where the user holds their role."""
-    page.locator("#areas").get_by_role("link", name=re.compile(re.escape(title))).click()
+    page.locator("#your-work").get_by_role("link", name=re.compile(re.escape(title))).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
 
 

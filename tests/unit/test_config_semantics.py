@@ -260,6 +260,12 @@ SEMANTIC_CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str, str, 
     ("min above max",
      lambda d: d["fields"]["fields"][POTENTIAL].update(min=10, max=5),
      "fields", "/fields/1/min", "min_above_max", None),
+    ("approval card names a field not on the level",
+     lambda d: d["levels"]["levels"][MEASURE].update(approval_card=["potential", "potentail"]),
+     "levels", "/levels/1/approval_card/1", "unknown_field", "potential"),
+    ("approval card on a level nothing is approved on",
+     lambda d: d["levels"]["levels"][PROGRAM].update(approval_card=["description"]),
+     "levels", "/levels/0/approval_card", "approval_card_without_workflow", None),
 ]
 
 

@@ -203,6 +203,7 @@ def _level(raw: Mapping[str, Any], fields: Mapping[str, Field], children: tuple[
         computed_order=_computed_order(all_fields),
         rules=tuple(ValidationRule(r["key"], parse(r["condition"]), r["message"], tuple(r["fields"]))
                     for r in raw.get("rules", ())),
+        approval_card=tuple(dict.fromkeys(raw.get("approval_card", ()))),
     )
 
 

@@ -68,6 +68,7 @@ EFFECTS: Mapping[str, str] = {
     "levels.json:/levels/*/workflow": "Level.workflow",
     "levels.json:/levels/*/title_label": "Level.title_label",
     "levels.json:/levels/*/list_columns": "Level.list_columns",
+    "levels.json:/levels/*/approval_card": "Level.approval_card",
     "levels.json:/levels/*/sections": "Level.sections",
     "levels.json:/levels/*/sections/*/key": NAMES_ITEM,
     "levels.json:/levels/*/sections/*/label": "Section.label",

@@ -149,6 +149,9 @@ class Level:
     computed_order: tuple[Field, ...]
     #: cross-field validation rules, checked on every save
     rules: tuple[ValidationRule, ...] = ()
+    #: fields an approver sees on an approval card (inbox, decision panel); empty: the
+    #: transition's approval content
+    approval_card: tuple[str, ...] = ()
     _fields: tuple[Field, ...] = dataclasses.field(init=False, repr=False, compare=False)
     _by_key: Mapping[str, Field] = dataclasses.field(init=False, repr=False, compare=False)
 

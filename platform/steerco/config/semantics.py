@@ -144,6 +144,11 @@ class Checker:
             for i, column in enumerate(_keys(level.get("list_columns"))):
                 self.reference("levels", [*base, "list_columns", i], column,
                                [*placed, *SYSTEM_COLUMNS], "column")
+            if level.get("approval_card") and not level.get("workflow"):
+                self.problem("levels", [*base, "approval_card"], f"level {level.get('key')!r} has no workflow, "
+                             "so nothing is approved on it", "approval_card_without_workflow")
+            for i, key in enumerate(_keys(level.get("approval_card"))):
+                self.reference("levels", [*base, "approval_card", i], key, placed, "field")
             self.check_rules(base, level, placed)
 
     def check_rules(self, base: list[object], level: Mapping[str, Any], placed: set[str]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 import jsonschema
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -176,16 +176,21 @@ class Records:
     def _sortable(self, level: Level, sort: str) -> bool:
         return sort in SYSTEM_COLUMNS or self._queryable(level, sort) is not None
 
-    def children(self, parent: Record | None, level_key: str, *, sort: str = "number",
+    def children(self, parent: Record | None, level_key: str, *, top_level: bool | None = None,
+                 q: str | None = None, stage: str | None = None, owner_id: int | None = None,
+                 filters: Mapping[str, str] | None = None, sort: str = "number",
                  descending: bool = False, page: int = 1, per_page: int = 25) -> Page:
-        """One page of the readable records of a level under ``parent`` (top level if None).
+        """One page of the readable records of a level under ``parent`` (top level if None,
+        unless ``top_level`` is False: then the whole workspace), matching the search and
+        filters given (see :meth:`search`).
 
         Pages follow links, so an unusable sort falls back to the number instead of failing;
         the page still names the sort that was asked for.
         """
         level = self.config.levels[level_key]
         usable = sort in SYSTEM_COLUMNS or sort in level.list_columns and self._sortable(level, sort)
-        found = self.search(level_key, parent=parent, top_level=parent is None,
+        found = self.search(level_key, parent=parent, top_level=parent is None if top_level is None else top_level,
+                            q=q, stage=stage, owner_id=owner_id, filters=filters,
                             sort=sort if usable else "number", descending=descending,
                             page=page, per_page=per_page)
         return dataclasses.replace(found, sort=sort)
@@ -198,7 +203,7 @@ class Records:
 
         It starts from the one read filter, so no list can show a record ``get`` refuses.
         ``parent`` keeps its direct children, ``top_level`` records without a parent, ``q``
-        titles containing it (any case); ``filters`` maps a JSON-stored field to a value
+        numbers or titles containing it (any case); ``filters`` maps a JSON-stored field to a value
         as typed into its input (parsed by its type; empty means "no value"). A level,
         stage, field or sort that does not exist or is hidden raises InvalidQuery.
         """
@@ -224,19 +229,8 @@ class Records:
         if not self._sortable(level, sort):
             raise InvalidQuery(f"cannot sort {level.label_plural} by {sort!r}; use one of "
                                f"{', '.join(SYSTEM_COLUMNS)} or a field of the level")
-        query = self._readable().where(Record.level_key == level.key)
-        if parent is not None:
-            query = query.where(Record.parent_id == parent.id)
-        elif top_level:
-            query = query.where(Record.parent_id.is_(None))
-        if q and q.strip():
-            query = query.where(Record.title.icontains(q.strip(), autoescape=True))
-        if stage is not None:
-            query = query.where(Record.stage_key == self._stage_of(level, stage))
-        if owner_id is not None:
-            query = query.where(Record.owner_id == owner_id)
-        for key, raw in (filters or {}).items():
-            query = query.where(self._equals(level, key, raw))
+        query = self._readable().where(Record.level_key == level.key, self.conditions(
+            level, parent=parent, top_level=top_level, q=q, stage=stage, owner_id=owner_id, filters=filters))
         return level, query
 
     def count(self, level_key: str, **conditions: Any) -> int:
@@ -247,6 +241,50 @@ class Records:
     def sort_column(self, level: Level, sort: str):  # type: ignore[no-untyped-def]
         """The SQL expression a list of the level is ordered by for ``sort``."""
         return self._sort_column(level, sort)
+
+    def conditions(self, level: Level, *, parent: Record | None = None, top_level: bool = False,
+                   q: str | None = None, stage: str | None = None, owner_id: int | None = None,
+                   filters: Mapping[str, str] | None = None) -> ColumnElement[bool]:
+        """SQL: the conditions of a list request on a level's records, beyond the read
+        filter (which every caller adds): the one place a list's search and filters are
+        turned into SQL, so a page, its count and its footer totals select the same rows.
+        ``q`` matches a part of the number or the title (any case)."""
+        conditions: list[ColumnElement[bool]] = []
+        if parent is not None:
+            conditions.append(Record.parent_id == parent.id)
+        elif top_level:
+            conditions.append(Record.parent_id.is_(None))
+        if q and q.strip():
+            text = q.strip()
+            conditions.append(or_(Record.title.icontains(text, autoescape=True),
+                                  Record.number.icontains(text, autoescape=True)))
+        if stage is not None:
+            conditions.append(Record.stage_key == self._stage_of(level, stage))
+        if owner_id is not None:
+            conditions.append(Record.owner_id == owner_id)
+        for key, raw in (filters or {}).items():
+            conditions.append(self._equals(level, key, raw))
+        return and_(true(), *conditions)
+
+    def filter_fields(self, level: Level) -> list[Field]:
+        """The level's choice fields a list may be filtered by (``?field.<key>=``): one
+        option per record, stored on it, and shown to every role through which the actor
+        reads the level (see :meth:`_queryable`)."""
+        return [fld for fld in level.fields if fld.options and fld.kind.expression_type != "list"
+                and self._queryable(level, fld.key, filtering=True) is not None]
+
+    def readable_counts(self, *, owned: bool = False) -> dict[str, int]:
+        """{level key: how many records the actor may read there (only those they own, if
+        ``owned``)}, in one grouped query."""
+        query = self._readable().with_only_columns(Record.level_key, func.count())
+        if owned:
+            query = query.where(Record.owner_id == self.access.actor.user_id)
+        rows = self.session.execute(query.group_by(Record.level_key)).all()
+        return {key: int(n) for key, n in rows if key in self.config.levels}
+
+    def owned_counts(self) -> dict[str, int]:
+        """{level key: how many readable records the actor owns there}, in one query."""
+        return self.readable_counts(owned=True)
 
     def _stage_of(self, level: Level, stage: str) -> str:
         workflow = self.config.workflow_of(level)

@@ -15,10 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from sqlalchemy import ColumnElement
+
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine.access import Access
+from steerco.engine import fieldviews
 from steerco.engine.fieldviews import RecordView
 from steerco.fields.base import ExportValue
+from steerco.reports.aggregate import Measure, aggregate
+from steerco.reports.scope import Scope
 from steerco.fields.display import Display
 from steerco.store.models import Record
 
@@ -144,6 +149,55 @@ def rows(records: "Records", level: Level, cols: list[Column], items: Iterable[R
 
 
 @dataclass(frozen=True)
+class Total:
+    """A numeric column's footer: its field's rollup over the values the reader sees."""
+
+    column: Column
+    function: str
+    text: str
+    #: values among the listed records hidden from the reader, and so not counted
+    left_out: int = 0
+
+
+#: rollups a footer shows (a target's "none" shows nothing)
+FOOTER_ROLLUPS = ("sum", "avg", "min", "max")
+
+
+def _totalled(col: Column) -> bool:
+    fld = col.field
+    return fld is not None and fld.rollup in FOOTER_ROLLUPS and fld.rollup in fld.kind.rollups \
+        and fld.kind.storage in ("values", "computed") and fld.kind.sort_cast(fld) == "float"
+
+
+def totals(records: "Records", level: Level, cols: Iterable[Column],
+           condition: ColumnElement[bool]) -> tuple[Total | None, ...]:
+    """The footer of a list: per column, its rollup over every listed record (all pages)
+    that matches ``condition`` and that the reader may read, counting only the values the
+    reader sees (role modes and ``visible_if``, decided by the database as for a report).
+    One aggregate query, whatever the number of records; none when nothing is totalled."""
+    cols = list(cols)
+    wanted = [col for col in cols if _totalled(col)]
+    if not wanted:
+        return tuple(None for _ in cols)
+    scope = Scope(records.tenant_id, records.config, records.access, level, condition)
+    measures = [Measure(col.field, col.field.rollup) for col in wanted]  # type: ignore[union-attr, arg-type]
+    found = dict(zip((col.key for col in wanted), aggregate(records.session, scope, measures).total.amounts))
+    display = fieldviews.display_for(records)
+    result: list[Total | None] = []
+    for col in cols:
+        amount = found.get(col.key)
+        if amount is None or amount.hidden:
+            result.append(None)
+            continue
+        value = amount.value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = "" if value is None else col.field.kind.display(col.field, value, display)  # type: ignore[union-attr]
+        result.append(Total(col, col.field.rollup, text, amount.left_out))  # type: ignore[union-attr]
+    return tuple(result)
+
+
+@dataclass(frozen=True)
 class Listing:
     """A page of one level's records under a parent, with the columns the actor may see."""
 
@@ -152,8 +206,20 @@ class Listing:
     page: Any
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
+    #: per column, its footer total (None: not totalled); empty when the list has none
+    totals: tuple[Total | None, ...] = ()
+
+    @property
+    def has_totals(self) -> bool:
+        return any(t is not None for t in self.totals)
 
 
-def listing(records: "Records", level: Level, parent: Record | None, page: Any) -> Listing:
+def listing(records: "Records", level: Level, parent: Record | None, page: Any,
+            condition: ColumnElement[bool] | None = None) -> Listing:
+    """A page of a list with its columns and, over ``condition`` (the page's own
+    conditions; by default the direct children of ``parent``), its footer totals."""
     cols = columns(records.config, records.access, level)
-    return Listing(level, parent, page, tuple(cols), tuple(rows(records, level, cols, page.items)))
+    if condition is None:
+        condition = records.conditions(level, parent=parent, top_level=parent is None)
+    return Listing(level, parent, page, tuple(cols), tuple(rows(records, level, cols, page.items)),
+                   totals(records, level, cols, condition))

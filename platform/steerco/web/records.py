@@ -20,7 +20,7 @@ from steerco.config.model import Level
 from steerco.engine import exceptions, fieldviews, history, rollups, sheets, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState
-from steerco.engine.records import Records, Submission
+from steerco.engine.records import InvalidQuery, Records, Submission
 from steerco.fields import Upload
 from steerco.fields.display import Display
 from steerco.fields.base import clean_filename
@@ -165,27 +165,74 @@ def _list_args() -> dict[str, Any]:
 
 
 def _list_of(records: Records, level_key: str, record_id: int | None) -> tuple[Level, Record | None]:
-    """The level and parent of a list URL; 404 for a level that does not sit there."""
+    """The level and parent of a list URL; 404 for a level that does not sit under the
+    parent, or (without a parent) that the actor reads nowhere."""
     parent = records.get(record_id) if record_id else None
     level = _level(level_key)
-    if (parent is None and not level.is_root) or (parent is not None and level.key not in
-                                                  g.config.levels[parent.level_key].children):
+    if parent is None and not g.access.can_somewhere("read", level.key):
+        raise NotFound("no such list")
+    if parent is not None and level.key not in g.config.levels[parent.level_key].children:
         raise NotFound("no such list")
     return level, parent
+
+
+#: the query arguments of a list's search and filters (fields: ``field.<key>``)
+FIELD_ARG = "field."
+
+
+def _filter_args(records: Records, level: Level) -> dict[str, str]:
+    """The list's search and filters as asked (empty ones left out), to keep in every
+    link of the page: sorting and paging stay within the filtered list."""
+    wanted = {"q", "stage", "owner"} | {FIELD_ARG + f.key for f in records.filter_fields(level)}
+    return {key: value.strip() for key, value in request.args.items()
+            if (key in wanted or key.startswith(FIELD_ARG)) and value.strip()}
+
+
+def _owner_filter(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    if raw == "me":
+        return g.actor.user_id
+    try:
+        owner = id_arg(raw)
+    except ValueError:
+        owner = None
+    if owner is None:
+        raise InvalidQuery("owner: give a member's id, or me")
+    return owner
+
+
+def _list_filters(records: Records, level: Level, args: Mapping[str, str]) -> dict[str, Any]:
+    """The engine's keyword arguments for the search and filters in ``args``."""
+    return {"q": args.get("q"), "stage": args.get("stage"), "owner_id": _owner_filter(args.get("owner")),
+            "filters": {key[len(FIELD_ARG):]: value for key, value in args.items() if key.startswith(FIELD_ARG)}}
 
 
 @bp.get("/list/<level_key>")
 @bp.get("/r/<int:record_id>/list/<level_key>")
 def children(level_key: str, record_id: int | None = None):  # type: ignore[no-untyped-def]
-    """Children of one level under a record (or the top level): sortable, paged."""
+    """Children of one level under a record: sortable, paged. Without a record: every
+    record of the level the actor may read, across the workspace, searchable and filtered
+    (``?q=``, ``?stage=``, ``?owner=``, ``?field.<key>=``, combinable and bookmarkable)."""
     records = records_service()
     level, parent = _list_of(records, level_key, record_id)
-    page = records.children(parent, level.key, **_list_args())
-    listing = tables.listing(records, level, parent, page)
-    if request.htmx:
-        return render_template("partials/_children.html", listing=listing)
-    crumbs = records.breadcrumbs(parent) + [parent] if parent else []
-    return render_template("list.html", listing=listing, crumbs=crumbs)
+    if parent is not None:
+        page = records.children(parent, level.key, **_list_args())
+        listing = tables.listing(records, level, parent, page)
+        if request.htmx:
+            return render_template("partials/_children.html", listing=listing)
+        return render_template("list.html", listing=listing, crumbs=records.breadcrumbs(parent) + [parent])
+    args = _filter_args(records, level)
+    found = _list_filters(records, level, args)
+    page = records.children(None, level.key, top_level=False, **found, **_list_args())
+    listing = tables.listing(records, level, None, page, records.conditions(level, **found))
+    if request.htmx and request.headers.get("HX-Target") == f"children-{level.key}":
+        return render_template("partials/_children.html", listing=listing, list_args=args)
+    workflow = g.config.workflow_of(level)
+    return render_template("list_all.html", listing=listing, list_args=args,
+                           stages=workflow.stages if workflow else (),
+                           owners=records.lookups(level, owner=True).users or [],
+                           filter_fields=records.filter_fields(level))
 
 
 @bp.route("/new/<level_key>", methods=["GET", "POST"])

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from steerco.engine import approval_content
+from steerco.engine import approval_cards, approval_content
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, SteercoError, ValidationFailed
 from steerco.engine.workflow import COMMENT_MAX, Workflows
 from steerco.store.models import ApprovalTask, ApprovalVote, Membership, Record, TransitionRequest, User, utcnow
@@ -162,6 +162,7 @@ def workflow_panel(record: Record, values: Mapping[str, Any] | None = None,
         "mine": mine, "options": [] if pending else wf.options(record, values), "latest": latest,
         "latest_votes": [v for v in latest_votes if v.decision == "reject"],
         "names": wf.inbox.names(t.on_behalf_of for t in mine.values()),
+        "card": approval_cards.cards(records_service(), [(record, pending)]).get(pending.id) if mine else None,
         "can_edit": g.access.can("update", record.level_key, record), "now": utcnow(),
         "feedback": feedback or Feedback(),
     }
@@ -358,8 +359,9 @@ def _inbox_task_response(task_id: int, feedback: Feedback, status: int, *,
     task, record = flow().task(task_id)
     item = None if done else flow().inbox.decidable_on(record).get(task_id)
     names = flow().inbox.names({item.on_behalf_of} if item else set())
+    cards = approval_cards.cards(records_service(), [(record, task.request)]) if item else {}
     return render_template("partials/_inbox_task.html", item=item, task=task, record=record, names=names,
-                           feedback=feedback, oob=done, now=utcnow()), status
+                           cards=cards, feedback=feedback, oob=done, now=utcnow()), status
 
 
 def _page_arg(section: str) -> int:
@@ -381,6 +383,7 @@ def inbox():  # type: ignore[no-untyped-def]
     return render_template(
         "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked, overdue=overdue,
         names=box.names(t.on_behalf_of for t in waiting.items), pages=pages,
+        cards=approval_cards.cards(records_service(), [(t.record, t.task.request) for t in waiting.items]),
         editable={r.id for r, _ in blocked.items if g.access.can("update", r.level_key, r)},
         now=utcnow(), feedback=Feedback())
 
