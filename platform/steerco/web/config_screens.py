@@ -311,6 +311,9 @@ def check_expression(version_id: int, name: str):  # type: ignore[no-untyped-def
     where = config_edits.where_added(trial, edit) if adding else at
     documents = {**version.documents, name: trial}
     documents["tenant"] = {**documents["tenant"], "key": g.tenant.slug}
+    place = request.form.get("place", "")
+    if adding and name == "fields" and place in dict(_placements(version)) and isinstance(typed.get("key"), str):
+        documents["levels"] = config_edits.apply(documents["levels"], Edit("levels", "add", place, typed["key"]))
     target = where + control_pointer
     expression = config_edits.resolve(trial, target) if _exists(trial, target) else ""
     try:
