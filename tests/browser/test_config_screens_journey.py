@@ -33,6 +33,15 @@ def log_out(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/login"))
 
 
+def assert_every_control_is_labelled(page: Page) -> None:
+    """Every visible control of the page has a label (or an aria-label)."""
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+        'main input:not([type=hidden]), main select, main textarea, main button')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+        .map(e => e.outerHTML)""")
+    assert unlabelled == []
+
+
 def _measures(session) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     """The owner's PCB measure, another measure still at DoI1 (theirs if any), and the
     number of acme's active configuration version."""
@@ -70,6 +79,15 @@ def test_an_admin_adds_a_field_and_an_approval_step_through_the_screens(page: Pa
     expect(page.locator(".flash")).to_contain_text("started from the active version")
     expect(page.locator(".flash")).to_contain_text("The draft validates.")
     expect(page.get_by_label(re.compile(r"^Label\b"))).to_have_value("Supplier contact")
+    assert_every_control_is_labelled(page)
+
+    # Reordered by keyboard: the up button of the new (last) field, focused, Enter.
+    page.locator("nav.files").get_by_role("link", name="Fields").click()
+    page.get_by_role("button", name="Move Supplier contact (supplier_contact) up").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash")).to_contain_text("Saved.")
+    items = page.locator("#list-fields ol.items > li > a")
+    expect(items.nth(items.count() - 2)).to_have_text("Supplier contact (supplier_contact)")
 
     # An approval step on the first gate: workflow > transition > approval steps.
     page.locator("nav.files").get_by_role("link", name="Workflows").click()
@@ -89,6 +107,7 @@ def test_an_admin_adds_a_field_and_an_approval_step_through_the_screens(page: Pa
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".flash")).to_contain_text("The draft validates.")
     expect(page.locator('[data-pointer="/role"] .error')).to_be_empty()
+    assert_every_control_is_labelled(page)
 
     page.get_by_role("link", name="Diff", exact=True).click()
     expect(page.locator("#changes")).to_contain_text("Field Supplier contact added to Measure")

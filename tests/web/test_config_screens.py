@@ -186,3 +186,36 @@ def test_an_expression_is_checked_live_and_previewed_on_a_record(client, login, 
         "/key": "extra", "/label": "Extra", "/type": "text", "/visible_if": "potential > 10"})
     assert "Valid." in _text(new)
     assert session.scalars(select(ConfigVersion).where(ConfigVersion.state == "draft")).first() is None  # nothing saved
+
+
+@pytest.fixture
+def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
+    """The demo workspaces, passwords hashed cheaply."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    from steerco.demo import load_demo
+    from steerco.engine import users
+
+    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1"))
+    load_demo(session)
+    session.commit()
+    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+
+
+def test_a_report_layout_previews_with_the_report_renderer_on_the_draft(client, login, session, acme) -> None:  # type: ignore[no-untyped-def]
+    from steerco.demo import DEMO_PASSWORD
+
+    login("admin@acme.example", DEMO_PASSWORD)
+    base = f"/t/acme/admin/config/versions/{acme.active_config_id}/edit/reports"
+    page = _text(client.get(f"{base}?at=/reports/0"))
+    assert 'id="report-preview"' in page and 'name="/sections"' not in page  # sections: a list of their own
+    assert 'id="list-sections"' in page
+    client.post(f"{base}/update?at=/reports/0", data={
+        "/key": "steering_committee_report", "/title": "Pipeline for the board",
+        "/audience": ["tenant_admin"], "/level": "measure", "/page/size": "A3"})
+    draft = _draft_id(session)
+    preview = _text(client.get(f"/t/acme/admin/config/versions/{draft}/edit/reports/preview?at=/reports/0"))
+    assert '<article id="report" class="report">' in preview and "<h1>Pipeline for the board</h1>" in preview
+    assert session.get(ConfigVersion, draft).documents["reports"]["reports"][0]["page"] == {"size": "A3"}
