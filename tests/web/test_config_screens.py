@@ -219,3 +219,16 @@ def test_a_report_layout_previews_with_the_report_renderer_on_the_draft(client, 
     preview = _text(client.get(f"/t/acme/admin/config/versions/{draft}/edit/reports/preview?at=/reports/0"))
     assert '<article id="report" class="report">' in preview and "<h1>Pipeline for the board</h1>" in preview
     assert session.get(ConfigVersion, draft).documents["reports"]["reports"][0]["page"] == {"size": "A3"}
+
+
+def test_a_first_exception_rule_brings_in_the_optional_file(client, login, session, world) -> None:  # type: ignore[no-untyped-def]
+    login("admin@mini.example")
+    base = f"/t/mini/admin/config/versions/{world['tenant'].active_config_id}/edit"
+    page = _text(client.get(f"{base}/exceptions"))
+    assert 'id="list-rules"' in page and 'id="list-forums"' in page
+    client.post(f"{base}/exceptions/add?at=/rules", data={
+        "/key": "big", "/label": "Big measure", "/level": "measure", "/condition": "potential > 1000000",
+        "/owner_role": "admin", "/due_days": "5", "/escalation": "3 | admin\n\n"})
+    rules = session.get(ConfigVersion, _draft_id(session)).documents["exceptions"]["rules"]
+    assert rules == [{"key": "big", "label": "Big measure", "level": "measure", "condition": "potential > 1000000",
+                      "owner_role": "admin", "due_days": 5, "escalation": [{"after_days": 3, "to": "admin"}]}]

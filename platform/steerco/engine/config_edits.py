@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from sqlalchemy.orm import Session
 
 from steerco.config import ConfigProblem
-from steerco.config.schema import DOCUMENTS
+from steerco.config.schema import DOCUMENTS, OPTIONAL_DOCUMENTS
 from steerco.engine import config_versions
 from steerco.engine.errors import Conflict, NotFound, ValidationFailed
 from steerco.engine.tenants import ACTIVE, DRAFT
@@ -162,6 +162,15 @@ def where_added(document: Any, edit: Edit) -> str:
     return f"{edit.pointer}/{index}"
 
 
+def document_of(version: ConfigVersion, name: str) -> Any:
+    """A document of the version; an optional one it leaves out is its empty default (the
+    first rule added to it brings the file in)."""
+    if name not in DOCUMENTS:
+        raise NotFound(f"no configuration file {name}.json")
+    found = (version.documents or {}).get(name)
+    return copy.deepcopy(OPTIONAL_DOCUMENTS[name]) if found is None and name in OPTIONAL_DOCUMENTS else found
+
+
 def draft_for_edit(session: Session, tenant: Tenant, version: ConfigVersion, *,
                    user_id: int | None = None) -> ConfigVersion:
     """The draft an edit applies to: the version itself when it is a draft; for the active
@@ -185,11 +194,7 @@ def save(session: Session, tenant: Tenant, version: ConfigVersion, edits: Sequen
     draft = draft_for_edit(session, tenant, version, user_id=user_id)
     changed: dict[str, Any] = {}
     for edit in edits:
-        if edit.document not in DOCUMENTS:
-            raise NotFound(f"no configuration file {edit.document}.json")
-        current = changed.get(edit.document, (draft.documents or {}).get(edit.document))
-        if current is None:
-            raise EditError(f"{edit.document}.json is left out of this version; add it in the JSON editor first")
+        current = changed.get(edit.document, document_of(draft, edit.document))
         changed[edit.document] = apply(current, edit)
     found: list[ConfigProblem] = []
     for name, document in changed.items():

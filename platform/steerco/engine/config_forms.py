@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator
 from steerco.config import ConfigProblem
 from steerco.config.schema import _schemas
 from steerco.engine.config_edits import join, parts, resolve
+from steerco.fields import registry
 
 MISSING: Any = object()
 
@@ -137,10 +138,11 @@ def is_flat_list(n: Node) -> bool:
     return 0 < len(properties) <= 4 and all(_scalar(node(p, item.file)) for p in properties.values())
 
 
-def nested_lists(n: Node) -> list[str]:
-    """The properties of an object schema that are lists of rich objects (own screens)."""
+def nested_lists(n: Node, *, flat_too: bool = False) -> list[str]:
+    """The properties of an object schema that are lists of rich objects (own screens); at a
+    document's top, where no form shows the flat ones, those too (an exception's forums)."""
     return [name for name, sub in n.schema.get("properties", {}).items()
-            if is_object_list(node(sub, n.file)) and not is_flat_list(node(sub, n.file))]
+            if is_object_list(node(sub, n.file)) and (flat_too or not is_flat_list(node(sub, n.file)))]
 
 
 # -- choices the draft offers for keys -------------------------------------------------------
@@ -330,6 +332,9 @@ def _complete(control: Control, document: str, item_pointer: str, value: Any,
     sub = control.node
     if control.widget == "select":
         control.choices = [(str(v), str(v)) for v in sub.schema["enum"]]
+        if document == "fields" and control.pointer == "/type":  # the field-type registry names its types
+            known = set(registry.keys())
+            control.choices = [(k, f"{registry.get(k).label} ({k})" if k in known else k) for k, _ in control.choices]
     elif control.widget in {"text", "checks", "keymap"}:
         control.choices = list(choices)
     if control.widget == "checks":

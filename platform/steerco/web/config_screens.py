@@ -40,7 +40,7 @@ def _version(version_id: int) -> ConfigVersion:
 def _document(version: ConfigVersion, name: str) -> Any:
     if name not in DOCUMENTS:
         abort(404)
-    return (version.documents or {}).get(name)
+    return config_edits.document_of(version, name)
 
 
 def _pointer() -> str:
@@ -121,7 +121,7 @@ def _item_context(version: ConfigVersion, name: str, at: str, problems: list[Con
         inside = [p for p in mine if config_forms.item_pointer_of(document, config_forms.problem_pointer(p)) == at]
         top = config_forms.attach(controls, at, inside)
     lists = []
-    for prop in config_forms.nested_lists(n):
+    for prop in config_forms.nested_lists(n, flat_too=not at):
         list_pointer = config_edits.join(*config_edits.parts(at), prop)
         values = item.get(prop) or []
         rows = []
@@ -139,7 +139,8 @@ def _item_context(version: ConfigVersion, name: str, at: str, problems: list[Con
             "lists": lists, "crumbs": _crumbs(name, document, at) if at else [], "elsewhere": elsewhere,
             "problem_count": len(problems), "documents": DOCUMENTS, "titles": config_forms.document_titles(),
             "draft": version.state == config_versions.DRAFT, "parent": _parent_of(at),
-            "is_report": name == "reports" and len(config_edits.parts(at)) == 2,
+            "report_at": config_edits.join(*config_edits.parts(at)[:2])
+            if name == "reports" and len(config_edits.parts(at)) >= 2 else None,
             "roles_matrix": _matrix(version) if name == "roles" and not at else None}
 
 
@@ -236,7 +237,7 @@ def add_item(version_id: int, name: str):  # type: ignore[no-untyped-def]
     if place and name == "fields" and place in dict(_placements(version)) and isinstance(item.get("key"), str):
         edits.append(Edit("levels", "add", place, item["key"]))
     try:
-        length = len(config_edits.resolve(version.documents[name], at))
+        length = len(config_edits.resolve(_document(version, name), at))
     except EditError:
         length = 0
     return _save(version, edits, f"{at}/{length}", name)
