@@ -107,6 +107,25 @@ def _crumbs(name: str, document: Any, at: str) -> list[tuple[str, str | None]]:
     return found
 
 
+def _lists(n: config_forms.Node, item: dict[str, Any], at: str, problems: list[ConfigProblem]) -> list[dict[str, Any]]:
+    """The lists inside an item (a workflow's stages and transitions...), each row with the
+    problems inside it, for the item's page."""
+    found = []
+    for prop in config_forms.nested_lists(n, flat_too=not at):
+        list_pointer = config_edits.join(*config_edits.parts(at), prop)
+        values = item.get(prop) if isinstance(item.get(prop), list) else []
+        rows = []
+        for index, value in enumerate(values):
+            pointer = f"{list_pointer}/{index}"
+            inside = [p for p in problems if (p.pointer + "/").startswith(pointer + "/")]
+            rows.append({"pointer": pointer, "text": config_forms.summary(value), "problems": inside,
+                         "first": index == 0, "last": index == len(values) - 1})
+        described = config_forms.child(n, prop)
+        found.append({"name": prop, "label": config_forms.label_of(prop), "pointer": list_pointer, "rows": rows,
+                      "help": str(described.schema.get("description", "")) if described else ""})
+    return found
+
+
 def _item_context(version: ConfigVersion, name: str, at: str, problems: list[ConfigProblem]) -> dict[str, Any]:
     document = _document(version, name)
     item = _resolve(document, at)
@@ -116,25 +135,13 @@ def _item_context(version: ConfigVersion, name: str, at: str, problems: list[Con
     mine = [p for p in problems if p.file == f"{name}.json"]
     controls: list[config_forms.Control] = []
     top: list[ConfigProblem] = []
+    inside: list[ConfigProblem] = []  # shown in this item's form: at a control, or at its top
     if at:
         controls = config_forms.controls(name, at, n, item, version.documents)
         inside = [p for p in mine if config_forms.item_pointer_of(document, config_forms.problem_pointer(p)) == at]
         top = config_forms.attach(controls, at, inside)
-    lists = []
-    for prop in config_forms.nested_lists(n, flat_too=not at):
-        list_pointer = config_edits.join(*config_edits.parts(at), prop)
-        values = item.get(prop) or []
-        rows = []
-        for index, value in enumerate(values if isinstance(values, list) else []):
-            pointer = f"{list_pointer}/{index}"
-            count = [p for p in mine if (p.pointer + "/").startswith(pointer + "/")]
-            rows.append({"pointer": pointer, "text": config_forms.summary(value), "problems": count,
-                         "first": index == 0, "last": index == len(values) - 1})
-        lists.append({"name": prop, "label": config_forms.label_of(prop), "pointer": list_pointer, "rows": rows,
-                      "help": str(config_forms.child(n, prop).schema.get("description", ""))  # type: ignore[union-attr]
-                      if config_forms.child(n, prop) else ""})
-    elsewhere = [p for p in problems if p not in top and not any(e for c in controls for x in c.all()
-                                                                  for e in x.errors if e.startswith(p.message))]
+    lists = _lists(n, item, at, mine)
+    elsewhere = [p for p in problems if p not in inside]
     return {"version": version, "name": name, "at": at, "item": item, "controls": controls, "top": top,
             "lists": lists, "crumbs": _crumbs(name, document, at) if at else [], "elsewhere": elsewhere,
             "problem_count": len(problems), "documents": DOCUMENTS, "titles": config_forms.document_titles(),
