@@ -59,7 +59,8 @@ def test_edits_add_update_move_and_remove_at_a_pointer() -> None:
     assert config_edits.apply(document, Edit("x", "update", "/items/1", {"key": "B"}))["items"][1] == {"key": "B"}
     assert [i["key"] for i in config_edits.apply(document, Edit("x", "move", "/items/1", by=-1))["items"]] == ["b", "a"]
     assert config_edits.apply(document, Edit("x", "remove", "/items/0"))["items"] == [{"key": "b"}]
-    for bad in (Edit("x", "remove", "/items/7"), Edit("x", "move", "/items/0", by=-1), Edit("x", "add", "/nope/x", 1)):
+    for bad in (Edit("x", "remove", "/items/7"), Edit("x", "move", "/items/0", by=-1), Edit("x", "add", "/nope/x", 1),
+                Edit("x", "add", "/items", {"key": "nul\x00"}), Edit("x", "update", "/items/0", {"key": "\ud800"})):
         with pytest.raises(EditError):
             config_edits.apply(document, bad)
 
@@ -106,6 +107,9 @@ def test_each_problem_is_shown_at_its_control_and_an_invalid_draft_cannot_be_act
     assert "has_capexx" in _error_at(page, "/visible_if")
     assert "nowhere" in _error_at(page, "/required/from_stage")
     assert 'aria-invalid="true"' in _field_block(page, "/min")
+    huge = client.post(saved.headers["Location"].replace("/edit/fields?", "/edit/fields/update?"), data={
+        "/key": "capex_amount", "/label": "Capex amount", "/type": "money", "/min": "lots", "/max": "1e999"})
+    assert "not of type" in _error_at(client.get(huge.headers["Location"]).get_data(as_text=True), "/max")
     assert _error_at(page, "/label") == ""
     # A choice field without options: the missing property is named at its control.
     client.post(f"{base.rsplit('/', 2)[0]}/{_draft_id(session)}/edit/fields/update?at=/fields/4",

@@ -102,10 +102,30 @@ def _index(container: list[Any], token: str, pointer: str) -> int:
     return int(token)
 
 
+def _storable(value: Any) -> None:
+    """Text a JSON document in the database cannot hold (NUL, lone surrogates) is refused."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                raise EditError("a text holds a NUL character")
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise EditError("a text holds characters that are not valid Unicode") from None
+
+
 def apply(document: Any, edit: Edit) -> Any:
     """A copy of ``document`` with ``edit`` applied (the original is left as it was)."""
     if edit.op not in OPERATIONS:
         raise EditError(f"unknown edit {edit.op!r}")
+    _storable(edit.value)
     result = copy.deepcopy(document)
     if edit.op == "add":
         _add(result, edit)

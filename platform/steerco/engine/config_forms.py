@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -405,6 +406,8 @@ def _number(text: str, n: Node) -> Any:
         number = float(text.replace(",", "")) if n.schema.get("type") == "number" else int(text)
     except ValueError:
         return text  # kept as typed: the schema check names it at this control
+    if isinstance(number, float) and not math.isfinite(number):
+        return text  # "1e999", "nan": no JSON number
     return int(number) if isinstance(number, float) and number.is_integer() else number
 
 

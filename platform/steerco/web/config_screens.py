@@ -169,7 +169,9 @@ def screen(version_id: int, name: str):  # type: ignore[no-untyped-def]
         return render_template("admin/config/screen_missing.html", version=version, name=name,
                                documents=DOCUMENTS, titles=config_forms.document_titles()), 404
     context = _item_context(version, name, _pointer(), _problems(version))
-    return render_template("admin/config/screen.html", editable=_editable(version), **context)
+    drafts = [] if version.state == config_versions.DRAFT else \
+        [v for v in config_versions.versions(db.session, g.tenant) if v.state == config_versions.DRAFT]
+    return render_template("admin/config/screen.html", editable=_editable(version), open_drafts=drafts, **context)
 
 
 @bp.get("/admin/config/versions/<int:version_id>/edit/<name>/new")
