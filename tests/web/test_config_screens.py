@@ -236,3 +236,23 @@ def test_a_first_exception_rule_brings_in_the_optional_file(client, login, sessi
     rules = session.get(ConfigVersion, _draft_id(session)).documents["exceptions"]["rules"]
     assert rules == [{"key": "big", "label": "Big measure", "level": "measure", "condition": "potential > 1000000",
                       "owner_role": "admin", "due_days": 5, "escalation": [{"after_days": 3, "to": "admin"}]}]
+
+
+def test_a_field_renamed_through_the_screens_keeps_its_values(client, login, session, world, records_for) -> None:  # type: ignore[no-untyped-def]
+    login("admin@mini.example")
+    base = f"/t/mini/admin/config/versions/{world['tenant'].active_config_id}/edit"
+    client.post(f"{base}/fields/update?at=/fields/1", data={
+        "/key": "potential", "/label": "Savings potential", "/type": "money", "/min": "0", "/rollup": "sum",
+        "/required": "object", "/required/from_stage": "decided"})
+    draft = _draft_id(session)
+    diff = client.get(f"/t/mini/admin/config/versions/{draft}/diff").get_data(as_text=True)
+    assert "renamed" in diff.lower() and "Savings potential" in diff
+    assert client.post(f"/t/mini/admin/config/versions/{draft}/activate",
+                       data={"comment": "Clearer label", "confirm": "yes"}).status_code == 303
+    session.expire_all()
+    tenant = session.get(Tenant, world["tenant"].id)
+    config = tenants.active_config(session, tenant)
+    assert config.fields["potential"].label == "Savings potential"
+    records = records_for(tenant, world["admin"])
+    measure = records.get(world["measure"].id)
+    assert records.stored_values(measure, config.levels["measure"])["potential"] == 1000
