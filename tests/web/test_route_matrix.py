@@ -57,7 +57,10 @@ ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.re
 #: configuration versions: the "configuration" admin right of a role held tenant-wide
 CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
           "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",
-          "config_admin.discard", "config_admin.rebase", "config_admin.choose_identity"}
+          "config_admin.discard", "config_admin.rebase", "config_admin.choose_identity",
+          "config_admin.screens_entry", "config_admin.screen", "config_admin.new_item", "config_admin.add_item",
+          "config_admin.update_item", "config_admin.move_item", "config_admin.remove_item",
+          "config_admin.confirm_remove", "config_admin.check_expression", "config_admin.report_preview"}
 #: creating workspaces: a platform right (User.is_consultant), no tenant role
 CONSULTANT = {"workspaces.new", "workspaces.admin_roles"}
 #: GET a record (its transitions, a request on it): read

@@ -213,9 +213,11 @@ def _require_draft(tenant: Tenant, version: ConfigVersion) -> None:
 
 
 def save_document(session: Session, tenant: Tenant, draft: ConfigVersion, name: str, document: Any, *,
-                  user_id: int | None = None, now: dt.datetime | None = None) -> list[ConfigProblem]:
+                  user_id: int | None = None, now: dt.datetime | None = None,
+                  edits: list[dict[str, Any]] | None = None) -> list[ConfigProblem]:
     """Replace one document of a draft (``None`` leaves out an optional one) and return the
-    draft's problems. A draft may be saved with problems; it cannot be activated with them."""
+    draft's problems. A draft may be saved with problems; it cannot be activated with them.
+    ``edits``: what a configuration screen changed, recorded in the audit event."""
     _require_draft(tenant, draft)
     if name not in DOCUMENTS:
         raise NotFound(f"no configuration file {name}.json")
@@ -235,7 +237,8 @@ def save_document(session: Session, tenant: Tenant, draft: ConfigVersion, name: 
     draft.updated_at = _now(now)
     session.flush()
     audit.append(session, tenant_id=tenant.id, user_id=user_id, kind="config.draft_edited",
-                 data={"version": draft.number, "file": f"{name}.json"}, now=now)
+                 data={"version": draft.number, "file": f"{name}.json", **({"edits": edits} if edits else {})},
+                 now=now)
     return problems(tenant, draft)
 
 

@@ -320,3 +320,6 @@ def admin_roles():  # type: ignore[no-untyped-def]
     workspaces.require_consultant(current_user.user)
     return render_template("admin/config/_admin_roles.html", roles=_roles_for(request.args.get("source", "")),
                            values={"admin_role": request.args.get("admin_role", "")}, errors={})
+
+
+from steerco.web import config_screens  # noqa: E402,F401 - the screens' routes join this blueprint
