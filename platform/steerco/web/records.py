@@ -59,7 +59,7 @@ def _owner_arg() -> Any:
 
 def _submission() -> Submission:
     return Submission(title=request.form.get("title"), form=request.form, uploads=_uploads(),
-                      owner=_owner_arg())
+                      owner=_owner_arg(), locale=g.config.locale)
 
 
 def _level(key: str) -> Level:
