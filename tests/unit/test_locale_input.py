@@ -104,3 +104,31 @@ def test_an_input_shows_a_stored_date_in_the_locale():
 
 def test_machine_notation_is_plain_decimal():
     assert read_number("1250.5", None) == read_number("1.250,5", "de-DE")
+
+
+# -- times in the tenant's time zone ---------------------------------------------------------
+def test_a_stored_utc_moment_shows_in_the_tenants_zone_and_locale():
+    import datetime as dt
+
+    noon_utc = dt.datetime(2026, 7, 1, 12, 0)  # stored naive, UTC
+    assert Formatter("de-DE", timezone="Europe/Berlin").moment(noon_utc) == "01.07.2026 14:00"
+    assert Formatter("en-GB", timezone="Europe/London").moment(noon_utc) == "01/07/2026 13:00"
+    assert Formatter("en-GB").moment(noon_utc) == "01/07/2026 12:00"
+    late = dt.datetime(2026, 12, 31, 23, 30)  # already the next day in Berlin
+    assert Formatter("de-DE", timezone="Europe/Berlin").moment(late, with_time=False) == "01.01.2027"
+
+
+def test_the_time_zone_is_configured_and_checked():
+    from configs import minimal_documents
+
+    from steerco.config import compile_config
+    from steerco.config.compiler import problems_of
+
+    documents = minimal_documents()
+    assert compile_config(documents).timezone == "UTC"
+    documents["tenant"]["timezone"] = "Europe/Berlin"
+    config = compile_config(documents)
+    assert config.timezone == "Europe/Berlin"
+    assert Display.of(config).formatter.timezone == "Europe/Berlin"
+    documents["tenant"]["timezone"] = "Mars/Olympus"
+    assert [p.code for p in problems_of(documents)] == ["unknown_timezone"]

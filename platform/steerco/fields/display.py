@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import TYPE_CHECKING, Any, Mapping
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, parse_date
+from babel.dates import format_date, format_time, parse_date
 from babel.numbers import (
     NumberFormatError, format_currency, format_decimal, format_percent, get_decimal_symbol, get_group_symbol,
     parse_decimal,
@@ -40,6 +41,15 @@ def _locale(tag: str) -> Locale:
         return Locale.parse(tag.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
         return Locale.parse("en")
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> dt.tzinfo:
+    """An IANA time zone (UTC when unknown: the configuration check refuses those)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
 
 
 @lru_cache(maxsize=64)
@@ -134,6 +144,8 @@ class Formatter:
 
     locale: str = "en-GB"
     currency: str = "EUR"
+    #: the IANA zone times are shown in; stored times are naive UTC
+    timezone: str = "UTC"
 
     @property
     def babel_locale(self) -> Locale:
@@ -173,6 +185,16 @@ class Formatter:
         day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
         return format_date(day, _date_input_pattern(self.locale), locale=self.babel_locale)
 
+    def moment(self, value: dt.datetime, with_time: bool = True) -> str:
+        """A stored moment (naive UTC) in the tenant's time zone and locale
+        (``31.03.2027 16:05`` in de-DE and Europe/Berlin; the day alone without time)."""
+        local = value.replace(tzinfo=dt.timezone.utc).astimezone(_zone(self.timezone)) \
+            if value.tzinfo is None else value.astimezone(_zone(self.timezone))
+        day = format_date(local.date(), _date_input_pattern(self.locale), locale=self.babel_locale)
+        if not with_time:
+            return day
+        return f"{day} {format_time(local, 'short', locale=self.babel_locale)}"
+
     def date(self, value: str | dt.date) -> str:
         day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
         return format_date(day, "medium", locale=self.babel_locale)
@@ -195,7 +217,7 @@ class Display:
     @classmethod
     def of(cls, config: "TenantConfig", users: Mapping[int, str] | None = None,
            records: Mapping[int, str] | None = None) -> "Display":
-        return cls(Formatter(config.locale, config.currency), users or {}, records or {},
+        return cls(Formatter(config.locale, config.currency, config.timezone), users or {}, records or {},
                    tuple(p.key for p in config.periods))
 
     @property
