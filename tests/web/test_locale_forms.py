@@ -133,3 +133,32 @@ def test_someone_elses_or_an_expired_pending_upload_is_never_taken(app, session,
         PendingUploads(session, tenant.id, alice.id, blobs, later).purge_expired()
         session.commit()
         assert session.query(PendingUpload).count() == 0
+
+
+def test_pages_show_times_in_the_workspaces_zone_and_days_in_its_locale(app):  # type: ignore[no-untyped-def]
+    from flask import g
+
+    from steerco.config import compile_config
+    from steerco.web.formatting import day, moment
+
+    documents = _documents("de-DE")
+    documents["tenant"]["timezone"] = "Europe/Berlin"
+    with app.test_request_context():
+        assert moment(dt.datetime(2026, 7, 1, 12, 0)) == "01/07/2026 12:00 UTC"  # no workspace: UTC, said so
+        g.config = compile_config(documents)
+        assert moment(dt.datetime(2026, 7, 1, 12, 0)) == "01.07.2026 14:00"
+        assert moment(dt.datetime(2026, 12, 31, 23, 30), False) == "01.01.2027"
+        assert day(dt.date(2027, 3, 31), for_input=True) == "31.03.2027"
+
+
+def test_a_delegation_is_typed_in_the_locale(client, session, make_tenant, make_user, login, records_for):  # type: ignore[no-untyped-def]
+    tenant, _, _ = _setup(make_tenant, make_user, session, login, records_for, "de-DE")
+    deputy = make_user(tenant)
+    page = client.get("/t/mini/delegations")
+    assert page.status_code == 200
+    assert re.search(r'name="starts_on" value="\d\d\.\d\d\.\d{4}"', page.get_data(as_text=True))
+    made = client.post("/t/mini/delegations", data={"deputy": str(deputy.id), "starts_on": "01.03.2030",
+                                                     "ends_on": "31.03.2030"})
+    assert made.status_code in (302, 303), made.get_data(as_text=True)
+    listing = client.get("/t/mini/delegations").get_data(as_text=True)
+    assert "01.03.2030" in listing and "31.03.2030" in listing

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from steerco import settings
 from steerco.engine.errors import GateNotMet, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.mail import mailer_from_settings
-from steerco.fields.display import Formatter
 from steerco.store.blobs import blob_store
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
+from steerco.web.formatting import day, moment
 from steerco.web.params import IdConverter
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -70,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(headers.bp)
     app.jinja_env.filters["color_class"] = headers.color_class
     app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["day"] = day
     _register_error_handlers(app)
 
     @app.before_request
@@ -86,17 +86,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         return headers.add_security_headers(app, response)
 
     return app
-
-
-def moment(value: dt.datetime | None, with_time: bool = True) -> str:
-    """Template filter: a stored (UTC) moment in the workspace's locale and time zone;
-    outside a workspace (account pages) in UTC, saying so."""
-    if value is None:
-        return ""
-    config = getattr(g, "config", None)
-    if config is None:
-        return Formatter("en-GB").moment(value, with_time) + (" UTC" if with_time else "")
-    return Formatter(config.locale, config.currency, config.timezone).moment(value, with_time)
 
 
 def is_api_request() -> bool:
