@@ -162,3 +162,28 @@ def test_a_delegation_is_typed_in_the_locale(client, session, make_tenant, make_
     assert made.status_code in (302, 303), made.get_data(as_text=True)
     listing = client.get("/t/mini/delegations").get_data(as_text=True)
     assert "01.03.2030" in listing and "31.03.2030" in listing
+
+
+def test_two_years_of_months_print_as_a_table_per_year(client, session, make_tenant, make_user, login, records_for):  # type: ignore[no-untyped-def]
+    from pypdf import PdfReader
+
+    documents = _documents("de-DE")
+    documents["tenant"]["reporting"]["periods"] = 24
+    tenant = make_tenant(documents)
+    user = make_user(tenant, [("admin", None)])
+    assert login(user.email).status_code == 302
+    program = client.post("/t/mini/new/program", data={"title": "Cost program"})
+    assert program.status_code == 303
+    parent = session.query(Record).filter_by(level_key="program").one()
+    made = client.post(f"/t/mini/new/measure?parent={parent.id}", data=_form(**{
+        "financials.plan.2026-01": "1.000", "financials.plan.2027-12": "2.000,50"}))
+    assert made.status_code == 303, made.get_data(as_text=True)
+    measure = session.query(Record).filter_by(level_key="measure").one()
+    page = client.get(f"/t/mini/r/{measure.id}").get_data(as_text=True)
+    assert page.count('class="money-grid view"') == 1  # on screen: one table, scrolling
+    pdf = client.get(f"/t/mini/r/{measure.id}/pdf")
+    assert pdf.status_code == 200
+    reader = PdfReader(io.BytesIO(pdf.data))
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())  # labels wrap in cells
+    for label in ("Jan 2026", "Dec 2026", "Jan 2027", "Dec 2027", "3.000,5"):
+        assert label in text, text
