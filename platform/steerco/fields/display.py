@@ -6,6 +6,10 @@ Babel, so a German workspace reads ``25.000 €`` and a British one ``€25,000`
 names of the users and records that user and reference fields point to. The names are
 resolved in bulk by the engine (``steerco.engine.fieldviews``) before anything is shown,
 so no field type and no template ever queries the database.
+
+The way back is here too: :func:`read_number` and :func:`read_date` read what a person
+typed in the same locale (``5.000,50``, ``31.03.2027``), for the field types' parse step,
+and times are shown in the tenant's time zone (:meth:`Formatter.moment`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import TYPE_CHECKING, Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, parse_date

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import re2

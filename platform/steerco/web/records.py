@@ -299,8 +299,9 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     submission = _submission()
     values, errors = records.preview(level, submission, record, parent)
+    # Kept files stay offered when a field comes back out of band (its state changed).
     context = _form_context(records, level, record, parent, values, submission.title or "",
-                            {k: v for k, v in errors.items() if k != "title"})
+                            {k: v for k, v in errors.items() if k != "title"}, pending=_named_pending())
     previous = dict(part.split("=", 1) for part in request.form.get("_state", "").split(";") if "=" in part)
     current = dict(part.split("=", 1) for part in context["state_token"].split(";"))
     context["changed"] = [k for k in current if previous.get(k) != current[k]]
