@@ -415,7 +415,10 @@ def test_a_money_grid_names_every_cell_that_is_not_an_amount():
     with pytest.raises(FieldInvalid) as raised:
         parse(grid(), form)
 
-    assert str(raised.value) == "2026-01 plan: 'lots' is not a number; 2026-02 actual: at most two decimals."
+    assert str(raised.value) == ("2026-01 plan: 'lots' is not a number (e.g. 1250.50); "
+                                 "2026-02 actual: at most two decimals.")
+    assert set(raised.value.inputs) == {"financials.plan.2026-01", "financials.actual.2026-02"}
+    assert raised.value.typed == {"plan": {"2026-01": "lots"}, "actual": {"2026-02": "1.005"}}
 
 
 def test_a_money_grid_cell_too_large_to_handle_is_refused_politely():

@@ -8,6 +8,7 @@ approves.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from steerco.cli import cli
 from steerco.benchdata import BENCH_PASSWORD, PACKAGES, generate
+from steerco.settings import RESOURCE_ROOT
 from steerco.store.blobs import DiskBlobStore
 from steerco.store.models import (
     ApprovalTask, Attachment, AuditEvent, Comment, PeriodValue, Record, TransitionRequest,
@@ -37,7 +39,9 @@ def test_the_generated_tenant_has_what_was_asked_for(session: Session, scale) ->
     tenant = Record.tenant_id == scale.tenant_id
     assert _count(session, Record, tenant, Record.level_key == "measure") == MEASURES
     assert _count(session, Record, tenant, Record.parent_id == scale.package_id) == MEASURES // PACKAGES
-    assert _count(session, PeriodValue, PeriodValue.tenant_id == scale.tenant_id) == 22 * MEASURES
+    # A plan amount in every period of acme's calendar, actuals in all but the last two.
+    periods = json.loads((RESOURCE_ROOT / "tenants" / "acme" / "tenant.json").read_text())["reporting"]["periods"]
+    assert _count(session, PeriodValue, PeriodValue.tenant_id == scale.tenant_id) == (2 * periods - 2) * MEASURES
     assert _count(session, Comment, Comment.tenant_id == scale.tenant_id) == MEASURES
     events = _count(session, AuditEvent, AuditEvent.tenant_id == scale.tenant_id)
     assert 8 * MEASURES <= events <= 11 * MEASURES
@@ -95,7 +99,7 @@ def test_generated_values_pass_the_engine_when_saved_and_approved(client, login,
     owner_id = session.scalar(select(Record.owner_id).where(Record.parent_id == scale.package_id).limit(1))
     measure = session.scalar(select(Record).where(Record.owner_id == owner_id, Record.stage_key == "doi4"))
     saved = client.post(f"/t/scale/r/{measure.id}/edit", data={
-        "version": measure.version, "title": measure.title, "kpi_actual_value": "799.5"})
+        "version": measure.version, "title": measure.title, "kpi_actual_value": "799,5"})  # acme types German
     assert saved.status_code == 303, saved.get_data(as_text=True)[:2000]
     client.post("/logout")
     # The controller approves a waiting benefit validation: its gate holds on generated data.

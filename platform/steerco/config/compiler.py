@@ -297,6 +297,7 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
     exceptions = docs["exceptions"]
     return TenantConfig(
         key=tenant["key"], name=tenant["name"], currency=tenant["currency"], locale=tenant["locale"],
+        timezone=tenant.get("timezone", "UTC"),
         fiscal_year_start=tenant["fiscal_year_start"], periods=_periods(tenant["reporting"]),
         branding=frozen_map(tenant.get("branding")),
         fields=frozen_map(fields), levels=frozen_map(levels), roles=frozen_map(roles),

@@ -57,6 +57,7 @@ EFFECTS: Mapping[str, str] = {
     "tenant.json:/branding/report_footer": "TenantConfig.branding[report_footer]",
     "tenant.json:/branding/logo": "TenantConfig.branding[logo]",
     "tenant.json:/locale": "TenantConfig.locale",
+    "tenant.json:/timezone": "TenantConfig.timezone",
     "levels.json:/levels": "TenantConfig.levels",
     "levels.json:/levels/*/key": "Level.key",
     "levels.json:/levels/*/label": "Level.label",

@@ -400,6 +400,8 @@ class TenantConfig:
     reports: Mapping[str, Report]
     #: the configuration version this was compiled from (0 when compiled from files)
     version: int = 0
+    #: the IANA time zone the workspace's times are shown in (stored times are UTC)
+    timezone: str = "UTC"
 
     @property
     def root_levels(self) -> tuple[Level, ...]:

@@ -10,6 +10,8 @@ all problems at once.
 
 from __future__ import annotations
 
+import functools
+
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -93,11 +95,18 @@ class Checker:
 
     # -- checks ------------------------------------------------------------------------
     def run(self) -> list[ConfigProblem]:
-        for check in (self.check_unique_keys, self.check_levels, self.check_fields,
+        for check in (self.check_tenant, self.check_unique_keys, self.check_levels, self.check_fields,
                       self.check_roles, self.check_workflows, self.check_exceptions,
                       self.check_reports, self.check_computed_cycles):
             check()
         return self.problems
+
+    def check_tenant(self) -> None:
+        tenant = self.docs.get("tenant")
+        zone = tenant.get("timezone") if isinstance(tenant, dict) else None
+        if isinstance(zone, str) and zone not in _time_zones():
+            self.problem("tenant", ["timezone"], f"unknown time zone {zone!r}: use an IANA name such as "
+                         "Europe/Berlin or UTC", "unknown_timezone")
 
     def check_unique_keys(self) -> None:
         for file, key, what in (("fields", "fields", "field"), ("levels", "levels", "level"),
@@ -593,6 +602,14 @@ def _chain_depths(graph: Mapping[str, tuple[int, set[str]]]) -> dict[str, int]:
     for key in graph:
         depth(key)
     return depths
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """The IANA time zones this machine knows (the tzdata package where the OS has none)."""
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def check(documents: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -70,6 +70,9 @@ class Submission:
     form: FormInput
     uploads: dict[str, list[Upload]] = field(default_factory=dict)
     owner: Any = None
+    #: the locale the values were typed in (a browser form: the tenant's, "5.000,50" in
+    #: de-DE); None for machine notation ("5000.50": the JSON API, the demo loader)
+    locale: str | None = None
 
 
 @dataclass
@@ -569,9 +572,15 @@ class Records:
             if not posted or not fld.kind.accepts_input:
                 continue
             try:
-                parsed[fld.key] = fld.kind.parse(fld, submission.form, submission.uploads)
+                parsed[fld.key] = fld.kind.parse(fld, submission.form, submission.uploads, submission.locale)
             except FieldInvalid as exc:
                 errors[fld.key] = str(exc)
+                # A grid names its bad cells (input names, distinct from field keys), so
+                # the form marks only them and shows every typed cell again.
+                errors.update(exc.inputs)
+                if exc.typed is not None:
+                    submitted[fld.key] = exc.typed
+                    continue
                 raw = submission.form.getlist(fld.key) if hasattr(submission.form, "getlist") else []
                 submitted[fld.key] = raw[0] if len(raw) == 1 else (raw or None)
         submitted.update({k: v for k, v in parsed.items() if k not in submitted})

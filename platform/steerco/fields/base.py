@@ -105,7 +105,17 @@ def _short(value: Any) -> str:
 
 
 class FieldInvalid(ValueError):
-    """Input that cannot be turned into a value of the field's type; message is for the user."""
+    """Input that cannot be turned into a value of the field's type; message is for the user.
+
+    A field of several inputs (a grid's cells) names the inputs at fault in ``inputs``
+    ({input name: message}) and gives back what was typed in ``typed``, so the form shows
+    every typed cell again and marks only the bad ones.
+    """
+
+    def __init__(self, message: str, *, inputs: dict[str, str] | None = None, typed: Any = None):
+        super().__init__(message)
+        self.inputs = dict(inputs or {})
+        self.typed = typed
 
 
 class FieldType:
@@ -143,8 +153,13 @@ class FieldType:
         """Names of the form inputs this field posts (most post one, named by the key)."""
         return (field.key,)
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
-        """Turn posted input into a value, or raise FieldInvalid. Empty input is None."""
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
+        """Turn posted input into a value, or raise FieldInvalid. Empty input is None.
+
+        ``locale`` is the locale the input was typed in (a form: the tenant's, so that
+        "5.000,50" is a number in de-DE); None means machine notation (the JSON API).
+        """
         raw = form.get(field.key)
         if raw is None:
             return None
@@ -253,8 +268,9 @@ class FieldType:
         """Write a change that lives outside the record's JSON (after the record has an id)."""
         return {}
 
-    def widget_value(self, field: "Field", value: Any) -> Any:
-        """The value as the widget shows it in an input."""
+    def widget_value(self, field: "Field", value: Any, display: "Display | None" = None) -> Any:
+        """The value as the widget shows it in an input (in the tenant's locale, given
+        ``display``); text typed by the user and sent back with an error stays as typed."""
         return "" if value is None else value
 
     def sort_cast(self, field: "Field") -> str:

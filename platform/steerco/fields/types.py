@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import re2
@@ -16,7 +16,7 @@ from steerco.fields.base import (
     _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, LookupResolver, SheetCell,
     StoreContext, Upload, registry,
 )
-from steerco.fields.display import Display
+from steerco.fields.display import Display, NotANumber, date_example, number_example, read_date, read_number
 from steerco.store.models import Attachment, PeriodValue
 
 if TYPE_CHECKING:
@@ -110,7 +110,9 @@ class LongText(Text):
 
 
 class _Number(FieldType):
-    """Numbers are parsed as decimals so that '1.000,5' style typos are refused, not guessed."""
+    """Numbers are read as decimals in the locale they were typed in (thousands separators
+    and the decimal comma of de-DE accepted); a separator in the wrong place is refused,
+    not guessed (:func:`steerco.fields.display.read_number`)."""
 
     # A text input: browsers silently drop or rewrite what a number input cannot parse
     # ("1,5" arrives as "15"), so the server's parser must see exactly what was typed.
@@ -121,15 +123,21 @@ class _Number(FieldType):
     expression_type = "number"
     step: ClassVar[str] = "any"
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
-        raw = super().parse(field, form, uploads)
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
+        raw = super().parse(field, form, uploads, locale)
         if raw is None:
             return None
         try:
-            number = Decimal(raw.replace(" ", "").replace("_", ""))
-        except InvalidOperation:
-            raise FieldInvalid("Enter a number, e.g. 1250.50.") from None
+            number = read_number(raw, locale)
+        except NotANumber:
+            raise FieldInvalid(f"Enter a number, e.g. {number_example(locale)}.") from None
         return self.from_decimal(_within_limits(number))
+
+    def widget_value(self, field: "Field", value: Any, display: Display | None = None) -> Any:
+        if display is not None and self.accepts(value):
+            return display.formatter.number_input(value)
+        return super().widget_value(field, value, display)
 
     def from_decimal(self, number: Decimal) -> Any:
         return int(number) if number == number.to_integral_value() else float(number)
@@ -224,20 +232,32 @@ class Percent(_Number):
 
 @registry.register
 class Date(FieldType):
+    """A day, typed in the tenant's short date form (``31.03.2027`` in de-DE) or as ISO.
+
+    A text input rather than the browser's date input: that one shows the browser's
+    locale (mm/dd/yyyy in an English browser), not the workspace's."""
+
     key = "date"
     label = "Date"
-    input_type = "date"
+    input_type = "text"
     rollups = frozenset({"none", "min", "max", "count"})
     expression_type = "date"
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
-        raw = super().parse(field, form, uploads)
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
+        raw = super().parse(field, form, uploads, locale)
         if raw is None:
             return None
         try:
-            return dt.date.fromisoformat(raw).isoformat()
+            return read_date(raw, locale).isoformat()
         except ValueError:
-            raise FieldInvalid("Enter a date as YYYY-MM-DD.") from None
+            raise FieldInvalid("Enter a date as YYYY-MM-DD." if locale is None else
+                               f"Enter a date, e.g. {date_example(locale)}, or as YYYY-MM-DD.") from None
+
+    def widget_value(self, field: "Field", value: Any, display: Display | None = None) -> Any:
+        if display is not None and self.accepts(value):
+            return display.formatter.date_input(value)
+        return super().widget_value(field, value, display)
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "string", "format": "date"}
@@ -274,7 +294,8 @@ class YesNo(FieldType):
     sql_cast = "boolean"
     expression_type = "bool"
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
         # The widget posts a hidden "0" before the checkbox, so an unticked box still says
         # "no"; the engine parses only fields that were posted, so an absent one says nothing.
         return any(str(v).lower() in {"on", "true", "1", "yes"} for v in form.getlist(field.key))
@@ -344,7 +365,8 @@ class MultipleChoice(FieldType):
     template = "fields/_checkboxes.html"
     expression_type = "list"
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
         chosen = [str(v) for v in form.getlist(field.key) if str(v).strip()]
         return chosen or None
 
@@ -365,7 +387,7 @@ class MultipleChoice(FieldType):
     def text(self, field: "Field", value: Any, display: Display) -> str:
         return ", ".join(field.option_label(v) for v in value or [])
 
-    def widget_value(self, field: "Field", value: Any) -> Any:
+    def widget_value(self, field: "Field", value: Any, display: Display | None = None) -> Any:
         return list(value or [])
 
     def cell_input(self, field: "Field", name: str, cell: SheetCell,
@@ -383,8 +405,9 @@ class _Lookup(FieldType):
     #: which lookup table of :class:`steerco.engine.forms.Lookups` offers the choices
     lookup: ClassVar[str]
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
-        raw = super().parse(field, form, uploads)
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
+        raw = super().parse(field, form, uploads, locale)
         if raw is None:
             return None
         # Plain digits within the id columns' range (INTEGER on PostgreSQL): a longer number
@@ -477,7 +500,8 @@ class Evidence(FieldType):
     def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
         return ()  # files are uploaded on the record, not typed into a spreadsheet
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
         files = [u for u in uploads.get(field.key, []) if u.filename]
         limit = int(field.max_size_mb * 1024 * 1024)
         for upload in files:
@@ -599,9 +623,13 @@ class MoneyGrid(FieldType):
                 pairs.append((self.input_name(field, scenario, period), "" if amount is None else str(amount)))
         return pairs
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
+        """Every posted cell read in ``locale``; a bad cell is named in the error's
+        ``inputs`` while every other cell keeps what was typed (``typed``)."""
         grid: dict[str, dict[str, Any]] = {}
-        problems: list[str] = []
+        typed: dict[str, dict[str, str]] = {}
+        problems: dict[str, str] = {}
         for name in form.keys() if hasattr(form, "keys") else ():
             prefix, _, rest = str(name).partition(".")
             if prefix != field.key or not rest:
@@ -609,25 +637,28 @@ class MoneyGrid(FieldType):
             scenario, _, period = rest.partition(".")
             if scenario not in (field.scenarios or ()):
                 raise FieldInvalid(f"Unknown scenario {scenario!r}.")
-            raw = str(form.get(name) or "").strip().replace(" ", "")
-            if not raw:
-                grid.setdefault(scenario, {})[period] = None
-                continue
+            raw = str(form.get(name) or "").strip()
+            typed.setdefault(scenario, {})[period] = raw
             try:
-                amount = _within_limits(Decimal(raw))
-            except InvalidOperation:
-                problems.append(f"{period} {scenario}: {raw!r} is not a number")
-                continue
+                grid.setdefault(scenario, {})[period] = self._cell(raw, locale)
             except FieldInvalid as exc:
-                problems.append(f"{period} {scenario}: {exc}")
-                continue
-            if amount != amount.quantize(Decimal("0.01")):
-                problems.append(f"{period} {scenario}: at most two decimals")
-                continue
-            grid.setdefault(scenario, {})[period] = float(amount)
+                problems[str(name)] = f"{period} {scenario}: {exc}"
         if problems:
-            raise FieldInvalid("; ".join(problems) + ".")
+            raise FieldInvalid("; ".join(problems.values()) + ".", inputs=problems, typed=typed)
         return grid
+
+    @staticmethod
+    def _cell(raw: str, locale: str | None) -> float | None:
+        """One cell's amount (None when empty), or FieldInvalid saying why not."""
+        if not raw:
+            return None
+        try:
+            amount = _within_limits(read_number(raw, locale))
+        except NotANumber:
+            raise FieldInvalid(f"{raw!r} is not a number (e.g. {number_example(locale)})") from None
+        if amount != amount.quantize(Decimal("0.01")):
+            raise FieldInvalid("at most two decimals")
+        return float(amount)
 
     def value_schema(self, field: "Field") -> dict[str, Any]:
         return {"type": "object"}
@@ -734,7 +765,8 @@ class Computed(FieldType):
     sql_cast = "float"
     accepts_input = False
 
-    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]]) -> Any:
+    def parse(self, field: "Field", form: FormInput, uploads: dict[str, list[Upload]],
+              locale: str | None = None) -> Any:
         return None
 
     def form_input(self, field: "Field", value: Any) -> list[tuple[str, str]]:

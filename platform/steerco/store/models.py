@@ -297,6 +297,24 @@ class Attachment(TenantOwned, Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class PendingUpload(TenantOwned, Base):
+    """A file attached to a form that failed validation, kept so its user need not attach
+    it again: bound to one user in one workspace, for a field key, until it expires or is
+    saved with the form (``steerco.engine.pending_uploads``). The bytes are in the blob store."""
+
+    __tablename__ = "pending_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    field_key: Mapped[str] = mapped_column(String(63))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
 class AuditEvent(TenantOwned, Base):
     """An append-only fact: who did what, when, from which value to which."""
 

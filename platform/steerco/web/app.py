@@ -16,6 +16,7 @@ from steerco.store.blobs import blob_store
 from steerco.store.statistics import keep_sqlite_statistics
 from steerco.web.extensions import csrf, db, htmx, login_manager, migrate
 from steerco.web.inputs import BoundedJSONProvider, refuse_unstorable_input
+from steerco.web.formatting import day, moment
 from steerco.web.params import IdConverter
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -83,6 +84,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.api)
     app.register_blueprint(headers.bp)
     app.jinja_env.filters["color_class"] = headers.color_class
+    app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["day"] = day
     _register_error_handlers(app)
 
     @app.before_request

@@ -20,12 +20,13 @@ from steerco.config.model import Level
 from steerco.engine import exceptions, fieldviews, history, rollups, sheets, tables
 from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
 from steerco.engine.forms import FieldState
+from steerco.engine.pending_uploads import INPUT_PREFIX as PENDING_INPUT, PendingUploads
 from steerco.engine.records import InvalidQuery, Records, Submission
 from steerco.fields import Upload
 from steerco.fields.display import Display
 from steerco.fields.base import clean_filename
 from steerco.reports.pdf import render_pdf
-from steerco.store.models import Record, utcnow
+from steerco.store.models import PendingUpload, Record, utcnow
 from steerco.web import workflow as workflow_views
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
@@ -57,9 +58,40 @@ def _owner_arg() -> Any:
         return raw
 
 
-def _submission() -> Submission:
-    return Submission(title=request.form.get("title"), form=request.form, uploads=_uploads(),
-                      owner=_owner_arg())
+def _submission(kept: Mapping[str, list[Upload]] | None = None,
+                fresh: dict[str, list[Upload]] | None = None) -> Submission:
+    """The posted form; ``fresh`` are the files just posted, ``kept`` the files of an
+    earlier, refused try that the form names again (pending uploads)."""
+    uploads = {key: list(files) for key, files in (kept or {}).items()}
+    for key, files in (fresh if fresh is not None else _uploads()).items():
+        uploads.setdefault(key, []).extend(files)
+    return Submission(title=request.form.get("title"), form=request.form, uploads=uploads,
+                      owner=_owner_arg(), locale=g.config.locale)
+
+
+def _pending_uploads() -> PendingUploads:
+    return PendingUploads(db.session, g.tenant.id, g.actor.user_id, current_app.extensions["steerco.blobs"])
+
+
+def _named_pending() -> dict[str, list[PendingUpload]]:
+    """The kept files the posted form still names (ticked), by field key."""
+    names = {name[len(PENDING_INPUT):]: request.form.getlist(name) for name in request.form
+             if name.startswith(PENDING_INPUT)}
+    return _pending_uploads().named(names)
+
+
+def _keep_files(level: Level, named: dict[str, list[PendingUpload]], fresh: Mapping[str, list[Upload]],
+                errors: Mapping[str, str]) -> dict[str, list[PendingUpload]]:
+    """After a refused save: the files to offer again, the ones kept before and the ones
+    just posted for the level's fields that have no error of their own (a file refused
+    for its type or size is not kept). Committed, so they outlive the refused request."""
+    wanted = {key: files for key, files in fresh.items() if level.field(key) is not None and key not in errors}
+    kept = _pending_uploads().keep(wanted)
+    db.session.commit()
+    offered = {key: list(rows) for key, rows in named.items()}
+    for key, rows in kept.items():
+        offered.setdefault(key, []).extend(rows)
+    return offered
 
 
 def _level(key: str) -> Level:
@@ -77,7 +109,8 @@ def _state_token(states: Mapping[str, FieldState]) -> str:
 
 def _form_context(records: Records, level: Level, record: Record | None, parent: Record | None,
                   values: Mapping[str, Any], title: str, errors: Mapping[str, str] | None = None,
-                  message: str | None = None) -> dict[str, Any]:
+                  message: str | None = None,
+                  pending: Mapping[str, list[PendingUpload]] | None = None) -> dict[str, Any]:
     stage = record.stage_key if record else (wf.initial_stage if (wf := g.config.workflow_of(level)) else None)
     view = fieldviews.form_view(records, level, values, record, stage, title, parent)
     states = view.states
@@ -94,6 +127,8 @@ def _form_context(records: Records, level: Level, record: Record | None, parent:
         "title_editable": record is None or bool(g.access.roles_allowing("update", level.key, record)),
         "owner_choice": {"value": owner, "label": fieldviews.display_for(records, [owner]).user(owner),
                          "input": OWNER_INPUT} if may_assign else None,
+        # files of a refused try, offered again: {field key: [PendingUpload]}
+        "pending": pending or {}, "pending_input": PENDING_INPUT,
     }
 
 
@@ -245,14 +280,18 @@ def create(level_key: str):  # type: ignore[no-untyped-def]
     if not decision:
         raise Forbidden(decision.reason)
     if request.method == "POST":
+        named, fresh = _named_pending(), _uploads()
         try:
-            record = records.create(level.key, parent, _submission())
+            record = records.create(level.key, parent,
+                                    _submission(_pending_uploads().as_uploads(named), fresh))
         except ValidationFailed as failed:
             db.session.rollback()
+            pending = _keep_files(level, named, fresh, failed.errors)
             context = _form_context(records, level, None, parent, failed.submitted,
-                                    failed.submitted.get("title", ""), failed.errors, failed.message)
+                                    failed.submitted.get("title", ""), failed.errors, failed.message, pending)
             return render_template("record_form.html", **context), 422
         number, new_id = record.number, record.id  # read before the commit expires the row
+        _pending_uploads().discard(named)
         db.session.commit()
         flash(f"{level.label} {number} created.")
         return redirect(url_for("records.view", record_id=new_id), code=303)
@@ -279,19 +318,22 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
                                     record.title, message=message)
             return render_template("record_form.html", **context), 422
         number, previous_owner = record.number, record.owner_id
-        submission = _submission()
+        named, fresh = _named_pending(), _uploads()
+        submission = _submission(_pending_uploads().as_uploads(named), fresh)
         try:
             records.update(record, submission, expected)
         except (ValidationFailed, StaleRecord) as failed:
             db.session.rollback()
+            errors = failed.errors if isinstance(failed, ValidationFailed) else {}
+            pending = _keep_files(level, named, fresh, errors)
             record = records.get(record_id)
             values = {**records.stored_values(record, level), **failed.submitted}
-            errors = failed.errors if isinstance(failed, ValidationFailed) else {}
             context = _form_context(records, level, record, None, values,
-                                    failed.submitted.get("title", record.title), errors, failed.message)
+                                    failed.submitted.get("title", record.title), errors, failed.message, pending)
             if isinstance(failed, StaleRecord):
                 context["stale_version"] = expected
             return render_template("record_form.html", **context), failed.status
+        _pending_uploads().discard(named)
         db.session.commit()
         flash("Saved.")
         if submission.owner not in (None, previous_owner):
@@ -332,8 +374,9 @@ def form_state(level_key: str):  # type: ignore[no-untyped-def]
         raise Forbidden(decision.reason)
     submission = _submission()
     values, errors = records.preview(level, submission, record, parent)
+    # Kept files stay offered when a field comes back out of band (its state changed).
     context = _form_context(records, level, record, parent, values, submission.title or "",
-                            {k: v for k, v in errors.items() if k != "title"})
+                            {k: v for k, v in errors.items() if k != "title"}, pending=_named_pending())
     previous = dict(part.split("=", 1) for part in request.form.get("_state", "").split(";") if "=" in part)
     current = dict(part.split("=", 1) for part in context["state_token"].split(";"))
     context["changed"] = [k for k in current if previous.get(k) != current[k]]

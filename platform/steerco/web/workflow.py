@@ -29,7 +29,9 @@ from steerco.engine import approval_cards, approval_content
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, SteercoError, ValidationFailed
 from steerco.engine.workflow import COMMENT_MAX, Workflows
 from steerco.store.models import ApprovalTask, ApprovalVote, Membership, Record, TransitionRequest, User, utcnow
+from steerco.fields.display import read_date
 from steerco.web.extensions import db
+from steerco.web.formatting import day
 from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, tenant_blueprint
 
@@ -399,8 +401,9 @@ def _members() -> list[tuple[int, str]]:
 
 
 def _date(raw: str | None) -> dt.date | None:
+    """A day typed in the workspace's locale (``31.03.2027`` in de-DE) or as ISO."""
     try:
-        return dt.date.fromisoformat((raw or "").strip())
+        return read_date(raw or "", g.config.locale)
     except ValueError:
         return None
 
@@ -409,7 +412,7 @@ def _delegations_page(errors: Mapping[str, str] | None = None, values: Mapping[s
                       message: str = ""):  # type: ignore[no-untyped-def]
     today = utcnow().date()
     return render_template("delegations.html", delegations=flow().delegations(), members=_members(),
-                           errors=errors or {}, values=values or {"starts_on": today.isoformat()},
+                           errors=errors or {}, values=values or {"starts_on": day(today, for_input=True)},
                            message=message, today=today)
 
 
