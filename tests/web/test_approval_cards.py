@@ -90,3 +90,28 @@ def test_my_records_lists_what_i_own_across_levels(acme, session, app) -> None: 
     body = _client(app, "admin@acme.example").get("/t/acme/mine").get_data(as_text=True)
     for record in owned:
         assert f'href="/t/acme/r/{record.id}"' in body, record.number
+
+
+def test_a_card_leaves_out_a_field_hidden_from_its_reader(acme, session, upload_dir) -> None:  # type: ignore[no-untyped-def]
+    """The viewer's role hides the baseline and business cases: named on the card, they
+    are still not on theirs."""
+    from steerco.engine import approval_cards
+    from steerco.store.models import TransitionRequest
+
+    measure = _requested(session, acme, upload_dir)
+    request = session.scalar(select(TransitionRequest).where(TransitionRequest.record_id == measure.id))
+    config, access = _actor(session, acme, "viewer@acme.example")
+    level = config.levels["measure"]
+    chosen = level.approval_card
+    object.__setattr__(level, "approval_card", ("potential", "baseline"))  # the compiled level, for this test
+    try:
+        viewer = Records(session, acme.id, config, access, DiskBlobStore(upload_dir))
+        card = approval_cards.cards(viewer, [(measure, request)])[request.id]
+        admin_config, admin_access = _actor(session, acme, "admin@acme.example")
+        admin = Records(session, acme.id, admin_config, admin_access, DiskBlobStore(upload_dir))
+        full = approval_cards.cards(admin, [(measure, request)])[request.id]
+    finally:
+        object.__setattr__(level, "approval_card", chosen)
+    assert [fv.key for fv in card.facts] == ["potential"]
+    assert [fv.key for fv in full.facts] == ["potential", "baseline"]
+    assert card.evidence == () and [fv.key for fv in full.evidence] == ["business_case"]

@@ -78,8 +78,8 @@ CREATE = {"records.create", "api.create_record", "records.form_state", "records.
 LISTS = {"records.children", "records.export", "records.export_xlsx", "api.list_records"}
 #: an attachment: read of its record plus a visible field
 ATTACHMENT = {"records.attachment", "api.download_attachment"}
-#: the workspace start page, the to-do inbox and one's delegations: membership
-WORKSPACE = {"workspace.home", "workflow.inbox", "workflow.delegations", "api.inbox", "theme.stylesheet",
+#: the workspace start page, my records, the to-do inbox and one's delegations: membership
+WORKSPACE = {"workspace.home", "workspace.mine", "workflow.inbox", "workflow.delegations", "api.inbox", "theme.stylesheet",
              "api.user_directory", "api.read_user", "api.roles", "api.deleted_records", "api.openapi_json",
              "api_docs.docs"}
 #: workflow actions on a record: transition, update (statuses), comment
@@ -496,7 +496,9 @@ def _check_top_and_attachment(client, t, world, oracle, person, config, expect) 
     for level in config.root_levels:
         may_create = oracle.allows(person.grants, person.user.id, "create", level.key, None)
         expect(f"GET new top-level {level.key}", 200 if may_create else 403, client.get(f"{t}/new/{level.key}"))
-        expect(f"GET top list {level.key}", 200, client.get(f"{t}/list/{level.key}"))
+    for level in config.levels.values():  # every level's list across the workspace (rows: read)
+        expect(f"GET list of all {level.key}", 200, client.get(f"{t}/list/{level.key}"))
+    expect("GET my records", 200, client.get(f"{t}/mine"))
     att = world.attachment
     record = next(r for r in world.records if r.id == att.record_id)
     visible = oracle.allows(person.grants, person.user.id, "read", record.level_key, record) \

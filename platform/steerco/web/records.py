@@ -201,11 +201,9 @@ def _list_args() -> dict[str, Any]:
 
 def _list_of(records: Records, level_key: str, record_id: int | None) -> tuple[Level, Record | None]:
     """The level and parent of a list URL; 404 for a level that does not sit under the
-    parent, or (without a parent) that the actor reads nowhere."""
+    parent. Without a parent, any level: the read filter keeps what the actor may see."""
     parent = records.get(record_id) if record_id else None
     level = _level(level_key)
-    if parent is None and not g.access.can_somewhere("read", level.key):
-        raise NotFound("no such list")
     if parent is not None and level.key not in g.config.levels[parent.level_key].children:
         raise NotFound("no such list")
     return level, parent
