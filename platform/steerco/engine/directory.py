@@ -2,9 +2,9 @@
 
 Every member may look people up by name, since user fields are filled with their ids;
 e-mail addresses are personal data that only members with the user administration right
-see (they manage the accounts anyway). The directory lists active members (an invitation not yet accepted is not active),
-the same people a user field accepts (``Records._members``), by name, paged by keyset
-on (name, id).
+see (they manage the accounts anyway). The directory lists active members (an
+invitation not yet accepted is not active), the same people a user field accepts
+(``Records._members``), by name, paged by keyset on (name, id).
 """
 
 from __future__ import annotations
