@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -169,6 +169,23 @@ def records_for(session: Session, upload_dir: Path) -> Callable[[Tenant, User], 
                        DiskBlobStore(upload_dir))
 
     return make
+
+
+@pytest.fixture
+def demo_workspaces(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, Tenant]:
+    """The demo workspaces ({slug: tenant}), their people's passwords hashed cheaply (logging
+    in still checks them)."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    from steerco.demo import load_demo
+    from steerco.engine import users
+
+    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+    load_demo(session)
+    session.commit()
+    return {t.slug: t for t in session.scalars(select(Tenant))}
 
 
 @pytest.fixture

@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
 from configs import editor_documents
 from steerco.config.model import Field, Option
-from steerco.demo import load_demo
-from steerco.engine import tokens, users
+from steerco.engine import tokens
 from steerco.fields import FieldInvalid, registry
 from steerco.store.models import ApiToken, AuditEvent, Membership, PeriodValue, Record, Tenant, User
 
@@ -47,12 +45,8 @@ def error_of(response) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def demo(session, monkeypatch):  # type: ignore[no-untyped-def]
+def demo(session, demo_workspaces):  # type: ignore[no-untyped-def]
     """Both demo tenants; passwords hashed cheaply, since no test here logs in with them."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
-    load_demo(session)
-    session.commit()
     return session
 
 

@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from steerco.demo import load_demo
-from steerco.engine import tokens, users
+from steerco.engine import tokens
 from steerco.store.models import Attachment, AuditEvent, Record, User
 
 MEASURE = "Consolidate PCB suppliers"
@@ -26,11 +24,7 @@ API = "/api/t/acme"
 
 
 @pytest.fixture
-def demo(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
-    load_demo(session)
-    session.commit()
+def demo(session, demo_workspaces):  # type: ignore[no-untyped-def]
     return session
 
 

@@ -24,11 +24,9 @@ from schemathesis.checks import (
 )
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
 from configs import minimal_documents
-from steerco.demo import load_demo
-from steerco.engine import tenants, tokens, users
+from steerco.engine import tenants, tokens
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.errors import ValidationFailed
@@ -42,11 +40,7 @@ EXAMPLES = 12
 
 
 @pytest.fixture
-def demo(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
-    load_demo(session)
-    session.commit()
+def demo(session, demo_workspaces):  # type: ignore[no-untyped-def]
     return session
 
 

@@ -12,28 +12,24 @@ from __future__ import annotations
 
 import copy
 import io
-from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from steerco.config.loader import read_folder
-from steerco.demo import DEMO_PASSWORD, load_demo
-from steerco.engine import tenants, tokens, users
+from steerco.demo import DEMO_PASSWORD
+from steerco.engine import tenants, tokens
 from steerco.settings import RESOURCE_ROOT
-from steerco.store.models import ApprovalTask, ApprovalVote, Attachment, Record, Tenant, User
+from steerco.store.models import ApprovalTask, ApprovalVote, Attachment, Record, User
 
 MEASURE = "Consolidate PCB suppliers"  # the owner's, potential 425,000 EUR: the CFO step applies
 
 
 @pytest.fixture
-def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
-    load_demo(session)
-    session.commit()
-    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+def acme(demo_workspaces):  # type: ignore[no-untyped-def]
+    """The demo workspaces (cheap password hashes); acme."""
+    return demo_workspaces["acme"]
 
 
 def _void_mode(session) -> None:  # type: ignore[no-untyped-def]

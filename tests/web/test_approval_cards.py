@@ -6,15 +6,13 @@ And the workspace home leads every role to its work, never to a dead end.
 from __future__ import annotations
 
 import re
-from functools import partial
 
 import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
-from steerco.demo import DEMO_PASSWORD, load_demo
-from steerco.engine import tenants, users
+from steerco.demo import DEMO_PASSWORD
+from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows
@@ -26,11 +24,9 @@ MEASURE = "Consolidate PCB suppliers"  # the owner's, potential 425,000
 
 
 @pytest.fixture
-def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
-    load_demo(session)
-    session.commit()
-    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+def acme(demo_workspaces):  # type: ignore[no-untyped-def]
+    """The demo workspaces (cheap password hashes); acme."""
+    return demo_workspaces["acme"]
 
 
 def _client(app, email: str):  # type: ignore[no-untyped-def]

@@ -11,28 +11,22 @@ DELETE and TRUNCATE of ``audit_event``.
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
-from werkzeug.security import generate_password_hash
 
 from database import bypass_audit_trigger
 from steerco.cli import cli
-from steerco.demo import load_demo
-from steerco.engine import audit, users
+from steerco.engine import audit
 from steerco.store.models import AuditEvent, Tenant
 
 KEY = {"STEERCO_AUDIT_ANCHOR_KEY": "a key kept far from the database"}
 
 
 @pytest.fixture
-def demo(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1"))
-    load_demo(session)
-    session.commit()
-    return {t.slug: t for t in session.scalars(select(Tenant))}
+def demo(demo_workspaces):  # type: ignore[no-untyped-def]
+    return demo_workspaces
 
 
 def _events(session, tenant: Tenant) -> list[AuditEvent]:  # type: ignore[no-untyped-def]

@@ -8,17 +8,14 @@ approval steps past their due time, once, at the moment it is told (``--now``).
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 
 import pytest
 from sqlalchemy import bindparam, func, select, text
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
 from database import bypass_audit_trigger
 from steerco.cli import cli
-from steerco.demo import load_demo
-from steerco.engine import tenants, users
+from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows
@@ -30,11 +27,8 @@ MONDAY = dt.datetime(2026, 11, 23, 9, 0)
 
 
 @pytest.fixture
-def demo(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1"))
-    load_demo(session)
-    session.commit()
-    return {t.slug: t for t in session.scalars(select(Tenant))}
+def demo(demo_workspaces):  # type: ignore[no-untyped-def]
+    return demo_workspaces
 
 
 def _count(session, tenant: Tenant) -> int:  # type: ignore[no-untyped-def]

@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from steerco.demo import DEMO_PASSWORD, load_demo
-from steerco.engine import jobs, notifications, tokens, users
+from steerco.demo import DEMO_PASSWORD
+from steerco.engine import jobs, notifications, tokens
 from steerco.engine.mail import Mailer, SmtpServer
-from steerco.store.models import ApprovalTask, Notification, Record, Tenant, User, utcnow
+from steerco.store.models import ApprovalTask, Notification, Record, User, utcnow
 
 MEASURE = "Consolidate PCB suppliers"  # the owner's, potential 425,000 EUR: the CFO step applies
 
 
 @pytest.fixture
-def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
-    load_demo(session)
-    session.commit()
-    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+def acme(demo_workspaces):  # type: ignore[no-untyped-def]
+    """The demo workspaces (cheap password hashes); acme."""
+    return demo_workspaces["acme"]
 
 
 class Api:

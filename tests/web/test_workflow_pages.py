@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import partial
 
 import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
-from steerco.demo import DEMO_PASSWORD, load_demo
-from steerco.engine import tenants, users
+from steerco.demo import DEMO_PASSWORD
+from steerco.engine import tenants
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.engine.workflow import Workflows, escalate_overdue
@@ -29,12 +27,9 @@ HTMX = {"HX-Request": "true", "HX-Target": "workflow"}
 
 
 @pytest.fixture
-def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
+def acme(demo_workspaces):  # type: ignore[no-untyped-def]
     """The demo workspaces (cheap password hashes: logging in still checks them)."""
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
-    load_demo(session)
-    session.commit()
-    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+    return demo_workspaces["acme"]
 
 
 @pytest.fixture

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from functools import partial
 from typing import Iterator
 
 import pytest
 from sqlalchemy import event, select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
-from steerco.demo import DEMO_PASSWORD, load_demo
-from steerco.engine import tenants, tokens, users
+from steerco.demo import DEMO_PASSWORD
+from steerco.engine import tenants, tokens
 from steerco.engine.access import Access
 from steerco.engine.records import Records, Submission
 from steerco.store.models import ApprovalTask, ApprovalVote, Record, Tenant, TransitionRequest, User, utcnow
@@ -32,11 +30,9 @@ RECORD_PAGE_MAX = 40
 
 
 @pytest.fixture
-def acme(session, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(users, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1000"))
-    load_demo(session)
-    session.commit()
-    return session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+def acme(demo_workspaces):  # type: ignore[no-untyped-def]
+    """The demo workspaces (cheap password hashes); acme."""
+    return demo_workspaces["acme"]
 
 
 @contextlib.contextmanager

@@ -165,12 +165,19 @@ def view(key: str):  # type: ignore[no-untyped-def]
 @bp.get("/reports/<key>.pdf")
 def pdf(key: str):  # type: ignore[no-untyped-def]
     """The PDF: at once from the cache when nothing changed, else through a job."""
-    report = _report(key)
-    under = _under()
+    pdf_file, job_id = _pdf_or_job(_report(key), _under())
+    if pdf_file is not None:
+        return pdf_file
+    return redirect(url_for("reports.job", job_id=job_id), code=303)
+
+
+def _pdf_or_job(report: Report, under: Record | None) -> tuple[Any, int | None]:
+    """The cached PDF as an answer when nothing changed, else (None, the id of the job
+    rendering it), the job queued once; a queue that is down fails the job with a message."""
     report_jobs = _report_jobs()
     cached = report_jobs.cached(report, under)
     if cached is not None:
-        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under))
+        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under)), None
     job, new = report_jobs.start(report, under)
     job_id = job.id
     db.session.commit()
@@ -182,7 +189,7 @@ def pdf(key: str):  # type: ignore[no-untyped-def]
             jobs.fail(db.session, db.session.get(ReportJob, job_id),
                       f"The report queue cannot be reached ({type(exc).__name__}); try again later.")
             db.session.commit()
-    return redirect(url_for("reports.job", job_id=job_id), code=303)
+    return None, job_id
 
 
 @bp.get("/reports/<key>.xlsx")
@@ -250,23 +257,9 @@ def job_json(found: ReportJob) -> dict[str, Any]:
 def report_pdf(key: str):  # type: ignore[no-untyped-def]
     """The report's PDF (``?under=<record id>`` limits it to a subtree): 200 with the PDF
     when a rendering of the same data is cached, else 202 with a job to poll (``Location``)."""
-    report = _report(key)
-    under = _under()
-    report_jobs = _report_jobs()
-    cached = report_jobs.cached(report, under)
-    if cached is not None:
-        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under))
-    found, new = report_jobs.start(report, under)
-    job_id = found.id
-    db.session.commit()
-    if new:
-        try:
-            runner().submit(g.tenant.id, job_id)
-        except Exception as exc:  # noqa: BLE001 - the queue is down: the job says so
-            current_app.logger.exception("could not queue report job %s", job_id)
-            jobs.fail(db.session, db.session.get(ReportJob, job_id),
-                      f"The report queue cannot be reached ({type(exc).__name__}); try again later.")
-            db.session.commit()
+    pdf_file, job_id = _pdf_or_job(_report(key), _under())
+    if pdf_file is not None:
+        return pdf_file
     response = jsonify(job_json(_report_jobs().get(job_id)))
     response.status_code = 202
     response.headers["Location"] = url_for("reports_api.report_job", job_id=job_id, _external=True)

@@ -32,7 +32,8 @@ def home():  # type: ignore[no-untyped-def]
     # An empty top-level list only helps someone who may fill it; others start at their areas.
     lists = [tables.listing(records, level, None, page) for level, page in pages
              if page.total or g.access.can("create", level.key)]
-    return render_template("workspace.html", lists=lists, areas=records.areas(), home=_home_report(),
+    return render_template("workspace.html", lists=lists, roles=worklist.by_role(records),
+                           owned=records.owned_counts(), home=_home_report(),
                            record_url=lambda record_id: url_for("records.view", record_id=record_id),
                            workspaces=tenants.tenants_of(db.session, current_user.user))
 
@@ -43,9 +44,6 @@ def _home_report() -> Any:
     if report is None:
         return None
     return build_report(db.session, g.tenant.id, g.config, g.access, report, types=HOME_SECTIONS)
-    return render_template("workspace.html", lists=lists, roles=worklist.by_role(records),
-                           owned=records.owned_counts(),
-                           workspaces=tenants.tenants_of(db.session, current_user.user))
 
 
 @bp.get("/mine")
