@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from steerco.config.model import Field, Level, Report, ReportMeasure, ReportSection, TenantConfig
 from steerco.engine import tables
+from steerco.fields.display import Formatter
 from steerco.engine.access import Access
 from steerco.engine.forms import expression_scope
 from steerco.reports import charts
@@ -170,6 +171,8 @@ class ReportData:
     orientation: str
     cover: bool
     sections: tuple[Section, ...]
+    #: ``generated_at`` as the workspace reads it (its locale and time zone)
+    as_of: str = ""
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -213,9 +216,10 @@ def build_report(session: Session, tenant_id: int, config: TenantConfig, access:
             progress(5 + int(40 * index / len(report.sections)), f"Collecting {section.title or section.type}")
         sections.append(builder.section(index, section))
     scope = f"{under.number} {under.title}" if under is not None else f"All {config.levels[report.level].label_plural}"
+    as_of = Formatter(config.locale, config.currency, config.timezone).moment(now)
     return ReportData(report.key, report.title, config.name, config.levels[report.level].label_plural, scope, now,
                       version, config.version, report.page_size, report.orientation, report.cover,
-                      tuple(sections))
+                      tuple(sections), as_of)
 
 
 #: records a drill-down lists at most
