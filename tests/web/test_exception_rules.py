@@ -175,3 +175,27 @@ def test_a_rule_a_consultant_adds_works_without_code(session, world, records_for
     _save(records_for, tenant, people["owner"], measure, category="procurement")
     session.commit()
     assert [c.rule_key for c in _cases(session)] == ["procurement"]
+
+
+def test_the_scheduled_sweep_reads_records_in_batches_not_one_by_one(session, world, records_for, db_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    tenant, people, measure = world
+    records = records_for(tenant, people["admin"])
+    program = records.get(measure.parent_id)
+
+    def statements() -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        event.listen(db_engine, "before_cursor_execute", listener)
+        try:
+            jobs.review_exceptions(session, utcnow())
+        finally:
+            event.remove(db_engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = statements()
+    for n in range(40):  # none of them meets a rule: only reading them costs
+        records.create("measure", program, Submission(f"Measure {n}", MultiDict({"potential": "100"})))
+    session.commit()
+    assert statements() == few

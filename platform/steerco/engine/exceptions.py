@@ -72,15 +72,17 @@ def holds(rule: ExceptionRule, level: Level, record: Record, values: Mapping[str
 
 
 def review(session: Session, tenant_id: int, config: TenantConfig, record: Record, values: Mapping[str, Any],
-           actor_id: int | None, now: dt.datetime) -> list[ExceptionCase]:
+           actor_id: int | None, now: dt.datetime,
+           open_cases: Mapping[str, ExceptionCase] | None = None) -> list[ExceptionCase]:
     """Open, update or clear the record's exceptions after a change (in the caller's
-    transaction); the cases opened."""
+    transaction); the cases opened. ``open_cases`` (by rule) when the caller read them for
+    many records at once (the scheduled sweep), else they are read here."""
     rules = rules_for(config, record.level_key)
     if not rules:
         return []
     level = config.levels[record.level_key]
-    open_cases = {c.rule_key: c for c in session.scalars(select(ExceptionCase).where(
-        ExceptionCase.tenant_id == tenant_id, ExceptionCase.record_id == record.id, ExceptionCase.state == "open"))}
+    if open_cases is None:
+        open_cases = _open_cases(session, tenant_id, [record.id]).get(record.id, {})
     opened = []
     for rule in rules:
         now_holds = holds(rule, level, record, values, now.date())
@@ -90,6 +92,16 @@ def review(session: Session, tenant_id: int, config: TenantConfig, record: Recor
         elif case is not None and now_holds != case.holds:
             _follow(session, tenant_id, rule, case, record, now_holds, actor_id, now)
     return opened
+
+
+def _open_cases(session: Session, tenant_id: int, record_ids: list[int]) -> dict[int, dict[str, ExceptionCase]]:
+    """{record id: {rule: open case}} for many records, in one query."""
+    found: dict[int, dict[str, ExceptionCase]] = {}
+    for case in session.scalars(select(ExceptionCase).where(
+            ExceptionCase.tenant_id == tenant_id, ExceptionCase.record_id.in_(record_ids),
+            ExceptionCase.state == "open").execution_options(**scoping.for_tenant(tenant_id))):
+        found.setdefault(case.record_id, {})[case.rule_key] = case
+    return found
 
 
 def _open(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record,
@@ -279,8 +291,10 @@ def sweep(session: Session, tenant_id: int, config: TenantConfig, now: dt.dateti
             if not batch:
                 break
             values = load_values(session, tenant_id, batch, level)
+            cases = _open_cases(session, tenant_id, [r.id for r in batch])
             for record in batch:
-                opened += len(review(session, tenant_id, config, record, values[record.id], None, now))
+                opened += len(review(session, tenant_id, config, record, values[record.id], None, now,
+                                     cases.get(record.id, {})))
             last = batch[-1].id
     return opened, escalate(session, tenant_id, config, now)
 
