@@ -17,7 +17,8 @@ from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_it
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
     ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
-    ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow,
+    PLAN_CHANGE, ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition,
+    ValidationRule, Workflow,
     deep_freeze,
     default_number_prefix, frozen_map,
 )
@@ -164,6 +165,7 @@ def _field(raw: Mapping[str, Any]) -> Field:
         if raw["type"] == "money_grid" else (),
         pattern=raw["pattern"]["regex"] if "pattern" in raw else None,
         pattern_message=raw["pattern"]["message"] if "pattern" in raw else "",
+        editable_from=dict(raw.get("editable_from", {})), effect=raw.get("effect"),
     )
 
 
@@ -225,25 +227,30 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
                s.get("risk_weight", 1.0), s.get("plan_frozen", False)) for s in raw["stages"]),
         key=lambda s: s.order,
     ))
-    transitions = tuple(
-        Transition(
-            key=t["key"], label=t["label"], sources=tuple(t["from"]), target=t["to"],
-            roles=tuple(t["roles"]), condition=_expr(t.get("condition")),
-            required_fields=tuple(t.get("required_fields", ())),
-            required_evidence=tuple(t.get("required_evidence", ())),
-            approvals=tuple(
-                ApprovalStep(a["key"], a["label"], a["role"], _expr(a.get("threshold")),
-                             a["quorum"]["n"] if isinstance(a.get("quorum"), dict) else a.get("quorum", "any"),
-                             a.get("same_approver_allowed", False))
-                for a in t.get("approvals", ())
-            ),
-            reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
-            escalate_to=t.get("escalate_to"), approval_content=_approval_content(t),
-            on_change=t.get("on_change", "refuse"),
-        )
-        for t in raw["transitions"]
+    transitions = tuple(_transition(t) for t in raw["transitions"])
+    plan_change = None
+    if "plan_change" in raw:
+        plan_change = _transition({"key": PLAN_CHANGE, "label": "Plan change", "from": [s.key for s in stages],
+                                   "to": "", "roles": [], **raw["plan_change"]})
+    return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions, plan_change)
+
+
+def _transition(t: Mapping[str, Any]) -> Transition:
+    return Transition(
+        key=t["key"], label=t["label"], sources=tuple(t["from"]), target=t["to"],
+        roles=tuple(t["roles"]), condition=_expr(t.get("condition")),
+        required_fields=tuple(t.get("required_fields", ())),
+        required_evidence=tuple(t.get("required_evidence", ())),
+        approvals=tuple(
+            ApprovalStep(a["key"], a["label"], a["role"], _expr(a.get("threshold")),
+                         a["quorum"]["n"] if isinstance(a.get("quorum"), dict) else a.get("quorum", "any"),
+                         a.get("same_approver_allowed", False))
+            for a in t.get("approvals", ())
+        ),
+        reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
+        escalate_to=t.get("escalate_to"), approval_content=_approval_content(t),
+        on_change=t.get("on_change", "refuse"),
     )
-    return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions)
 
 
 def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:

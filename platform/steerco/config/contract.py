@@ -32,7 +32,6 @@ NOT_IN_EFFECT: frozenset[str] = frozenset({
     "tenant.json:/fiscal_year_start",
     "roles.json:/roles/*/description",
     "fields.json:/fields/*/options/*/color",
-    "workflows.json:/workflows/*/stages/*/plan_frozen",
 })
 
 #: The effect of a key that only identifies its item: it must be unique, and it names the
@@ -107,6 +106,10 @@ EFFECTS: Mapping[str, str] = {
     "fields.json:/fields/*/accept": "Field.accept",
     "fields.json:/fields/*/max_size_mb": "Field.max_size_mb",
     "fields.json:/fields/*/scenarios": "Field.scenarios",
+    # a grid scenario entered only once the record reached a stage (steerco.engine.plan)
+    "fields.json:/fields/*/editable_from": "Field.editable_from",
+    # recurring grids have a run-rate; totals never mix the kinds (steerco.engine.plan, typecheck)
+    "fields.json:/fields/*/effect": "Field.effect",
     # how a report table's subtotals and total add up the field (steerco.reports.data), and
     # how the field rolls up a record's subtree (steerco.engine.rollups)
     "fields.json:/fields/*/rollup": "Field.rollup",
@@ -132,6 +135,19 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/stages/*/category": "Stage.category",
     # each stage's sum times its weight: the risk-weighted pipeline of a rollup (steerco.engine.rollups)
     "workflows.json:/workflows/*/stages/*/risk_weight": "Stage.risk_weight",
+    # the plan of a record that reached the stage is frozen beside its baseline (steerco.engine.plan)
+    "workflows.json:/workflows/*/stages/*/plan_frozen": "Stage.plan_frozen",
+    # the approvals a change to a frozen plan or a locked period's values passes (steerco.engine.plan)
+    "workflows.json:/workflows/*/plan_change": "Workflow.plan_change",
+    "workflows.json:/workflows/*/plan_change/approvals": "Transition.approvals",
+    "workflows.json:/workflows/*/plan_change/approvals/*/key": "ApprovalStep.key",
+    "workflows.json:/workflows/*/plan_change/approvals/*/label": "ApprovalStep.label",
+    "workflows.json:/workflows/*/plan_change/approvals/*/role": "ApprovalStep.role",
+    "workflows.json:/workflows/*/plan_change/approvals/*/threshold": "ApprovalStep.threshold",
+    "workflows.json:/workflows/*/plan_change/approvals/*/quorum": "ApprovalStep.quorum",
+    "workflows.json:/workflows/*/plan_change/approvals/*/quorum/n": "ApprovalStep.quorum",
+    "workflows.json:/workflows/*/plan_change/approvals/*/same_approver_allowed":
+        "ApprovalStep.same_approver_allowed",
     "workflows.json:/workflows/*/transitions": "Workflow.transitions",
     "workflows.json:/workflows/*/transitions/*/key": "Transition.key",
     "workflows.json:/workflows/*/transitions/*/label": "Transition.label",

@@ -93,6 +93,10 @@ class Field:
     #: ^ and $ to match the whole text); ``pattern_message`` tells the user what is expected
     pattern: str | None = None
     pattern_message: str = ""
+    #: a grid's scenarios entered only from a stage on: {scenario: stage key}
+    editable_from: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: a grid's kind of effect: "recurring" (it also has a run-rate), "one_time", or None
+    effect: str | None = None
 
     @property
     def option_keys(self) -> tuple[str, ...]:
@@ -270,9 +274,28 @@ class Workflow:
     initial_stage: str
     stages: tuple[Stage, ...]
     transitions: tuple[Transition, ...]
+    #: the approval steps of a change to frozen plan values or a locked period's values, as
+    #: a transition that leaves the record where it is (key :data:`PLAN_CHANGE`); None: such
+    #: a change cannot be requested
+    plan_change: Transition | None = None
 
     def stage(self, key: str | None) -> Stage | None:
         return next((s for s in self.stages if s.key == key), None)
+
+    def transition(self, key: str) -> Transition | None:
+        """The transition ``key`` (a request's), the plan change included."""
+        if self.plan_change is not None and key == self.plan_change.key:
+            return self.plan_change
+        return next((t for t in self.transitions if t.key == key), None)
+
+    def reached(self, stage_key: str | None, target: str) -> bool:
+        """Has a record at ``stage_key`` reached stage ``target`` (by stage order)?"""
+        here, there = self.stage(stage_key), self.stage(target)
+        return here is not None and there is not None and here.order >= there.order
+
+
+#: the transition key of a plan change request (not a valid configured key, so no clash)
+PLAN_CHANGE = "~plan_change"
 
 
 @dataclass(frozen=True)

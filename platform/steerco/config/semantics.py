@@ -96,7 +96,7 @@ class Checker:
     # -- checks ------------------------------------------------------------------------
     def run(self) -> list[ConfigProblem]:
         for check in (self.check_tenant, self.check_unique_keys, self.check_levels, self.check_fields,
-                      self.check_roles, self.check_workflows, self.check_exceptions,
+                      self.check_roles, self.check_workflows, self.check_editable_from, self.check_exceptions,
                       self.check_reports, self.check_computed_cycles):
             check()
         return self.problems
@@ -344,6 +344,7 @@ class Checker:
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
                 self.check_approval_binding(path, transition, level_fields)
+            self.check_plan_change(base, workflow, levels)
             if initial_ok and isinstance(workflow.get("initial_stage"), str):
                 self.check_reachable(base, workflow["initial_stage"], stages, edges)
         for index, dimension in _items(self.docs.get("workflows"), "status_dimensions"):
@@ -356,6 +357,41 @@ class Checker:
             for i, key in enumerate(_keys(dimension.get("comment_required_for"))):
                 self.reference("workflows", [*base, "comment_required_for", i], key, options, "option")
             self.check_status_field(base, dimension, options)
+
+    def check_plan_change(self, base: list[object], workflow: Mapping[str, Any], levels: list[str]) -> None:
+        """The plan change's approval steps: unique keys, roles that may approve on every
+        level of the workflow, sound thresholds (as a transition's steps)."""
+        change = workflow.get("plan_change")
+        if not isinstance(change, dict):
+            return
+        path: list[object] = [*base, "plan_change"]
+        self.unique("workflows", [*path, "approvals"], _items(change, "approvals"), "approval step")
+        for a, step in _items(change, "approvals"):
+            if self.reference("workflows", [*path, "approvals", a, "role"], step.get("role"), self.roles, "role"):
+                self.check_right("workflows", [*path, "approvals", a, "role"], step.get("role"),
+                                 "approve", levels, "decide this step")
+            self.check_expression("workflows", [*path, "approvals", a, "threshold"], step.get("threshold"), levels)
+
+    def check_editable_from(self) -> None:
+        """A grid's ``editable_from`` names its own scenarios and a stage of the workflow of
+        every level that shows it (a level without a workflow never reaches a stage)."""
+        workflows = {w.get("key"): w for _, w in _items(self.docs.get("workflows"), "workflows")}
+        for index, field in _items(self.docs.get("fields"), "fields"):
+            rules = field.get("editable_from")
+            if not isinstance(rules, dict):
+                continue
+            scenarios = field.get("scenarios") or SCENARIOS
+            for scenario, stage in rules.items():
+                path: list[object] = ["fields", index, "editable_from", scenario]
+                self.reference("fields", path, scenario, list(scenarios), "scenario")
+                for level_key in self.levels_using_field(field.get("key")):
+                    workflow = workflows.get(self.levels.get(level_key, {}).get("workflow"))
+                    if workflow is None:
+                        self.problem("fields", path, f"level {level_key!r} shows this grid but has no workflow, "
+                                     "so its records never reach a stage", "editable_from_without_workflow")
+                        continue
+                    self.reference("fields", path, stage, [s.get("key") for _, s in _items(workflow, "stages")],
+                                   "stage")
 
     def allows(self, role_key: str, action: str, level_key: str) -> bool:
         """Does one of the role's permissions grant ``action`` on the level?"""

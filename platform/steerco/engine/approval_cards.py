@@ -37,7 +37,7 @@ def transition_of(config: TenantConfig, request: TransitionRequest) -> Transitio
     workflow = config.workflows.get(request.workflow_key)
     if workflow is None:
         return None
-    return next((t for t in workflow.transitions if t.key == request.transition_key), None)
+    return workflow.transition(request.transition_key)
 
 
 def card_fields(level: Level, transition: Transition | None) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from steerco.config.model import ApprovalStep, Transition
-from steerco.engine import approval_content, audit, notifications
+from steerco.engine import approval_content, audit, notifications, plan
 from steerco.engine.approvers import Approvers, Capacity
 from steerco.engine.context import WorkContext
 from steerco.engine.errors import Conflict, Forbidden, GateNotMet, NotFound, ValidationFailed
@@ -225,6 +225,7 @@ class Approvals:
             "summary": f"{labels.get(before, before)} → {labels.get(target, target)} ({why})",
             "changes": {"stage": [before, target]},
         })
+        plan.freeze(ctx.session, ctx.tenant_id, ctx.config, record, ctx.me, ctx.now)
         ctx.records.review_exceptions(record)
 
     # -- deciding ---------------------------------------------------------------------------
@@ -362,6 +363,9 @@ class Approvals:
         if self._open_next(request, transition) is not None:
             return
         request.state, request.decided_at = "approved", ctx.now
+        if request.changes is not None:  # a plan change: its cells are written, the record stays
+            plan.apply(ctx, record, request)
+            return
         ctx.audit("transition.approved", record.id, {
             "request": request.id, "transition": transition.key,
             "summary": f"“{transition.label}” approved"})

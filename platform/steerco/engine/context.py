@@ -90,7 +90,7 @@ class WorkContext:
             return None
         if workflow is None:
             return None
-        return next((t for t in workflow.transitions if t.key == request.transition_key), None)
+        return workflow.transition(request.transition_key)
 
     def comment_text(self, comment: str | None) -> str:
         """A comment as stored: trimmed, and not longer than :data:`COMMENT_MAX`."""

@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 from steerco.config.expressions import RELATED
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine import audit, exceptions
-from steerco.engine import fieldviews
+from steerco.engine import fieldviews, plan
 from steerco.engine.access import Access, Actor, Grant
 from steerco.engine.errors import Forbidden, NotFound, SteercoError, StaleRecord, ValidationFailed
 from steerco.engine.fieldviews import RecordView
@@ -126,6 +126,10 @@ class Records:
         self.access = access
         self.blobs = blobs
         self.now = now
+        #: a plan change request validates (and its approval writes) frozen or locked cells
+        self._protected_allowed = False
+        self._protected: dict[str, Any] = {}
+        self._locked: frozenset[str] | None = None
 
     # -- reading ---------------------------------------------------------------------
     def _readable(self):  # type: ignore[no-untyped-def]
@@ -496,6 +500,10 @@ class Records:
                 errors[fld.key] = problem
             else:
                 changes[fld.key] = parsed[fld.key]
+        grid_errors, self._protected = plan.cell_problems(
+            self.config, level, record, stage, self.locked_periods(), current,
+            {k: v for k, v in changes.items() if k in parsed}, protected_allowed=self._protected_allowed)
+        errors.update(grid_errors)
         if not errors:  # the level's cross-field rules, on what the save would leave
             after = {**current, **{key: level.field(key).kind.after_submit(current.get(key), value)  # type: ignore[union-attr]
                                    for key, value in changes.items()}}
@@ -724,6 +732,44 @@ class Records:
                      now=self.now)
         self.review_exceptions(record)
         return record
+
+    def locked_periods(self) -> frozenset[str]:
+        """The tenant's locked reporting periods (read once per service)."""
+        if self._locked is None:
+            from steerco.engine.periods import locked_periods
+
+            self._locked = locked_periods(self.session, self.tenant_id)
+        return self._locked
+
+    def protected_changes(self, level: Level, submission: Submission, record: Record) -> dict[str, Any]:
+        """The frozen-plan and locked-period cells ``submission`` changes, validated as a
+        save would be (``ValidationFailed`` otherwise): what a plan change request carries."""
+        self._protected_allowed = True
+        try:
+            self._validate(level, submission, record, record.stage_key)
+            return dict(self._protected)
+        finally:
+            self._protected_allowed = False
+
+    def apply_approved(self, record: Record, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """Write an approved plan change's grid cells ({field: {scenario: {period: amount}}})
+        with everything a save does after validation (computed fields, version, exception
+        review); the approval stands in for the field checks. {key: [old, new]}."""
+        level = self.config.levels[record.level_key]
+        changes = {k: v for k, v in cells.items() if level.field(k) is not None}
+        before = dict(record.values or {})
+        context = self.stored_values(record, level)
+        with self.session.no_autoflush:
+            diff = self._apply_values(level, record, changes, before, context)
+            diff.update(self._apply_related(level, record, changes))
+        if diff:
+            record.updated_at = self.now or utcnow()
+            record.updated_by_id = self.access.actor.user_id
+            self.session.flush()
+            audit.append(self.session, tenant_id=self.tenant_id, user_id=self.access.actor.user_id,
+                         kind="record.updated", record_id=record.id, data={"changes": diff}, now=self.now)
+            self.review_exceptions(record)
+        return diff
 
     def _resubmission(self, level: Level, submission: Submission) -> dict[str, Any]:
         """What the user typed, to show again with a refusal (parsing only, no queries)."""

@@ -34,7 +34,7 @@ from steerco.engine.context import COMMENT_MAX, WorkContext
 from steerco.engine.delegations import Delegations
 from steerco.engine.gates import Gates, Missing, TransitionOption
 from steerco.engine.inbox import Inbox, InboxTask, Section
-from steerco.engine.records import Records
+from steerco.engine.records import Records, Submission
 from steerco.engine.statuses import Statuses
 from steerco.store.models import (
     ApprovalTask, ApprovalVote, Comment, Delegation, Record, StatusChange, TransitionRequest,
@@ -120,6 +120,13 @@ class Workflows:
 
     def decide(self, task_id: int, decision: Decision, comment: str = "") -> ApprovalTask:
         return self.approvals.decide(task_id, decision, comment)
+
+    def request_plan_change(self, record: Record, submission: Submission, comment: str = "",
+                            expected_version: int | None = None) -> TransitionRequest:
+        """Ask for a change to frozen plan or locked period values (:mod:`steerco.engine.plan`)."""
+        from steerco.engine.plan import PlanChanges
+
+        return PlanChanges(self.ctx).request(record, submission, comment, expected_version)
 
     def withdraw(self, request_id: int, comment: str = "") -> TransitionRequest:
         return self.approvals.withdraw(request_id, comment)

@@ -278,6 +278,43 @@ class PeriodValue(TenantOwned, Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
 
+class PlanBaseline(TenantOwned, Base):
+    """A grid's plan as it stood when the record reached a stage with ``plan_frozen``: the
+    baseline shown beside the current plan once approved plan changes have moved it."""
+
+    __tablename__ = "plan_baseline"
+    __table_args__ = (
+        UniqueConstraint("record_id", "field_key", "period"),
+        Index("ix_plan_baseline_tenant_record", "tenant_id", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("record.id"))
+    field_key: Mapped[str] = mapped_column(String(63))
+    #: YYYY-MM; "" marks a grid frozen with an empty plan (so it is not frozen again)
+    period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    frozen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReportingPeriod(TenantOwned, Base):
+    """A reporting period's place in the cycle: opened (owners reminded of missing
+    actuals), then locked (its values change only through an approved change request)."""
+
+    __tablename__ = "reporting_period"
+    __table_args__ = (UniqueConstraint("tenant_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: YYYY-MM, one of the tenant's reporting periods
+    period: Mapped[str] = mapped_column(String(7))
+    #: open or locked
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
 class Attachment(TenantOwned, Base):
     """Evidence attached to a record's field; the bytes live outside the web root."""
 
@@ -366,6 +403,9 @@ class TransitionRequest(TenantOwned, Base):
     requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     comment: Mapped[str] = mapped_column(Text, default="")
+    #: a plan change request's proposed grid cells, {field key: {scenario: {period: amount}}},
+    #: applied once approved; None for a move to another stage
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
 

@@ -105,7 +105,7 @@ def _back(fallback: str, feedback: Feedback) -> BaseResponse:
 def transition_label(req: TransitionRequest) -> str:
     """The label of a request's transition (from the active configuration, else its key)."""
     workflow = g.config.workflows.get(req.workflow_key)
-    found = next((t for t in workflow.transitions if t.key == req.transition_key), None) if workflow else None
+    found = workflow.transition(req.transition_key) if workflow else None
     return found.label if found else req.transition_key
 
 
