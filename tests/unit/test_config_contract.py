@@ -209,6 +209,12 @@ def _every_key_documents() -> list[dict[str, Any]]:
     ]
     full["fields"]["fields"][0]["read_roles"] = ["admin", "owner"]
     full["workflows"]["workflows"][0]["transitions"][0]["approval_content"] = ["potential"]
+    full["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
+    full["workflows"]["workflows"][0]["plan_change"] = {"approvals": [
+        {"key": "cfo", "label": "CFO", "role": "admin", "threshold": "potential > 1000", "quorum": {"n": 1},
+         "same_approver_allowed": True}]}
+    grid = next(f for f in full["fields"]["fields"] if f["key"] == "financials")
+    grid.update(editable_from={"actual": "decided"}, effect="recurring")
     documents = [full]
     for slug in ("acme", "servicedesk"):
         docs, problems = read_folder(ROOT / "tenants" / slug)
@@ -236,11 +242,10 @@ def test_the_compiler_reads_every_key_said_to_be_in_effect():
 
 def test_a_key_not_in_effect_is_found_where_a_tenant_uses_it():
     documents = full_documents()
-    documents["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
-    documents["workflows"]["workflows"][0]["stages"][2]["plan_frozen"] = True
+    documents["roles"]["roles"][0]["description"] = "Runs the workspace"
+    documents["roles"]["roles"][1]["description"] = "Owns measures"
 
-    assert uses(documents, "workflows.json:/workflows/*/stages/*/plan_frozen") == [
-        "/workflows/0/stages/1/plan_frozen", "/workflows/0/stages/2/plan_frozen"]
+    assert uses(documents, "roles.json:/roles/*/description") == ["/roles/0/description", "/roles/1/description"]
     assert uses(documents, "roles.json:/roles/*/permissions/*/actions/*=delete") == [
         "/roles/0/permissions/0/actions/3"]
     assert uses(documents, "reports.json:/reports") == ["/reports"]
@@ -248,15 +253,15 @@ def test_a_key_not_in_effect_is_found_where_a_tenant_uses_it():
 
 def test_each_key_not_in_effect_that_a_tenant_uses_gives_one_warning_at_its_first_place():
     documents = full_documents()
-    documents["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
-    documents["workflows"]["workflows"][0]["stages"][2]["plan_frozen"] = True
+    documents["roles"]["roles"][0]["description"] = "Runs the workspace"
+    documents["roles"]["roles"][1]["description"] = "Owns measures"
 
     found = {(w.file, w.message.split(" is ")[0]): w for w in warnings(documents)}
 
-    frozen = found[("workflows.json", "'plan_frozen'")]
-    assert (frozen.pointer, frozen.code) == ("/workflows/0/stages/1/plan_frozen", "not_in_effect")
-    assert frozen.message == "'plan_frozen' is accepted, not in effect yet (and 1 more place(s))"
-    assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("workflows.json", "'plan_frozen'")}
+    described = found[("roles.json", "'description'")]
+    assert (described.pointer, described.code) == ("/roles/0/description", "not_in_effect")
+    assert described.message == "'description' is accepted, not in effect yet (and 1 more place(s))"
+    assert set(found) == {("tenant.json", "'fiscal_year_start'"), ("roles.json", "'description'")}
 
 
 @pytest.mark.parametrize("slug", ["acme", "servicedesk"])

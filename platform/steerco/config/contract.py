@@ -108,6 +108,7 @@ EFFECTS: Mapping[str, str] = {
     "fields.json:/fields/*/scenarios": "Field.scenarios",
     # a grid scenario entered only once the record reached a stage (steerco.engine.plan)
     "fields.json:/fields/*/editable_from": "Field.editable_from",
+    "fields.json:/fields/*/editable_from/*": "Field.editable_from",
     # recurring grids have a run-rate; totals never mix the kinds (steerco.engine.plan, typecheck)
     "fields.json:/fields/*/effect": "Field.effect",
     # how a report table's subtotals and total add up the field (steerco.reports.data), and
