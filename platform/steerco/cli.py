@@ -651,6 +651,38 @@ def report_render(slug: str, key: str, out: str, as_email: str | None, under_num
     click.echo(f"{out}: {report.title} ({len(pdf) / 1024:.0f} kB, as {who}) in {time.perf_counter() - started:.1f} s")
 
 
+@cli.command("period")
+@click.argument("action", type=click.Choice(["open", "lock", "unlock"]))
+@click.argument("slug")
+@click.argument("period")
+def period(action: str, slug: str, period: str) -> None:
+    """Open, lock or unlock reporting PERIOD (YYYY-MM) of workspace SLUG. Opening reminds
+    the owners of records whose actual for the period is missing; a locked period's values
+    change only through an approved plan change."""
+    from steerco.engine import tenants
+    from steerco.engine.errors import SteercoError
+    from steerco.engine.periods import ReportingCycle
+    from steerco.store import scoping
+    from steerco.store.models import utcnow
+    from steerco.web.extensions import db
+
+    try:
+        tenant = tenants.tenant_by_slug(db.session, slug)
+        scoping.bind_to_tenant(db.session, tenant.id)
+        cycle = ReportingCycle(db.session, tenant.id, tenants.active_config(db.session, tenant), utcnow())
+        if action == "open":
+            opened = cycle.open(period, None)
+            note = f"; {len(opened.reminded)} owner(s) reminded of {sum(map(len, opened.reminded.values()))} missing actual(s)"
+        else:
+            getattr(cycle, action)(period, None)
+            note = ""
+    except SteercoError as refused:
+        db.session.rollback()
+        raise click.ClickException(" ".join(getattr(refused, "errors", {}).values()) or refused.message) from None
+    db.session.commit()
+    click.echo(f"{slug} {period}: {'opened' if action == 'open' else action + 'ed'}{note}")
+
+
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, cron).")
 @click.option("--queue", "queue_name", help="Queue to work on (default: STEERCO_REPORT_QUEUE or steerco-reports).")

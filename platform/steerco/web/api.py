@@ -32,15 +32,18 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 from sqlalchemy import select
 
 from steerco.config.model import Level
-from steerco.engine import exceptions, notifications, rollups, tokens
-from steerco.engine.errors import NotFound, ValidationFailed
+from steerco.engine import exceptions, notifications, plan, rollups, tokens
+from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
+from steerco.engine.periods import ReportingCycle
 from steerco.engine.fieldviews import RecordView
 from steerco.engine import cursors
 from steerco.engine.deletion import Deletion
 from steerco.engine.records import PER_PAGE_MAX, InvalidQuery, Records, Submission
 from steerco.engine.workflow import TransitionOption, Workflows
 from steerco.fields import FieldInvalid
-from steerco.store.models import ApprovalTask, ApprovalVote, ExceptionCase, Notification, Record, TransitionRequest, User, utcnow
+from steerco.store.models import (
+    ApprovalTask, ApprovalVote, ExceptionCase, Notification, Record, ReportingPeriod, TransitionRequest, User, utcnow,
+)
 from steerco.web.extensions import csrf, db
 from steerco.web.params import id_arg, is_id
 from steerco.web.tenancy import records_service, rollups_service, tenant_blueprint
@@ -113,8 +116,17 @@ def record_json(records: Records, record: Record, view: RecordView) -> dict[str,
 def _one(records: Records, record: Record) -> dict[str, Any]:
     """One record as every single-record answer gives it: its JSON and the rollups of its
     subtree, as this reader may know them (``steerco.engine.rollups``)."""
-    return {**record_json(records, record, records.view(record)),
-            "rollups": rollups.as_json(rollups_service().of(record))}
+    view = records.view(record)
+    shown = view.api_values()
+    level = g.config.levels[record.level_key]
+    frozen = plan.baselines(db.session, g.tenant.id, [record.id]).get(record.id, {})
+    rates = {key: plan.run_rate(g.config, fld, shown.get(key)) for key in shown
+             if (fld := level.field(key)) is not None and fld.effect == "recurring"}
+    return {**record_json(records, record, view),
+            "rollups": rollups.as_json(rollups_service().of(record)),
+            # the frozen plan beside the current one; run-rates kept apart from the totals
+            "baselines": {key: amounts for key, amounts in frozen.items() if key in shown},
+            "run_rates": rates}
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -394,6 +406,7 @@ def request_json(req: TransitionRequest, record: Record, tasks: list[ApprovalTas
         "requested_by": user_ref(req.requested_by), "requested_at": _timestamp(req.requested_at),
         "decided_at": _timestamp(req.decided_at), "comment": req.comment, "config_version": req.config_version,
         "steps": [step_json(t, votes, record) for t in tasks],
+        **({"changes": req.changes} if req.changes is not None else {}),
     }
 
 
@@ -442,6 +455,60 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
     response.status_code = 201
     response.headers["Location"] = url_for("api.read_request", request_id=request_id, _external=True)
     return response
+
+
+PLAN_CHANGE_PROPERTIES = frozenset({"version", "values", "comment"})
+
+
+@bp.post("/records/<int:record_id>/plan-changes")
+def request_plan_change(record_id: int):  # type: ignore[no-untyped-def]
+    """Ask for a change to frozen plan values or a locked period's values
+    ``{"version", "values", "comment"?}``: 201 and the request, applied once approved."""
+    body = _body(PLAN_CHANGE_PROPERTIES)
+    flow = workflows()
+    record = flow.records.get(record_id)
+    version = body.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BadRequest("'version' is required: send the version of the record you read.")
+    level = g.config.levels[record.level_key]
+    submission = _submission(level, record, record.title, body.get("values", {}))
+    req = flow.request_plan_change(record, submission, _text(body, "comment"), version)
+    request_id = req.id
+    db.session.commit()
+    response = jsonify(_request_json(flow, *_request_of(flow, request_id)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.read_request", request_id=request_id, _external=True)
+    return response
+
+
+def _period_json(row: ReportingPeriod) -> dict[str, Any]:
+    return {"period": row.period, "state": row.state, "opened_at": _timestamp(row.opened_at),
+            "locked_at": _timestamp(row.locked_at)}
+
+
+def _cycle() -> ReportingCycle:
+    if "configuration" not in g.access.admin_rights:
+        raise Forbidden("only a configuration administrator opens and locks reporting periods")
+    return ReportingCycle(db.session, g.tenant.id, g.config, utcnow())
+
+
+@bp.get("/periods")
+def list_periods():  # type: ignore[no-untyped-def]
+    """The reporting periods opened or locked so far."""
+    return jsonify(items=[_period_json(r) for _, r in sorted(_cycle().periods().items())])
+
+
+@bp.post("/periods/<period>/<any(open, lock, unlock):action>")
+def change_period(period: str, action: str):  # type: ignore[no-untyped-def]
+    """Open (owners of missing actuals are reminded), lock or unlock a reporting period."""
+    cycle = _cycle()
+    if action == "open":
+        opened = cycle.open(period, g.actor.user_id)
+        row, extra = opened.period, {"reminded": sum(len(n) for n in opened.reminded.values())}
+    else:
+        row, extra = getattr(cycle, action)(period, g.actor.user_id), {}
+    db.session.commit()
+    return jsonify({**_period_json(row), **extra})
 
 
 @bp.get("/requests/<int:request_id>")

@@ -17,8 +17,8 @@ from typing import Any, Iterator, Mapping
 from flask import Response, current_app, flash, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from steerco.config.model import Level
-from steerco.engine import exceptions, fieldviews, history, rollups, sheets, tables
-from steerco.engine.errors import Forbidden, NotFound, StaleRecord, ValidationFailed
+from steerco.engine import exceptions, fieldviews, history, plan, rollups, sheets, tables
+from steerco.engine.errors import Forbidden, NotFound, StaleRecord, SteercoError, ValidationFailed
 from steerco.engine.forms import FieldState
 from steerco.engine.pending_uploads import INPUT_PREFIX as PENDING_INPUT, PendingUploads
 from steerco.engine.records import InvalidQuery, Records, Submission
@@ -125,6 +125,8 @@ def _form_context(records: Records, level: Level, record: Record | None, parent:
         (records.breadcrumbs(parent) + [parent] if parent else []),
         # A role that may change only some fields by override may not rename the record.
         "title_editable": record is None or bool(g.access.roles_allowing("update", level.key, record)),
+        # where a grid's scenario is closed or its plan frozen (the widget says so; a save checks)
+        "stage": stage, "workflow": g.config.workflow_of(level),
         "owner_choice": {"value": owner, "label": fieldviews.display_for(records, [owner]).user(owner),
                          "input": OWNER_INPUT} if may_assign else None,
         # files of a refused try, offered again: {field key: [PendingUpload]}
@@ -187,6 +189,9 @@ def _record_page(records: Records, record: Record, values: Mapping[str, Any] | N
     return {
         "record": record, "level": level, **record_values_context(records, record, values),
         "crumbs": records.breadcrumbs(record), "workflow": g.config.workflow_of(level),
+        # the frozen plan shown beside the current one, and recurring grids' run-rates
+        "baselines": plan.baselines(db.session, g.tenant.id, [record.id]).get(record.id, {}),
+        "run_rate": lambda fld, value: plan.run_rate(g.config, fld, value),
     }
 
 
@@ -318,8 +323,13 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
         number, previous_owner = record.number, record.owner_id
         named, fresh = _named_pending(), _uploads()
         submission = _submission(_pending_uploads().as_uploads(named), fresh)
+        asks_approval = bool(request.form.get("plan_change"))
         try:
-            records.update(record, submission, expected)
+            if asks_approval:  # frozen plan or locked period values: applied once approved
+                workflow_views.flow().request_plan_change(
+                    record, submission, request.form.get("plan_change_reason", ""), expected)
+            else:
+                records.update(record, submission, expected)
         except (ValidationFailed, StaleRecord) as failed:
             db.session.rollback()
             errors = failed.errors if isinstance(failed, ValidationFailed) else {}
@@ -331,9 +341,15 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
             if isinstance(failed, StaleRecord):
                 context["stale_version"] = expected
             return render_template("record_form.html", **context), failed.status
+        except SteercoError as refused:  # no plan change approvals, one waiting already, ...
+            db.session.rollback()
+            record = records.get(record_id)
+            values = {**records.stored_values(record, level), **records._resubmission(level, submission)}
+            context = _form_context(records, level, record, None, values, record.title, message=str(refused))
+            return render_template("record_form.html", **context), refused.status
         _pending_uploads().discard(named)
         db.session.commit()
-        flash("Saved.")
+        flash("Plan change requested: it is applied once approved." if asks_approval else "Saved.")
         if submission.owner not in (None, previous_owner):
             try:
                 records.get(record_id)
