@@ -157,3 +157,38 @@ def test_the_configuration_checks_editable_from_and_plan_change() -> None:
     assert {"unknown_stage", "unknown_role"} <= codes
     config = compile_checked(plan_documents(), version=1)
     assert config.workflows["gates"].plan_change.approvals[0].role == "cfo"
+
+
+def test_totals_of_a_recurring_and_a_one_time_grid_are_never_added_up() -> None:
+    """A rule or computed field added in the tenant's JSON: same-kind totals add up, mixed
+    kinds are refused by validate with their own code."""
+    docs = plan_documents()
+    docs["fields"]["fields"] += [
+        {"key": "one_off", "label": "One-off effect", "type": "money_grid", "effect": "one_time",
+         "scenarios": ["plan", "actual"], "rollup": "sum"},
+        {"key": "mixed", "label": "Mixed", "type": "computed", "result_type": "money",
+         "expression": "total(financials, 'plan') + total(one_off, 'plan')"},
+        {"key": "in_period", "label": "Plan and actual", "type": "computed", "result_type": "money",
+         "expression": "total(financials, 'plan') - total(financials, 'actual')"},
+    ]
+    docs["levels"]["levels"][1]["sections"][1]["fields"] += ["one_off", "mixed", "in_period"]
+    problems = problems_of(docs)
+    mixed = [p for p in problems if p.code == "mixed_effects"]
+    assert len(mixed) == 1 and "/fields/" in mixed[0].pointer and "recurring" in mixed[0].message
+    assert not [p for p in problems if p.code == "expression_type"]
+    docs["fields"]["fields"][-2]["expression"] = "total(one_off, 'plan') * 2"
+    config = compile_checked(docs, version=1)
+    assert config.levels["measure"].field("one_off").effect == "one_time"
+
+
+def test_rollups_label_each_grid_with_its_kind_of_effect(world: World) -> None:
+    from steerco.engine import rollups
+    from steerco.engine.rollups import Rollups
+
+    _decided(world)
+    config = world.records("admin").config
+    sets = Rollups(world.session, world.tenant.id, config, world.access("admin")).of(world.program)
+    lines = [f for s in rollups.as_json(sets) for f in s["fields"] if f["field"] == "financials"]
+    assert lines and all(f["effect"] == "recurring" for f in lines)
+    labels = [r.label for s in rollups.panel(config, sets) for r in s.rows if r.label.startswith("Financials")]
+    assert labels and all("recurring effect, in-period" in label for label in labels)

@@ -60,14 +60,15 @@ CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.versi
           "config_admin.discard", "config_admin.rebase", "config_admin.choose_identity",
           "config_admin.screens_entry", "config_admin.screen", "config_admin.new_item", "config_admin.add_item",
           "config_admin.update_item", "config_admin.move_item", "config_admin.remove_item",
-          "config_admin.confirm_remove", "config_admin.check_expression", "config_admin.report_preview"}
+          "config_admin.confirm_remove", "config_admin.check_expression", "config_admin.report_preview",
+          "api.list_periods", "api.change_period"}
 #: creating workspaces: a platform right (User.is_consultant), no tenant role
 CONSULTANT = {"workspaces.new", "workspaces.admin_roles"}
 #: GET a record (its transitions, a request on it): read
 READ = {"records.view", "records.record_history", "records.record_pdf", "api.read_record", "api.transitions",
         "api.read_request", "api.record_pdf"}
 #: change a record: update (evidence uploads: update, and the field's write right)
-UPDATE = {"records.edit", "api.update_record", "api.upload_files"}
+UPDATE = {"records.edit", "api.update_record", "api.upload_files", "api.request_plan_change"}
 #: delete a record and bring it back: the delete action (the bin lists what the caller may restore)
 DELETE = {"api.delete_record", "api.restore_record", "recycle.delete_record", "recycle.restore_record",
           "recycle.deleted_records"}

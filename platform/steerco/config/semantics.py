@@ -179,6 +179,8 @@ class Checker:
             keys = self.level_fields.get(level_key, []) if level_key else list(self.fields)
             kinds: dict[str, str] = {"title": "text", "today": "date", "stage": "text"}
             options: dict[str, frozenset[str]] = {}
+            effects = {key: self.fields[key]["effect"] for key in keys
+                       if isinstance(self.fields.get(key, {}).get("effect"), str)}
             for key in keys:
                 field = self.fields.get(key, {})
                 type_key = field.get("type")
@@ -193,7 +195,8 @@ class Checker:
             if workflow is not None:
                 options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))
             parents, ancestors, children = self.relatives(level_key)
-            hit = self._scopes[level_key] = typecheck.Scope(kinds, options, parents, ancestors, children, self.scope)
+            hit = self._scopes[level_key] = typecheck.Scope(kinds, options, parents, ancestors, children, self.scope,
+                                                            effects)
         return hit
 
     def relatives(self, level_key: str | None) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
@@ -240,7 +243,8 @@ class Checker:
             for message in messages:
                 if message not in reported:
                     reported.add(message)
-                    self.problem(file, path, f"in expression {source!r}: {message}", "expression_type")
+                    self.problem(file, path, f"in expression {source!r}: {message}",
+                                 "mixed_effects" if typecheck.MIXED_EFFECTS in message else "expression_type")
             if isinstance(result_type, str) and result_type in registry and not unknown and not messages:
                 expected = registry.get(result_type).expression_type
                 problem = typecheck.result_problem(kinds, expected, result_type)

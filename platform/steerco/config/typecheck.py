@@ -38,6 +38,8 @@ _WORDS = {
     "record": "a record reference", "none": "None",
 }
 _ORDERED = frozenset({"number", "text", "date"})
+#: the words of the refusal to add totals of different kinds of effect (its own problem code)
+MIXED_EFFECTS = "mixes kinds of effect"
 _NO_VALUE = object()
 
 
@@ -54,6 +56,9 @@ class Scope:
     ancestors: frozenset[str] = frozenset()
     children: frozenset[str] = frozenset()
     other: Callable[[str], "Scope"] | None = field(default=None, compare=False)
+    #: a grid's kind of effect ("recurring", "one_time") by its name: totals of different
+    #: kinds are never added up (run-rate and in-period values are kept apart)
+    effects: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def of(self, level: str) -> "Scope | None":
         return self.other(level) if self.other is not None else None
@@ -69,6 +74,8 @@ class _Typed:
     literal: Any = _NO_VALUE
     options: frozenset[str] | None = None
     unknown: bool = False
+    #: the kinds of effect (of grids' totals) a number is computed from
+    effects: frozenset[str] = frozenset()
 
     @property
     def definite(self) -> frozenset[str]:
@@ -167,7 +174,11 @@ class _Checker:
         if symbol == "+" and kinds == {"text"}:
             return _Typed(frozenset({"text"}))
         if kinds <= {"number"}:
-            return _Typed(frozenset({"number"}) | (left.kinds & right.kinds & {"none"}))
+            effects = left.effects | right.effects
+            if symbol in ("+", "-") and len(effects) > 1:
+                self.refuse(f"{self.text(node)}: {MIXED_EFFECTS}: a recurring total and a one-time total "
+                            "are reported apart, never added up")
+            return _Typed(frozenset({"number"}) | (left.kinds & right.kinds & {"none"}), effects=effects)
         hint = ""
         if symbol == "-" and kinds == {"date"}:
             hint = "; use days_since(date) or days_until(date) to count days"
@@ -374,7 +385,9 @@ class _Checker:
             self.expect(node, index, period, {"text"}, "total's periods must be texts such as '2027-01'")
             if isinstance(period.literal, str) and not _is_period(period.literal):
                 self.refuse(f"{self.text(node)}: {period.literal!r} is no period; write periods as 'YYYY-MM'")
-        return _Typed(frozenset({"number"}))
+        grid = node.args[0]
+        effect = self.scope.effects.get(grid.id) if isinstance(grid, ast.Name) else None
+        return _Typed(frozenset({"number"}), effects=frozenset({effect}) if effect else frozenset())
 
     def check_extreme(self, node: ast.Call, name: str, args: list[_Typed]) -> _Typed:
         """min and max: of one list, or of several numbers, dates or texts of one kind."""

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
-from steerco.store.models import Attachment, ConfigVersion, FieldIdentity, PeriodValue, Record
+from steerco.store.models import Attachment, ConfigVersion, FieldIdentity, PeriodValue, PlanBaseline, Record
 
 #: how many records' values are rewritten per statement when a key changes hands
 BATCH = 500
@@ -184,6 +184,9 @@ def _move(session: Session, tenant_id: int, source: str, target: str) -> int:
     session.execute(update(PeriodValue).where(PeriodValue.tenant_id == tenant_id, PeriodValue.field_key == source)
                     .values(field_key=target).execution_options(synchronize_session=False))
     session.execute(update(Attachment).where(Attachment.tenant_id == tenant_id, Attachment.field_key == source)
+                    .values(field_key=target).execution_options(synchronize_session=False))
+    # a frozen plan's baseline follows its grid
+    session.execute(update(PlanBaseline).where(PlanBaseline.tenant_id == tenant_id, PlanBaseline.field_key == source)
                     .values(field_key=target).execution_options(synchronize_session=False))
     return len(ids)
 

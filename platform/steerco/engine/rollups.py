@@ -258,6 +258,7 @@ def as_json(sets: Sequence[RollupSet]) -> list[dict[str, Any]]:
         "level": s.level.key, "records": s.records, "left_out": s.left_out,
         "fields": [{
             "field": line.field.key, "function": line.function, "scenario": line.scenario,
+            **({"effect": line.field.effect} if line.field.effect else {}),
             **_amount_json(line.breakdown.total),
             **({"weighted": line.breakdown.weighted} if line.breakdown.weighted is not None else {}),
             "by_stage": {stage: _amount_json(amount) for stage, amount in line.breakdown.by_stage},
@@ -313,7 +314,9 @@ def panel(config: TenantConfig, sets: Sequence[RollupSet]) -> list[PanelSet]:
             by_stage = dict(line.breakdown.by_stage)
             rows.append(PanelRow(
                 label=f"{line.field.label}{' (' + line.scenario + ')' if line.scenario else ''}, "
-                      f"{_FUNCTION_WORDS[line.function]}",
+                      f"{_FUNCTION_WORDS[line.function]}"
+                      # a recurring grid's sum is its in-period total, never its run-rate
+                      + (f" ({line.field.effect.replace('_', '-')} effect, in-period)" if line.field.effect else ""),
                 total=text(line.breakdown.total),
                 weighted=(text(Amount(line.breakdown.weighted, count=1)) if line.breakdown.weighted is not None
                           else None),
