@@ -71,6 +71,7 @@ def test_the_edit_form_refuses_a_frozen_plan_and_requests_its_change(  # type: i
     assert login(admin.email).status_code == 302
     session.expire_all()
     record = session.get(Record, measure.id)
+    frozen_version = record.version
     form = {"title": "Steel", "version": str(record.version), "financials.plan.2026-01": "140"}
     refused = client.post(f"/t/{tenant.slug}/r/{measure.id}/edit", data=form)
     assert refused.status_code == 422
@@ -84,6 +85,14 @@ def test_the_edit_form_refuses_a_frozen_plan_and_requests_its_change(  # type: i
     assert task is not None and task.role == "cfo"
     page = client.get(f"/t/{tenant.slug}/r/{measure.id}").get_data(as_text=True)
     assert "Baseline (frozen plan)" in page
+    assert login(cfo.email).status_code == 302
+    inbox = client.get(f"/t/{tenant.slug}/inbox")
+    assert inbox.status_code == 200 and "Plan change" in inbox.get_data(as_text=True)
+    decided = client.post(f"/t/{tenant.slug}/tasks/{task.id}/decision", data={"decision": "approve"},
+                          follow_redirects=True)
+    assert "The plan change is applied" in decided.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Record, measure.id).version > frozen_version
 
 
 def test_periods_open_with_reminders_and_lock_through_the_api_and_the_cli(  # type: ignore[no-untyped-def]

@@ -267,6 +267,8 @@ def _decided(task: ApprovalTask, decision: str) -> Feedback:
     record = db.session.get(Record, task.record_id)
     assert record is not None
     label = f"{task.label}: {'rejected' if decision == 'reject' else 'approved'}."
+    if req.state == "approved" and req.changes is not None:
+        return Feedback(f"{label} The plan change is applied to {record.number}.", ok=True)
     if req.state == "approved":
         return Feedback(f"{label} {record.number} is now at {stage_label(record)}.", ok=True)
     if req.state == "rejected":
