@@ -167,10 +167,10 @@ def test_german_and_english_grouping_both_save_as_the_same_amount(page: Page, de
     improvement = record_id(session, "Chatbot for FAQ")
     log_in(page, "admin@servicedesk.example")
     page.goto(f"/t/servicedesk/r/{improvement}/edit")
-    cell(page, "savings", "actual", "2026-04").fill("5,000.50")
+    cell(page, "savings", "plan", "2026-04").fill("5,000.50")  # the actual opens "in delivery"
     save(page)
     expect(page).to_have_url(re.compile(rf"/t/servicedesk/r/{improvement}$"))
-    assert amount(session, improvement, "savings", "actual", "2026-04") == 5000.5
+    assert amount(session, improvement, "savings", "plan", "2026-04") == 5000.5
 
 
 @pytest.mark.browser
