@@ -81,9 +81,10 @@ def test_validate_warns_about_each_key_accepted_but_not_in_effect_and_still_succ
     result = runner.invoke(cli, ["validate", str(folder)])
 
     assert result.exit_code == 0, result.output
-    frozen = [line for line in result.output.splitlines() if "plan_frozen" in line]
-    assert frozen == [f"warning: {folder}/workflows.json:/workflows/0/stages/0/plan_frozen (workflow doi › stage doi1): "
-                      "'plan_frozen' is accepted, not in effect yet (and 6 more place(s)) [not_in_effect]"]
+    described = [line for line in result.output.splitlines() if "'description'" in line]
+    assert described == [f"warning: {folder}/roles.json:/roles/0/description (role tenant_admin): "
+                         "'description' is accepted, not in effect yet (and 7 more place(s)) [not_in_effect]"]
+    assert "plan_frozen" not in result.output  # the plan freezes (steerco.engine.plan)
     assert "'delete'" not in result.output  # the delete action is in effect (soft delete)
     assert "exceptions.json" not in result.output  # its rules are in effect
 
