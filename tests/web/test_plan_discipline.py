@@ -84,10 +84,11 @@ def test_the_edit_form_refuses_a_frozen_plan_and_requests_its_change(  # type: i
                                                      ApprovalTask.state == "pending"))
     assert task is not None and task.role == "cfo"
     page = client.get(f"/t/{tenant.slug}/r/{measure.id}").get_data(as_text=True)
-    assert "Baseline (frozen plan)" in page
+    assert "Baseline (frozen plan)" in page and "Financials · plan · Jan 2026: 140.00" in page
     assert login(cfo.email).status_code == 302
     inbox = client.get(f"/t/{tenant.slug}/inbox")
     assert inbox.status_code == 200 and "Plan change" in inbox.get_data(as_text=True)
+    assert "Financials · plan · Jan 2026: 140.00" in inbox.get_data(as_text=True)  # what is decided on
     decided = client.post(f"/t/{tenant.slug}/tasks/{task.id}/decision", data={"decision": "approve"},
                           follow_redirects=True)
     assert "The plan change is applied" in decided.get_data(as_text=True)
