@@ -42,6 +42,7 @@ def _obj(properties: dict[str, Schema], required: list[str] | None = None, **mor
 ID: Schema = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 TEXT: Schema = {"type": "string"}
 TIME: Schema = {"type": "string", "format": "date-time"}
+NUMBER: Schema = {"type": "number"}
 CURSOR: Schema = _nullable({"type": "string"})
 
 
@@ -79,6 +80,11 @@ def _level_schemas(config: TenantConfig, level: Level) -> dict[str, Schema]:
         "problems": {"type": "object", "additionalProperties": TEXT,
                      "description": "Computed fields whose value cannot be computed, with the reason."},
         "url": {"type": "string", "format": "uri"},
+        "baselines": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": NUMBER},
+                      "description": "A single record's frozen plans: {grid: {period: amount}} as they stood "
+                                     "when the plan froze."},
+        "run_rates": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": NUMBER},
+                      "description": "A single record's recurring grids: {grid: {scenario: annualised run-rate}}."},
     }, ["id", "number", "level", "title", "parent_id", "stage", "owner", "version", "values", "url"],
         title=level.label, description=f"A {level.label} as the caller sees it.")
     create = _obj({
@@ -104,6 +110,7 @@ def _common_schemas(config: TenantConfig) -> dict[str, Schema]:
         "state": TEXT, "requested_by": _nullable(_ref("UserRef")), "requested_at": _nullable(TIME),
         "decided_at": _nullable(TIME), "comment": _nullable(TEXT), "config_version": {"type": "integer"},
         "steps": {"type": "array", "items": {"type": "object"}},
+        "changes": {"type": "object", "description": "A plan change's cells: {grid: {scenario: {period: amount}}}."},
     }, ["id", "record_id", "transition", "state", "steps"])
     return {
         "Problem": _obj({
@@ -144,6 +151,13 @@ def _common_schemas(config: TenantConfig) -> dict[str, Schema]:
             "pending": _nullable(_ref("TransitionRequest"))}, ["transitions", "pending"]),
         "TransitionRequest": request,
         "TransitionRequestBody": _obj({"comment": _nullable(TEXT)}, additionalProperties=False),
+        "PlanChangeBody": _obj({
+            "version": {"type": "integer", "minimum": 1, "description": "The version you read (409 when stale)."},
+            "values": {"type": "object", "description": "Grid cells to change, as in a record's values."},
+            "comment": _nullable(TEXT)}, ["version", "values"], additionalProperties=False),
+        "Period": _obj({"period": TEXT, "state": {"enum": ["open", "locked"]}, "opened_at": _nullable(TIME),
+                        "locked_at": _nullable(TIME), "reminded": {"type": "integer"}}, ["period", "state"]),
+        "PeriodList": _obj({"items": {"type": "array", "items": _ref("Period")}}, ["items"]),
         "Decision": _obj({"decision": {"enum": ["approve", "reject"]}, "comment": _nullable(TEXT)},
                          ["decision"], additionalProperties=False),
         "Inbox": _obj({k: {"type": "array", "items": {"type": "object"}}
@@ -271,6 +285,17 @@ def _paths(config: TenantConfig) -> dict[str, Schema]:
             "key", "path", {"enum": transition_keys} if transition_keys else TEXT)], "post": _op(
             "Request a transition", {"201": _json(_ref("TransitionRequest"), "Requested (or applied)")},
             body=_ref("TransitionRequestBody"), tag="workflow")},
+        "/records/{record_id}/plan-changes": {"parameters": [record_id], "post": _op(
+            "Request a change to frozen plan or locked period values (applied once approved)",
+            {"201": _json(_ref("TransitionRequest"), "Requested (or applied)")},
+            body=_ref("PlanChangeBody"), tag="workflow")},
+        "/periods": {"get": _op("Reporting periods opened or locked (configuration administrators)", {
+            "200": _json(_ref("PeriodList"), "Periods")}, tag="workflow")},
+        "/periods/{period}/{action}": {"parameters": [
+            _param("period", "path", {"enum": [p.key for p in config.periods]}),
+            _param("action", "path", {"enum": ["open", "lock", "unlock"]})], "post": _op(
+            "Open (reminding owners of missing actuals), lock or unlock a reporting period",
+            {"200": _json(_ref("Period"), "The period")}, tag="workflow")},
         "/requests/{request_id}": {"parameters": [_param("request_id", "path", ID)], "get": _op(
             "A transition request", {"200": _json(_ref("TransitionRequest"), "The request")}, tag="workflow")},
         "/requests/{request_id}/withdraw": {"parameters": [_param("request_id", "path", ID)], "post": _op(
