@@ -123,6 +123,9 @@ def test_opening_a_period_reminds_owners_of_missing_actuals_and_locking_it_needs
         _edit(world, world.fresh(measure), **{"financials.actual.2026-01": "95"})
     assert "Jan 2026 is locked" in refused.value.errors["financials"]
     world.session.rollback()
+    with pytest.raises(ValidationFailed):  # a new record (a form, an import, the API) alike
+        world.measure("owner", **{"financials.plan.2026-01": "5"})
+    world.session.rollback()
     _edit(world, world.fresh(measure), **{"financials.actual.2026-02": "95"})  # an open period
     world.session.commit()
     measure = world.fresh(measure)

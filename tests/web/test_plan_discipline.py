@@ -4,6 +4,8 @@ and shown beside the baseline; reporting periods opened and locked."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -69,6 +71,9 @@ def test_the_edit_form_refuses_a_frozen_plan_and_requests_its_change(  # type: i
     tenant, admin, cfo, measure = _world(session, make_tenant, make_user, records_for)
     client.post(f"/api/t/{tenant.slug}/records/{measure.id}/transitions/decide", headers=_token(session, admin))
     assert login(admin.email).status_code == 302
+    new_form = client.get(f"/t/{tenant.slug}/new/measure?parent={measure.parent_id}").get_data(as_text=True)
+    assert "Actual <small>(from Decided)</small>" in new_form
+    assert re.search(r'name="financials\.actual\.2026-01"[^>]*disabled', new_form)
     session.expire_all()
     record = session.get(Record, measure.id)
     frozen_version = record.version
