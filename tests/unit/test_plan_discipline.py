@@ -195,3 +195,14 @@ def test_rollups_label_each_grid_with_its_kind_of_effect(world: World) -> None:
     assert lines and all(f["effect"] == "recurring" for f in lines)
     labels = [r.label for s in rollups.panel(config, sets) for r in s.rows if r.label.startswith("Financials")]
     assert labels and all("recurring effect, in-period" in label for label in labels)
+
+
+def test_a_workflow_that_starts_frozen_keeps_the_plan_entered_at_creation(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = plan_documents()
+    docs["workflows"]["workflows"][0]["stages"][0]["plan_frozen"] = True
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    measure = world.measure("owner", **{"financials.plan.2026-01": "10"})
+    assert plan.baselines(world.session, world.tenant.id, [measure.id]) == {measure.id: {"financials": {"2026-01": 10.0}}}
+    with pytest.raises(ValidationFailed):
+        _edit(world, world.fresh(measure), **{"financials.plan.2026-01": "11"})

@@ -64,6 +64,8 @@ def test_a_plan_change_after_the_freezing_stage_is_refused_then_approved_beside_
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Baseline (frozen plan)" in html and "Run-rate (annualised" in html
+    history = client.get(f"/t/{tenant.slug}/r/{measure.id}/history").get_data(as_text=True)
+    assert "Plan frozen" in history and "Plan change requested" in history and "Plan change applied" in history
 
 
 def test_the_edit_form_refuses_a_frozen_plan_and_requests_its_change(  # type: ignore[no-untyped-def]

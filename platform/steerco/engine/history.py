@@ -37,6 +37,9 @@ KIND_LABELS = {
     "approval.escalated": "Escalated",
     "status.changed": "Status changed",
     "comment.added": "Comment",
+    "plan.frozen": "Plan frozen",
+    "plan_change.requested": "Plan change requested",
+    "plan_change.applied": "Plan change applied",
 }
 
 

@@ -46,6 +46,8 @@ KINDS: dict[str, str] = {
     "approval.escalated": "An approval step is overdue",
     "exception.raised": "An exception needs you",
     "exception.escalated": "An exception was escalated to you",
+    "plan_change.applied": "Your plan change was approved and applied",
+    "period.opened": "A reporting period is open: actuals are due",
 }
 
 #: session.info key: mails to hand to the outbox once the session's transaction commits

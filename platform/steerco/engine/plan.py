@@ -240,7 +240,7 @@ class PlanChanges:
         except IntegrityError:
             raise Conflict("A request for this record is waiting for approval already.") from None
         ctx.audit("plan_change.requested", record.id, {
-            "request": request.id, "changes": protected,
+            "request": request.id, "cells": protected,
             "summary": "Plan change requested" + (f": {comment}" if comment else "")})
         if not applicable.steps:
             apply(ctx, record, request)
@@ -261,9 +261,9 @@ class PlanChanges:
 
 def apply(ctx: "WorkContext", record: Record, request: TransitionRequest) -> None:
     """Write an approved plan change's cells (the approvals allow what a save refuses)."""
-    diff = ctx.records.apply_approved(record, request.changes or {})
+    diff = ctx.records.apply_approved(record, request.changes or {})  # its own record.updated event
     ctx.audit("plan_change.applied", record.id, {
-        "request": request.id, "changes": diff, "summary": "Approved plan change applied"})
+        "request": request.id, "cells": sorted(diff), "summary": "Approved plan change applied"})
     ctx.notify([request.requested_by_id], "plan_change.applied", record,
                "your plan change was approved and applied")
 

@@ -674,6 +674,8 @@ class Records:
                      kind="record.created", record_id=record.id,
                      data={"level": level.key, "number": record.number, "title": record.title, "changes": diff},
                      now=now)
+        # a workflow that starts at a plan-freezing stage keeps the plan as entered now
+        plan.freeze(self.session, self.tenant_id, self.config, record, self.access.actor.user_id, now)
         self.review_exceptions(record)
         return record
 
