@@ -672,7 +672,8 @@ def period(action: str, slug: str, period: str) -> None:
         cycle = ReportingCycle(db.session, tenant.id, tenants.active_config(db.session, tenant), utcnow())
         if action == "open":
             opened = cycle.open(period, None)
-            note = f"; {len(opened.reminded)} owner(s) reminded of {sum(map(len, opened.reminded.values()))} missing actual(s)"
+            missing = sum(map(len, opened.reminded.values()))
+            note = f"; {len(opened.reminded)} owner(s) reminded of {missing} missing actual(s)"
         else:
             getattr(cycle, action)(period, None)
             note = ""

@@ -139,9 +139,9 @@ def freeze(session: Session, tenant_id: int, config: TenantConfig, record: Recor
             session.add(PlanBaseline(tenant_id=tenant_id, record_id=record.id, field_key=key, period=period,
                                      amount=amount, frozen_at=now))
     session.flush()
+    labels = ", ".join(f.label for f in grids(level) if f.key in keys)
     audit.append(session, tenant_id=tenant_id, user_id=user_id, kind="plan.frozen", record_id=record.id, now=now,
-                 data={"fields": keys, "stage": record.stage_key,
-                       "summary": f"Plan frozen as the baseline ({', '.join(level.field(k).label for k in keys)})"})  # type: ignore[union-attr]
+                 data={"fields": keys, "stage": record.stage_key, "summary": f"Plan frozen as the baseline ({labels})"})
     return keys
 
 
@@ -266,13 +266,4 @@ def apply(ctx: "WorkContext", record: Record, request: TransitionRequest) -> Non
         "request": request.id, "cells": sorted(diff), "summary": "Approved plan change applied"})
     ctx.notify([request.requested_by_id], "plan_change.applied", record,
                "your plan change was approved and applied")
-
-
-def is_plan_change(request: TransitionRequest) -> bool:
-    return request.transition_key == PLAN_CHANGE
-
-
-def effect_label(fld: Field) -> str | None:
-    """How a grid's kind of effect is named beside its totals."""
-    return {"recurring": "recurring", "one_time": "one-time"}.get(fld.effect or "")
 
