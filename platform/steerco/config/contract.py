@@ -107,6 +107,9 @@ EFFECTS: Mapping[str, str] = {
     "fields.json:/fields/*/accept": "Field.accept",
     "fields.json:/fields/*/max_size_mb": "Field.max_size_mb",
     "fields.json:/fields/*/scenarios": "Field.scenarios",
+    # a measure grid's unit heads its grid and columns; its direction decides on_track
+    "fields.json:/fields/*/unit": "Field.unit",
+    "fields.json:/fields/*/direction": "Field.direction",
     # how a report table's subtotals and total add up the field (steerco.reports.data), and
     # how the field rolls up a record's subtree (steerco.engine.rollups)
     "fields.json:/fields/*/rollup": "Field.rollup",
@@ -184,6 +187,12 @@ EFFECTS: Mapping[str, str] = {
     "exceptions.json:/rules/*/escalation/*/after_days": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/escalation/*/to": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/close_when_clear": "ExceptionRule.close_when_clear",
+    # a resource conflict: steerco.engine.capacity sums the hours per person and period
+    "exceptions.json:/rules/*/capacity": "ExceptionRule.capacity",
+    "exceptions.json:/rules/*/capacity/person": "Capacity.person",
+    "exceptions.json:/rules/*/capacity/hours": "Capacity.hours",
+    "exceptions.json:/rules/*/capacity/scenario": "Capacity.scenario",
+    "exceptions.json:/rules/*/capacity/hours_per_period": "Capacity.hours_per_period",
     # Reports: listed for their audience, gathered by steerco.reports.data (SQL through
     # steerco.reports.scope), shown as a dashboard and printed by steerco.reports.render.
     "reports.json:/reports": "TenantConfig.reports",
