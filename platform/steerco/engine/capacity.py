@@ -12,18 +12,13 @@ member's own ``capacity_hours`` when set, else the rule's ``hours_per_period``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from steerco.config.model import ExceptionRule
-from steerco.engine.errors import ValidationFailed
 from steerco.store import scoping
 from steerco.store.models import Membership, PeriodValue, Record
-
-#: the most hours a person may be given per period (a year of hours, as a sanity bound)
-MAX_CAPACITY = Decimal(9000)
 
 
 @dataclass(frozen=True)
@@ -69,26 +64,3 @@ def conflicts(session: Session, tenant_id: int, rule: ExceptionRule, person_id: 
         query = query.where(person == person_id)
     return [Conflict(int(who), period, float(hours), float(most), int(record_id))
             for who, period, hours, most, record_id in session.execute(query)]
-
-
-def set_capacity(session: Session, tenant_id: int, user_id: int, hours: object) -> Membership:
-    """Set (or, with None or "", clear) a member's hours per period; refused with a reason
-    when it is no number from 0 to :data:`MAX_CAPACITY`. The caller checks the right."""
-    membership = session.scalar(select(Membership).where(Membership.tenant_id == tenant_id,
-                                                         Membership.user_id == user_id))
-    if membership is None:
-        from steerco.engine.errors import NotFound
-
-        raise NotFound("no such member")
-    if hours is None or hours == "":
-        membership.capacity_hours = None
-        return membership
-    try:
-        value = Decimal(str(hours))
-    except ArithmeticError:
-        value = Decimal("NaN")
-    if isinstance(hours, bool) or not value.is_finite() or not 0 <= value <= MAX_CAPACITY:
-        raise ValidationFailed({"capacity_hours": f"Enter hours from 0 to {MAX_CAPACITY:,}."},
-                               {"capacity_hours": str(hours)})
-    membership.capacity_hours = value.quantize(Decimal("0.01"))
-    return membership

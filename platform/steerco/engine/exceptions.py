@@ -69,6 +69,11 @@ def rules_for(config: TenantConfig, level_key: str) -> list[ExceptionRule]:
     return [r for r in config.exception_rules.values() if r.level == level_key and r.condition is not None]
 
 
+def watches(config: TenantConfig, level_key: str) -> bool:
+    """Whether any rule looks at the level's records after a change."""
+    return any(r.level == level_key for r in config.exception_rules.values())
+
+
 def capacity_rules(config: TenantConfig, level_key: str | None = None) -> list[ExceptionRule]:
     return [r for r in config.exception_rules.values()
             if r.capacity is not None and (level_key is None or r.level == level_key)]
