@@ -230,3 +230,20 @@ def test_member_capacity_is_kept_for_the_workspace_with_an_audit_event(session, 
     session.commit()
     assert members.member(session, tenant, people["bob"].id).capacity_hours == 37.5
     assert session.scalars(select(AuditEvent.kind).where(AuditEvent.kind == "member.capacity")).one()
+
+
+def test_an_administrator_sets_a_members_capacity_on_their_page(app, session, world) -> None:  # type: ignore[no-untyped-def]
+    tenant, people, _, _ = world
+    browser = app.test_client()
+    browser.post("/login", data={"email": people["admin"].email, "password": PASSWORD})
+    page = browser.get(f"/t/{tenant.slug}/admin/users/{people['bob'].id}").get_data(as_text=True)
+    assert 'id="capacity-form"' in page and "default (120 hours)" in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    refused = browser.post(f"/t/{tenant.slug}/admin/users/{people['bob'].id}/capacity",
+                           data={"csrf_token": token, "capacity_hours": "a lot"})
+    assert refused.status_code == 422 and "Enter hours from 0 to 9,000" in refused.get_data(as_text=True)
+    assert 'value="a lot"' in refused.get_data(as_text=True)  # what was typed stays
+    saved = browser.post(f"/t/{tenant.slug}/admin/users/{people['bob'].id}/capacity",
+                         data={"csrf_token": token, "capacity_hours": "1,200.5"}, follow_redirects=True)
+    assert saved.status_code == 200 and 'value="1,200.5"' in saved.get_data(as_text=True)
+    assert members.member(session, tenant, people["bob"].id).capacity_hours == 1200.5
