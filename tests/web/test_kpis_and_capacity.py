@@ -112,13 +112,13 @@ def test_load_refuses_a_kpi_function_on_what_it_cannot_judge() -> None:
     docs["levels"]["levels"][0]["sections"][0]["fields"].append("financials")
     docs["levels"]["levels"][2]["sections"][0]["fields"].append("financials")
     docs["fields"]["fields"][-7]["expression"] = "on_track(financials)"  # money: no target
-    docs["exceptions"]["rules"][0]["condition"] = "review_due(reviewed, 'fortnight')"
+    docs["exceptions"]["rules"][0]["condition"] = "review_due(reviewed, 'sometimes')"
     docs["exceptions"]["rules"][1]["capacity"]["person"] = "hours"
     with pytest.raises(ConfigInvalid) as refused:
         compile_config(docs)
     said = " ".join(p.message for p in refused.value.problems)
     assert "on_track compares a target with an actual" in said
-    assert "'fortnight' is no review frequency" in said
+    assert "'sometimes' is no review frequency" in said
     assert "'hours' is not a user field" in said
 
 

@@ -136,19 +136,22 @@ def on_track(grid: Any, period: Any = None) -> bool | None:
     return bool(actuals[period] >= targets[period])
 
 
-#: how often a review is due: ``review_due(last_review, 'quarter')``, in months (a week: days)
-REVIEW_MONTHS = {"month": 1, "quarter": 3, "half_year": 6, "year": 12}
-REVIEW_EVERY = frozenset({"week", *REVIEW_MONTHS})
+#: how often a review is due: ``review_due(last_review, 'quarter')`` (or ``'quarterly'``, the
+#: key a choice field of frequencies tends to have), in days or in months
+REVIEW_DAYS = {"week": 7, "weekly": 7, "biweekly": 14, "fortnightly": 14}
+REVIEW_MONTHS = {"month": 1, "monthly": 1, "quarter": 3, "quarterly": 3, "half_year": 6, "half_yearly": 6,
+                 "year": 12, "yearly": 12, "annually": 12}
+REVIEW_EVERY = frozenset({*REVIEW_DAYS, *REVIEW_MONTHS})
 
 
 def next_review(last: Any, every: Any) -> dt.date | None:
-    """The day the review after ``last`` (a date) is due, ``every`` week, month, quarter,
-    half_year or year after it (the 31st of a month is due on the last day of a shorter one)."""
+    """The day the review after ``last`` (a date) is due, ``every`` (one of
+    :data:`REVIEW_EVERY`) after it (the 31st of a month is due on the last day of a shorter one)."""
     day = _as_date(last)
     if day is None or every is None:
         return None
-    if every == "week":
-        return day + dt.timedelta(days=7)
+    if every in REVIEW_DAYS:
+        return day + dt.timedelta(days=REVIEW_DAYS[every])
     if every not in REVIEW_MONTHS:
         raise EvaluationError(f"a review is due every {', '.join(sorted(REVIEW_EVERY))}, not {every!r}")
     months = day.year * 12 + day.month - 1 + REVIEW_MONTHS[every]
