@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
 
-from steerco.fields.display import Display, as_display
+from steerco.fields.display import Display, Formatter, as_display
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -234,6 +234,14 @@ class FieldType:
     def export_unit(self, field: "Field", display: Display) -> str | None:
         """The unit a column header names, so that cells can stay plain numbers."""
         return None
+
+    def unit_label(self, field: "Field", currency: str) -> str:
+        """What a time-phased field's amounts are counted in (a grid's corner, a chart's axis)."""
+        return ""
+
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        """A number that sums this field's values (a rollup of a grid), as text."""
+        return formatter.number(value)
 
     #: :meth:`expression_value` gives more than the stored value
     typed_for_expressions: ClassVar[bool] = False

@@ -16,7 +16,7 @@ from steerco.fields.base import (
     _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, LookupResolver, SheetCell,
     StoreContext, Upload, registry,
 )
-from steerco.fields.display import Display, NotANumber, date_example, number_example, read_date, read_number
+from steerco.fields.display import Display, Formatter, NotANumber, date_example, number_example, read_date, read_number
 from steerco.store.models import Attachment, PeriodValue
 
 if TYPE_CHECKING:
@@ -612,9 +612,9 @@ class MoneyGrid(FieldType):
         """What the grid's amounts are counted in (its corner heading): money, here."""
         return currency
 
-    def amount(self, field: "Field", value: float, display: Display) -> str:
-        """One amount (a cell's change in the history, a scenario's total) as text."""
-        return display.formatter.money(value)
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        """One amount (a cell's change in the history, a scenario's total, a rollup) as text."""
+        return formatter.money(value)
 
     def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
         # One column per scenario and period ("Financials plan Jan 2026").
@@ -703,7 +703,7 @@ class MoneyGrid(FieldType):
         return {s: sum(v for v in p.values() if v is not None) for s, p in value.items()}
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
-        return ", ".join(f"{s}: {self.amount(field, t, display)}" for s, t in self._totals(value).items())
+        return ", ".join(f"{s}: {self.amount(field, t, display.formatter)}" for s, t in self._totals(value).items())
 
     def detail(self, field: "Field", value: Any, display: Display) -> Any:
         """Rows of formatted cells, one per scenario, over the tenant's periods (set by the
@@ -721,7 +721,7 @@ class MoneyGrid(FieldType):
     def change_text(self, field: "Field", part: str, value: Any, display: Display) -> str:
         # A grid's change is one cell ("financials.plan.2026-01"): an amount.
         if part:
-            return "" if value is None else self.amount(field, value, display)
+            return "" if value is None else self.amount(field, value, display.formatter)
         return self.display(field, value, display)
 
     def export_unit(self, field: "Field", display: Display) -> str | None:
@@ -781,8 +781,8 @@ class MeasureGrid(MoneyGrid):
     def unit_label(self, field: "Field", currency: str) -> str:
         return field.unit
 
-    def amount(self, field: "Field", value: float, display: Display) -> str:
-        number = display.formatter.number(value)
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        number = formatter.number(value)
         return f"{number} {field.unit}" if field.unit else number
 
     def export_unit(self, field: "Field", display: Display) -> str | None:
