@@ -247,3 +247,12 @@ def test_an_administrator_sets_a_members_capacity_on_their_page(app, session, wo
                          data={"csrf_token": token, "capacity_hours": "1,200.5"}, follow_redirects=True)
     assert saved.status_code == 200 and 'value="1,200.5"' in saved.get_data(as_text=True)
     assert members.member(session, tenant, people["bob"].id).capacity_hours == 1200.5
+
+
+def test_the_service_desk_demo_has_a_kpi_below_target_and_a_resource_conflict(session, demo_workspaces) -> None:  # type: ignore[no-untyped-def]
+    desk = demo_workspaces["servicedesk"]
+    found = session.execute(select(ExceptionCase.rule_key, ExceptionCase.subject)
+                            .where(ExceptionCase.tenant_id == desk.id, ExceptionCase.state == "open")).all()
+    assert ("kpi_off_track", "") in found
+    [conflict] = [subject for rule, subject in found if rule == "resource_conflict"]
+    assert conflict.endswith("/2027-01")
