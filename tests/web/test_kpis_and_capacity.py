@@ -58,6 +58,8 @@ def documents() -> dict[str, Any]:
         {"key": "over_capacity", "label": "Resource conflict", "level": "assignment",
          "capacity": {"person": "person", "hours": "hours", "hours_per_period": 120},
          "owner_role": "admin", "due_days": 3},
+        {"key": "unassigned", "label": "Nobody assigned", "level": "assignment", "condition": "empty(person)",
+         "owner_role": "admin", "due_days": 1},  # a condition on the same level: the sweep reads it in batches
     ]}
     return docs
 

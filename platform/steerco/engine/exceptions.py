@@ -94,10 +94,12 @@ def review(session: Session, tenant_id: int, config: TenantConfig, record: Recor
            open_cases: Mapping[str, ExceptionCase] | None = None) -> list[ExceptionCase]:
     """Open, update or clear the record's exceptions after a change (in the caller's
     transaction); the cases opened. ``open_cases`` (by rule) when the caller read them for
-    many records at once (the scheduled sweep), else they are read here."""
-    opened = [case for rule in capacity_rules(config, record.level_key)
-              if isinstance(person := values.get(rule.capacity.person), int)  # type: ignore[union-attr]
-              for case in review_capacity(session, tenant_id, config, rule, actor_id, now, person)]
+    many records at once (the scheduled sweep, which also looks at capacity for everyone at
+    once), else they are read here, and the capacity of the record's person is looked at."""
+    opened = [] if open_cases is not None else [
+        case for rule in capacity_rules(config, record.level_key)
+        if isinstance(person := values.get(rule.capacity.person), int)  # type: ignore[union-attr]
+        for case in review_capacity(session, tenant_id, config, rule, actor_id, now, person)]
     rules = rules_for(config, record.level_key)
     if not rules:
         return opened
@@ -173,7 +175,7 @@ def _open(session: Session, tenant_id: int, config: TenantConfig, rule: Exceptio
 
 
 def _conflict_text(config: TenantConfig, conflict: capacity.Conflict) -> str:
-    """"Mar 2027: 180 h planned, capacity 140 h" (the person is named by the record)."""
+    """The conflict in words, e.g. "Mar 2027: 180 h planned, capacity 140 h" (the record names the person)."""
     period = next((p.label for p in config.periods if p.key == conflict.period), conflict.period)
     return f"{period}: {conflict.planned:g} h planned, capacity {conflict.capacity:g} h"
 
