@@ -221,6 +221,7 @@ def _load_demo(session: Session) -> list[Tenant]:
 
     desk_records = _service(session, by_slug["servicedesk"], users["owner@servicedesk.example"])
     desk_admin = _service(session, by_slug["servicedesk"], admins["servicedesk"])
+    improvements: dict[str, Record] = {}
     for service, items in IMPROVEMENTS.items():
         parent = desk[service]
         records = desk_records if parent.path.startswith(desk["Workplace Services"].path) else desk_admin
@@ -232,10 +233,27 @@ def _load_demo(session: Session) -> list[Tenant]:
             if priority in {"p1", "p2"}:
                 values["change_ticket"] = f"CHG-{4100 + n}"
             improvement = records.create("improvement", parent, Submission(title, _form(values)))
+            improvements[title] = improvement
             if title == AWAITING_APPROVAL:
                 _ask_for_approval(session, records, improvement, users["slm@servicedesk.example"].id)
+    _kpis_and_capacity(desk_records, desk, improvements, users["analyst@servicedesk.example"].id)
     session.flush()
     return loaded
+
+
+def _kpis_and_capacity(records: Records, desk: dict[str, Record], improvements: dict[str, Record],
+                       analyst_id: int) -> None:
+    """Service KPIs (one below target) and an analyst planned on two improvements for more
+    hours in a quarter than the workspace's capacity: a resource conflict to look at."""
+    for title, actuals in (("First-contact resolution", ("72", "74", "79")), ("Customer satisfaction", ("91", "93", "94"))):
+        values = {"review_every": "quarter", "last_reviewed": "2026-10-15"}
+        for period, actual in zip(("2026-04", "2026-07", "2026-10"), actuals):
+            values[f"kpi_values.target.{period}"] = "80" if title.startswith("First") else "90"
+            values[f"kpi_values.actual.{period}"] = actual
+        records.create("service_kpi", desk["Service Desk"], Submission(title, _form(values)))
+    for title, hours in (("Password reset self-service", "300"), ("Chatbot for FAQ", "250")):
+        records.create("assignment", improvements[title], Submission("Analysis and rollout", _form({
+            "assignee": str(analyst_id), "assigned_hours.plan.2027-01": hours})))
 
 
 def _ask_for_approval(session: Session, records: Records, improvement: Record, lead_id: int) -> None:

@@ -23,7 +23,7 @@ from steerco.fields import FieldInvalid, FieldType, Upload, registry
 FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 ALL_TYPES = ("text", "long_text", "integer", "decimal", "money", "percent", "date", "yes_no",
              "single_choice", "multiple_choice", "user", "reference", "evidence", "money_grid",
-             "computed")
+             "measure_grid", "computed")
 MB = 1024 * 1024
 
 
@@ -58,7 +58,7 @@ CATEGORY_OPTIONS = (Option("procurement", "Procurement"), Option("personnel", "P
 
 # -- the registry ----------------------------------------------------------------------------
 
-def test_the_registry_holds_exactly_the_fifteen_types_the_schema_allows():
+def test_the_registry_holds_exactly_the_sixteen_types_the_schema_allows():
     fields_schema = json.loads(
         (Path(__file__).resolve().parents[2] / "config_schemas" / "fields.schema.json").read_text())
     schema_types = fields_schema["$defs"]["field"]["properties"]["type"]["enum"]
@@ -459,7 +459,8 @@ def test_a_computed_yes_no_field_displays_and_sorts_as_yes_no(config):
 
 def _fields_of_every_type() -> list[Field]:
     special = {"single_choice": {"options": CATEGORY_OPTIONS}, "multiple_choice": {"options": CATEGORY_OPTIONS},
-               "money_grid": {"scenarios": ("plan",)}, "computed": {"result_type": "money"}}
+               "money_grid": {"scenarios": ("plan",)},
+               "measure_grid": {"scenarios": ("target", "actual"), "unit": "%"}, "computed": {"result_type": "money"}}
     return [make(t, **special.get(t, {})) for t in ALL_TYPES]
 
 

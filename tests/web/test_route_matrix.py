@@ -53,7 +53,8 @@ PERSONAL = {"account.token_list", "account.token_create", "account.token_revoke"
 ADMIN = {"admin.users", "admin.new_user", "admin.user", "admin.grant", "admin.revoke",
          "admin.deactivate", "admin.reactivate", "admin.resend_invitation", "admin.withdraw_invitation",
          "api.list_members", "api.read_member", "api.grant_role", "api.revoke_role", "api.invite_member",
-         "api.deactivate_member", "api.reactivate_member"}
+         "api.deactivate_member", "api.reactivate_member", "api.set_member_capacity",
+         "admin.capacity"}
 #: configuration versions: the "configuration" admin right of a role held tenant-wide
 CONFIG = {"config_admin.versions", "config_admin.new_draft", "config_admin.version", "config_admin.diff",
           "config_admin.impact", "config_admin.edit_file", "config_admin.activate", "config_admin.rollback",

@@ -16,7 +16,7 @@ from steerco.config import checks, semantics
 from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_items
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
-    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
+    ApprovalStep, Capacity, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
     PLAN_CHANGE, ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition,
     ValidationRule, Workflow,
     deep_freeze,
@@ -126,6 +126,12 @@ def _expr(source: str | None) -> Expression | None:
     return parse(source) if source else None
 
 
+def _capacity(raw: Mapping[str, Any] | None) -> Capacity | None:
+    if raw is None:
+        return None
+    return Capacity(raw["person"], raw["hours"], raw.get("scenario", "plan"), float(raw["hours_per_period"]))
+
+
 def _options(items: list[dict[str, Any]] | None) -> tuple[Option, ...]:
     return tuple(Option(o["key"], o["label"], o.get("color")) for o in items or [])
 
@@ -161,8 +167,8 @@ def _field(raw: Mapping[str, Any]) -> Field:
         rollup=raw.get("rollup", "none"), expression=_expr(raw.get("expression")),
         result_type=raw.get("result_type"), target_level=raw.get("target_level"),
         accept=tuple(raw.get("accept", ())), max_size_mb=raw.get("max_size_mb", 10.0),
-        scenarios=tuple(raw.get("scenarios", ("plan", "forecast", "actual")))
-        if raw["type"] == "money_grid" else (),
+        scenarios=tuple(raw.get("scenarios", registry.get(raw["type"]).default_scenarios)),
+        unit=raw.get("unit", ""), direction=raw.get("direction", "higher_is_better"),
         pattern=raw["pattern"]["regex"] if "pattern" in raw else None,
         pattern_message=raw["pattern"]["message"] if "pattern" in raw else "",
         editable_from=dict(raw.get("editable_from", {})), effect=raw.get("effect"),
@@ -318,10 +324,10 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
                            for f in exceptions.get("forums", [])}),
         exception_rules=frozen_map({
             r["key"]: ExceptionRule(
-                r["key"], r["label"], r["level"], parse(r["condition"]), r["owner_role"], r.get("forum"),
+                r["key"], r["label"], r["level"], _expr(r.get("condition")), r["owner_role"], r.get("forum"),
                 r["due_days"], tuple(r.get("required_evidence", ())),
                 tuple((e["after_days"], e["to"]) for e in r.get("escalation", ())),
-                r.get("close_when_clear", False),
+                r.get("close_when_clear", False), _capacity(r.get("capacity")),
             )
             for r in exceptions["rules"]
         }),

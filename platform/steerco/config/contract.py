@@ -111,6 +111,9 @@ EFFECTS: Mapping[str, str] = {
     "fields.json:/fields/*/editable_from/*": "Field.editable_from",
     # recurring grids have a run-rate; totals never mix the kinds (steerco.engine.plan, typecheck)
     "fields.json:/fields/*/effect": "Field.effect",
+    # a measure grid's unit heads its grid and columns; its direction decides on_track
+    "fields.json:/fields/*/unit": "Field.unit",
+    "fields.json:/fields/*/direction": "Field.direction",
     # how a report table's subtotals and total add up the field (steerco.reports.data), and
     # how the field rolls up a record's subtree (steerco.engine.rollups)
     "fields.json:/fields/*/rollup": "Field.rollup",
@@ -201,6 +204,12 @@ EFFECTS: Mapping[str, str] = {
     "exceptions.json:/rules/*/escalation/*/after_days": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/escalation/*/to": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/close_when_clear": "ExceptionRule.close_when_clear",
+    # a resource conflict: steerco.engine.capacity sums the hours per person and period
+    "exceptions.json:/rules/*/capacity": "ExceptionRule.capacity",
+    "exceptions.json:/rules/*/capacity/person": "Capacity.person",
+    "exceptions.json:/rules/*/capacity/hours": "Capacity.hours",
+    "exceptions.json:/rules/*/capacity/scenario": "Capacity.scenario",
+    "exceptions.json:/rules/*/capacity/hours_per_period": "Capacity.hours_per_period",
     # Reports: listed for their audience, gathered by steerco.reports.data (SQL through
     # steerco.reports.scope), shown as a dashboard and printed by steerco.reports.render.
     "reports.json:/reports": "TenantConfig.reports",

@@ -108,7 +108,67 @@ def _total(grid: Any, scenario: Any, first: Any = None, last: Any = None) -> flo
     return total
 
 
-FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until", "total"})
+class Series(dict):  # type: ignore[type-arg]
+    """A measure grid as an expression reads it: the grid, knowing which way is better
+    (``higher_is_better`` or ``lower_is_better``) for :func:`_on_track`."""
+
+    def __init__(self, grid: Any, direction: str):
+        super().__init__(grid if isinstance(grid, Mapping) else {})
+        self.direction = direction
+
+
+def on_track(grid: Any, period: Any = None) -> bool | None:
+    """Whether a KPI's actual meets its target in ``period`` (``YYYY-MM``), or in the latest
+    period that has both; None when that period lacks either. Meeting is ``actual >= target``
+    for a ``higher_is_better`` measure and ``actual <= target`` for a ``lower_is_better`` one."""
+    if grid is None:
+        return None
+    if not isinstance(grid, Mapping):
+        raise EvaluationError(f"on_track needs a measure grid, not {_kind(grid)}")
+    targets, actuals = grid.get("target") or {}, grid.get("actual") or {}
+    both = sorted(p for p, v in actuals.items() if _is_number(v) and _is_number(targets.get(p)))
+    if period is None:
+        period = both[-1] if both else None
+    if period is None or period not in both:
+        return None
+    if getattr(grid, "direction", "higher_is_better") == "lower_is_better":
+        return bool(actuals[period] <= targets[period])
+    return bool(actuals[period] >= targets[period])
+
+
+#: how often a review is due: ``review_due(last_review, 'quarter')`` (or ``'quarterly'``, the
+#: key a choice field of frequencies tends to have), in days or in months
+REVIEW_DAYS = {"week": 7, "weekly": 7, "biweekly": 14, "fortnightly": 14}
+REVIEW_MONTHS = {"month": 1, "monthly": 1, "quarter": 3, "quarterly": 3, "half_year": 6, "half_yearly": 6,
+                 "year": 12, "yearly": 12, "annually": 12}
+REVIEW_EVERY = frozenset({*REVIEW_DAYS, *REVIEW_MONTHS})
+
+
+def next_review(last: Any, every: Any) -> dt.date | None:
+    """The day the review after ``last`` (a date) is due, ``every`` (one of
+    :data:`REVIEW_EVERY`) after it (the 31st of a month is due on the last day of a shorter one)."""
+    day = _as_date(last)
+    if day is None or every is None:
+        return None
+    if every in REVIEW_DAYS:
+        return day + dt.timedelta(days=REVIEW_DAYS[every])
+    if every not in REVIEW_MONTHS:
+        raise EvaluationError(f"a review is due every {', '.join(sorted(REVIEW_EVERY))}, not {every!r}")
+    months = day.year * 12 + day.month - 1 + REVIEW_MONTHS[every]
+    year, month = divmod(months, 12)
+    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return dt.date(year, month + 1, min(day.day, (following - dt.timedelta(days=1)).day))
+
+
+def _review_due(last: Any, every: Any, *, today: dt.date) -> bool | None:
+    """Whether the review after ``last`` is past its day and not done (no later review
+    date entered); None when no review date is known."""
+    due = next_review(last, every)
+    return None if due is None else due < today
+
+
+FUNCTION_NAMES = frozenset({"len", "min", "max", "abs", "round", "empty", "days_since", "days_until", "total",
+                            "on_track", "review_due"})
 
 #: Bounds of every evaluation (see the module docstring). Numbers share the limit of typed
 #: numbers (``steerco.fields.types.LARGEST_NUMBER``), so a computed value can be stored.
@@ -370,6 +430,8 @@ class Expression:
             "days_since": lambda v: _days_since(v, today=today),
             "days_until": lambda v: _days_until(v, today=today),
             "total": _total,
+            "on_track": on_track,
+            "review_due": lambda last, every: _review_due(last, every, today=today),
         }
         related = values.get(RELATED) if self.uses_related else None
         evaluator = _BoundedEvaluator(names, functions, related)

@@ -89,6 +89,9 @@ class Field:
     accept: tuple[str, ...] = ()
     max_size_mb: float = 10.0
     scenarios: tuple[str, ...] = ()
+    #: a measure grid's unit ("%", "h", "tickets") and which way is better for ``on_track``
+    unit: str = ""
+    direction: str = "higher_is_better"
     #: a text must match this regular expression (RE2 syntax, searched, so anchor it with
     #: ^ and $ to match the whole text); ``pattern_message`` tells the user what is expected
     pattern: str | None = None
@@ -158,6 +161,8 @@ class Level:
     approval_card: tuple[str, ...] = ()
     _fields: tuple[Field, ...] = dataclasses.field(init=False, repr=False, compare=False)
     _by_key: Mapping[str, Field] = dataclasses.field(init=False, repr=False, compare=False)
+    #: fields whose type gives expressions more than the stored value (a measure grid's direction)
+    expression_typed: tuple[Field, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Fields in order and by key, built once: lookups inside loops over the fields
@@ -165,6 +170,7 @@ class Level:
         fields = tuple(f for s in self.sections for f in s.fields)
         object.__setattr__(self, "_fields", fields)
         object.__setattr__(self, "_by_key", MappingProxyType({f.key: f for f in fields}))
+        object.__setattr__(self, "expression_typed", tuple(f for f in fields if f.kind.typed_for_expressions))
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -316,11 +322,24 @@ class Forum:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """A resource-conflict rule's measure: ``person`` (a user field) is planned ``hours``
+    (a grid field's ``scenario``) per period on the level's records; above the person's
+    capacity (their membership's, else ``hours_per_period``) is a conflict."""
+
+    person: str
+    hours: str
+    scenario: str
+    hours_per_period: float
+
+
+@dataclass(frozen=True)
 class ExceptionRule:
     key: str
     label: str
     level: str
-    condition: Expression
+    #: what makes a record an exception (None for a capacity rule)
+    condition: Expression | None
     owner_role: str
     forum: str | None
     due_days: int
@@ -328,6 +347,8 @@ class ExceptionRule:
     escalation: tuple[tuple[int, str], ...]
     #: the case closes by itself when the condition stops holding (else only with its evidence)
     close_when_clear: bool = False
+    #: instead of a condition: one case per person and period planned above capacity
+    capacity: Capacity | None = None
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]

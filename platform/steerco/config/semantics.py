@@ -190,7 +190,8 @@ class Checker:
                 if isinstance(field.get("options"), list):
                     options[key] = frozenset(o.get("key") for _, o in _items(field, "options"))
                 elif kinds[key] == "grid":  # what total(grid, 'scenario') may name
-                    options[key] = frozenset(field.get("scenarios") or SCENARIOS)
+                    options[key] = frozenset(field.get("scenarios") or registry.get(type_key).default_scenarios
+                                             or SCENARIOS)
             workflow = self.workflows.get(self.levels.get(level_key, {}).get("workflow")) if level_key else None
             if workflow is not None:
                 options["stage"] = frozenset(s.get("key") for _, s in _items(workflow, "stages"))
@@ -461,6 +462,8 @@ class Checker:
             level_ok = self.reference("exceptions", [*base, "level"], rule.get("level"), self.levels, "level")
             levels = [rule["level"]] if level_ok and isinstance(rule.get("level"), str) else []
             self.check_expression("exceptions", [*base, "condition"], rule.get("condition"), levels)
+            if isinstance(rule.get("capacity"), dict) and levels:
+                self.check_capacity([*base, "capacity"], rule["capacity"], levels[0])
             self.reference("exceptions", [*base, "owner_role"], rule.get("owner_role"), self.roles, "role")
             if "forum" in rule:
                 self.reference("exceptions", [*base, "forum"], rule["forum"], self.forums, "forum")
@@ -470,6 +473,22 @@ class Checker:
                                    [*self.roles, *self.forums], "role or forum")
             for i, key in enumerate(_keys(rule.get("required_evidence"))):
                 self.reference("exceptions", [*base, "required_evidence", i], key, self.fields, "field")
+
+    def check_capacity(self, path: list[object], capacity: Mapping[str, Any], level: str) -> None:
+        """A resource conflict's person is a user field of its level, its hours a
+        time-phased field of the level that has the scenario counted."""
+        placed = self.level_fields.get(level, [])
+        for key, wanted, what in (("person", {"user"}, "a user field"), ("hours", {"grid"}, "a time-phased field")):
+            name = capacity.get(key)
+            if not self.reference("exceptions", [*path, key], name, placed, f"field of level {level}"):
+                continue
+            if self.scope(level).kinds.get(name) not in wanted:
+                self.problem("exceptions", [*path, key], f"{name!r} is not {what}", "capacity_field_type")
+        hours, scenario = capacity.get("hours"), capacity.get("scenario", "plan")
+        scenarios = self.scope(level).options.get(hours) if isinstance(hours, str) else None
+        if scenarios is not None and self.scope(level).kinds.get(hours) == "grid" and scenario not in scenarios:
+            self.problem("exceptions", [*path, "scenario"], f"{hours!r} has no scenario {scenario!r} "
+                         f"(scenarios: {', '.join(sorted(scenarios))})", "unknown_scenario")
 
     def check_reports(self) -> None:
         for index, report in _items(self.docs.get("reports"), "reports"):

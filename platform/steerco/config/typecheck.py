@@ -27,7 +27,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from steerco.config.expressions import MAX_NUMBER, MAX_ROUND_DIGITS, PARENT, Expression
+from steerco.config.expressions import MAX_NUMBER, MAX_ROUND_DIGITS, PARENT, REVIEW_EVERY, Expression
 
 #: Every kind a value can have in an expression ("none" is the literal None).
 KINDS = frozenset({"number", "text", "date", "bool", "list", "grid", "files", "user", "record", "none"})
@@ -334,7 +334,8 @@ class _Checker:
         name = node.func.id if isinstance(node.func, ast.Name) else "?"
         args = [self.check(a) for a in node.args]
         counts = {"len": (1, 1), "abs": (1, 1), "empty": (1, 1), "round": (1, 2), "days_since": (1, 1),
-                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99), "total": (2, 4)}
+                  "days_until": (1, 1), "min": (1, 99), "max": (1, 99), "total": (2, 4),
+                  "on_track": (1, 2), "review_due": (2, 2)}
         low, high = counts.get(name, (0, 99))
         if not low <= len(args) <= high:
             expected = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
@@ -358,6 +359,10 @@ class _Checker:
             return _Typed(frozenset({"number", "none"}))
         if name == "total":
             return self.check_total(node, args)
+        if name == "on_track":
+            return self.check_on_track(node, args)
+        if name == "review_due":
+            return self.check_review_due(node, args)
         if name == "round":
             self.expect(node, 0, first, {"number"}, "round needs a number")
             if len(args) == 2:
@@ -388,6 +393,32 @@ class _Checker:
         grid = node.args[0]
         effect = self.scope.effects.get(grid.id) if isinstance(grid, ast.Name) else None
         return _Typed(frozenset({"number"}), effects=frozenset({effect}) if effect else frozenset())
+
+    def check_on_track(self, node: ast.Call, args: list[_Typed]) -> _Typed:
+        """on_track(kpi[, 'YYYY-MM']): a measure grid with a target and an actual."""
+        self.expect(node, 0, args[0], {"grid"}, "on_track needs a measure grid (a KPI) first")
+        if args[0].options is not None and not {"target", "actual"} <= args[0].options:
+            self.refuse(f"{self.text(node)}: on_track compares a target with an actual, but "
+                        f"{self.text(node.args[0])} has the scenarios {', '.join(sorted(args[0].options))}")
+        if len(args) == 2:
+            self.expect(node, 1, args[1], {"text"}, "on_track's period must be a text such as '2027-01'")
+            if isinstance(args[1].literal, str) and not _is_period(args[1].literal):
+                self.refuse(f"{self.text(node)}: {args[1].literal!r} is no period; write periods as 'YYYY-MM'")
+        return _Typed(frozenset({"bool", "none"}))
+
+    def check_review_due(self, node: ast.Call, args: list[_Typed]) -> _Typed:
+        """review_due(last_review, 'quarter'): a date, and how often (a text or a choice
+        whose options are all frequencies)."""
+        self.expect(node, 0, args[0], {"date"}, "review_due needs the date of the last review first")
+        every = args[1]
+        self.expect(node, 1, every, {"text"}, "review_due's frequency must be a text such as 'month'")
+        known = ", ".join(sorted(REVIEW_EVERY))
+        if isinstance(every.literal, str) and every.literal not in REVIEW_EVERY:
+            self.refuse(f"{self.text(node)}: {every.literal!r} is no review frequency (use {known})")
+        elif every.options is not None and every.options - REVIEW_EVERY:
+            self.refuse(f"{self.text(node)}: {self.text(node.args[1])} has options that are no review "
+                        f"frequency ({', '.join(sorted(every.options - REVIEW_EVERY))}); use {known}")
+        return _Typed(frozenset({"bool", "none"}))
 
     def check_extreme(self, node: ast.Call, name: str, args: list[_Typed]) -> _Typed:
         """min and max: of one list, or of several numbers, dates or texts of one kind."""

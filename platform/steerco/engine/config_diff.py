@@ -168,6 +168,7 @@ FIELD_ATTRIBUTES = {
     "default": "default", "placeholder": "placeholder", "visible_if": "visible if", "editable_if": "editable if",
     "rollup": "rollup", "expression": "expression", "result_type": "result type", "target_level": "target level",
     "accept": "accepted files", "max_size_mb": "maximum size (MB)", "scenarios": "scenarios",
+    "unit": "unit", "direction": "direction",
 }
 
 

@@ -20,6 +20,11 @@ overdue. A case:
 Every step is an audit event on the record (``exception.raised``, ``exception.updated``,
 ``exception.closed``, ``exception.escalated``).
 
+A capacity rule (``"capacity"`` instead of a condition, see ``steerco.engine.capacity``)
+raises one case per person and period planned above capacity (its ``subject``), on the
+first record assigning them then; a save of such a record looks at its person, the
+scheduled run at everyone, each in one query.
+
 Who owns a case is one rule (:func:`responsible`): the role's holders whose grant covers
 the record (tenant-wide, or at the record or above it), and for a role whose permissions on
 the level are only "own"-scoped, the record's owner among them.
@@ -36,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from steerco.config.model import ExceptionRule, Level, TenantConfig
-from steerco.engine import audit, notifications
+from steerco.engine import audit, capacity, notifications
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
 from steerco.engine.forms import compute, expression_scope
 from steerco.store import scoping
@@ -60,14 +65,27 @@ class CaseView:
 
 
 def rules_for(config: TenantConfig, level_key: str) -> list[ExceptionRule]:
-    return [r for r in config.exception_rules.values() if r.level == level_key]
+    """The rules with a condition on the level's records (capacity rules: :func:`capacity_rules`)."""
+    return [r for r in config.exception_rules.values() if r.level == level_key and r.condition is not None]
+
+
+def watches(config: TenantConfig, level_key: str) -> bool:
+    """Whether any rule looks at the level's records after a change."""
+    return any(r.level == level_key for r in config.exception_rules.values())
+
+
+def capacity_rules(config: TenantConfig, level_key: str | None = None) -> list[ExceptionRule]:
+    return [r for r in config.exception_rules.values()
+            if r.capacity is not None and (level_key is None or r.level == level_key)]
 
 
 def holds(rule: ExceptionRule, level: Level, record: Record, values: Mapping[str, Any], today: dt.date) -> bool:
     """Whether the rule's condition holds on the record's stored and computed values (a
     condition that cannot be evaluated, e.g. on an empty value, does not hold)."""
+    if rule.condition is None:
+        return False
     computed = compute(level, dict(values), record.stage_key, record.title, today)
-    return rule.condition.holds(expression_scope({**values, **computed}, record.stage_key, record.title),
+    return rule.condition.holds(expression_scope({**values, **computed}, record.stage_key, record.title, level),
                                 today=today)
 
 
@@ -76,14 +94,18 @@ def review(session: Session, tenant_id: int, config: TenantConfig, record: Recor
            open_cases: Mapping[str, ExceptionCase] | None = None) -> list[ExceptionCase]:
     """Open, update or clear the record's exceptions after a change (in the caller's
     transaction); the cases opened. ``open_cases`` (by rule) when the caller read them for
-    many records at once (the scheduled sweep), else they are read here."""
+    many records at once (the scheduled sweep, which also looks at capacity for everyone at
+    once), else they are read here, and the capacity of the record's person is looked at."""
+    opened = [] if open_cases is not None else [
+        case for rule in capacity_rules(config, record.level_key)
+        if isinstance(person := values.get(rule.capacity.person), int)  # type: ignore[union-attr]
+        for case in review_capacity(session, tenant_id, config, rule, actor_id, now, person)]
     rules = rules_for(config, record.level_key)
     if not rules:
-        return []
+        return opened
     level = config.levels[record.level_key]
     if open_cases is None:
         open_cases = _open_cases(session, tenant_id, [record.id]).get(record.id, {})
-    opened = []
     for rule in rules:
         now_holds = holds(rule, level, record, values, now.date())
         case = open_cases.get(rule.key)
@@ -99,30 +121,71 @@ def _open_cases(session: Session, tenant_id: int, record_ids: list[int]) -> dict
     found: dict[int, dict[str, ExceptionCase]] = {}
     for case in session.scalars(select(ExceptionCase).where(
             ExceptionCase.tenant_id == tenant_id, ExceptionCase.record_id.in_(record_ids),
-            ExceptionCase.state == "open").execution_options(**scoping.for_tenant(tenant_id))):
+            ExceptionCase.state == "open", ExceptionCase.subject == "")
+            .execution_options(**scoping.for_tenant(tenant_id))):
         found.setdefault(case.record_id, {})[case.rule_key] = case
     return found
 
 
+def review_capacity(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule,
+                    actor_id: int | None, now: dt.datetime, person_id: int | None = None) -> list[ExceptionCase]:
+    """Open a case for each person and period newly above capacity under ``rule`` (only
+    ``person_id``'s when given) and follow the open ones whose conflict came or went; the
+    cases opened. Three queries whatever the number of records and people."""
+    found = {c.subject: c for c in capacity.conflicts(session, tenant_id, rule, person_id)}
+    query = select(ExceptionCase).where(ExceptionCase.tenant_id == tenant_id, ExceptionCase.rule_key == rule.key,
+                                        ExceptionCase.state == "open", ExceptionCase.subject != "")
+    if person_id is not None:
+        query = query.where(ExceptionCase.subject.startswith(f"{person_id}/", autoescape=True))
+    cases = {c.subject: c for c in session.scalars(query.execution_options(**scoping.for_tenant(tenant_id)))}
+    changed = [c for key, c in cases.items() if c.holds != (key in found)]
+    wanted = {c.record_id for key, c in found.items() if key not in cases} | {c.record_id for c in changed}
+    records = {r.id: r for r in session.scalars(select(Record).where(
+        Record.tenant_id == tenant_id, Record.id.in_(wanted)).execution_options(**scoping.for_tenant(tenant_id)))} \
+        if wanted else {}
+    for case in changed:
+        _follow(session, tenant_id, rule, case, records[case.record_id], not case.holds, actor_id, now)
+    return [_open(session, tenant_id, config, rule, records[conflict.record_id], actor_id, now, conflict)
+            for key, conflict in found.items() if key not in cases]
+
+
 def _open(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record,
-          actor_id: int | None, now: dt.datetime) -> ExceptionCase:
-    case = ExceptionCase(tenant_id=tenant_id, rule_key=rule.key, record_id=record.id, state="open", holds=True,
-                         opened_at=now, due_at=now + dt.timedelta(days=rule.due_days), escalations=0)
+          actor_id: int | None, now: dt.datetime, conflict: capacity.Conflict | None = None) -> ExceptionCase:
+    subject = conflict.subject if conflict else ""
+    case = ExceptionCase(tenant_id=tenant_id, rule_key=rule.key, record_id=record.id, subject=subject, state="open",
+                         holds=True, opened_at=now, due_at=now + dt.timedelta(days=rule.due_days), escalations=0)
     try:
         with session.begin_nested():
             session.add(case)
             session.flush()
     except IntegrityError:  # a concurrent save opened it first: one case per rule and record
         return session.scalars(select(ExceptionCase).where(
-            ExceptionCase.record_id == record.id, ExceptionCase.rule_key == rule.key,
+            ExceptionCase.record_id == record.id, ExceptionCase.rule_key == rule.key, ExceptionCase.subject == subject,
             ExceptionCase.state == "open").execution_options(**scoping.for_tenant(tenant_id))).one()
+    label = f"{rule.label}: {_conflict_text(config, conflict)}" if conflict else rule.label
     audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.raised", record_id=record.id,
                  now=now, data={"exception": case.id, "rule": rule.key, "due": f"{case.due_at:%Y-%m-%d}",
-                                "summary": f"Exception raised: {rule.label} (due {case.due_at:%Y-%m-%d})"})
+                                "summary": f"Exception raised: {label} (due {case.due_at:%Y-%m-%d})"})
     owners = responsible(session, tenant_id, config, [rule.owner_role], record)
+    if conflict is not None:
+        owners.add(conflict.person_id)  # the person over capacity hears of it too
     notifications.notify(session, tenant_id, owners, "exception.raised", record.id,
-                         f"{record.number} {record.title}: {rule.label} — resolve by {case.due_at:%Y-%m-%d}", now)
+                         f"{record.number} {record.title}: {label} — resolve by {case.due_at:%Y-%m-%d}", now)
     return case
+
+
+def _conflict_text(config: TenantConfig, conflict: capacity.Conflict) -> str:
+    """The conflict in words, e.g. "Mar 2027: 180 h planned, capacity 140 h" (the record names the person)."""
+    period = next((p.label for p in config.periods if p.key == conflict.period), conflict.period)
+    return f"{period}: {conflict.planned:g} h planned, capacity {conflict.capacity:g} h"
+
+
+def subject_text(config: TenantConfig, case: ExceptionCase) -> str:
+    """What a case is about beyond its record, in words: a capacity case's period."""
+    if not case.subject:
+        return ""
+    period = case.subject.partition("/")[2]
+    return next((p.label for p in config.periods if p.key == period), period)
 
 
 def _follow(session: Session, tenant_id: int, rule: ExceptionRule, case: ExceptionCase, record: Record,
@@ -216,7 +279,10 @@ def of_record(session: Session, tenant_id: int, config: TenantConfig, record: Re
 def _view(config: TenantConfig, case: ExceptionCase, rule: ExceptionRule | None, now: dt.datetime,
           may_close: bool = False, missing: tuple[str, ...] = ()) -> CaseView:
     forum = config.forums.get(rule.forum) if rule and rule.forum else None
-    return CaseView(case, rule, rule.label if rule else case.rule_key, forum.label if forum else None,
+    label = rule.label if rule else case.rule_key
+    if case.subject:
+        label = f"{label} ({subject_text(config, case)})"
+    return CaseView(case, rule, label, forum.label if forum else None,
                     case.state == "open" and case.due_at < now, may_close, missing)
 
 
@@ -278,8 +344,8 @@ def sweep(session: Session, tenant_id: int, config: TenantConfig, now: dt.dateti
     and escalate overdue cases, in one tenant; (cases opened, steps escalated)."""
     from steerco.engine.records import load_values  # records imports the workflow, which imports this
 
-    opened = 0
-    for level_key in sorted({r.level for r in config.exception_rules.values()}):
+    opened = sum(len(review_capacity(session, tenant_id, config, rule, None, now)) for rule in capacity_rules(config))
+    for level_key in sorted({r.level for r in config.exception_rules.values() if r.condition is not None}):
         level = config.levels.get(level_key)
         if level is None:
             continue

@@ -55,9 +55,17 @@ class Lookups:
         return self.choices(fld) is None
 
 
-def expression_scope(values: Mapping[str, Any], stage: str | None, title: str) -> dict[str, Any]:
-    """What an expression sees: the record's values plus the system names."""
-    return {**values, "stage": stage, "title": title}
+def expression_scope(values: Mapping[str, Any], stage: str | None, title: str,
+                     level: Level | None = None) -> dict[str, Any]:
+    """What an expression sees: the record's values plus the system names; given the
+    ``level``, each value as its field's type offers it to expressions (a measure grid
+    knows which way is better, for ``on_track``)."""
+    scope = {**values, "stage": stage, "title": title}
+    if level is not None:
+        for fld in level.expression_typed:
+            if fld.key in scope:
+                scope[fld.key] = fld.kind.expression_value(fld, scope[fld.key])
+    return scope
 
 
 def compute_checked(level: Level, values: Mapping[str, Any], stage: str | None, title: str,
@@ -68,7 +76,7 @@ def compute_checked(level: Level, values: Mapping[str, Any], stage: str | None, 
     Such a value becomes None (it is never stored, sorted or shown as if it were a number);
     its problem ("cannot be computed: ...") is what pages, lists and exports show instead.
     """
-    scope = expression_scope(values, stage, title)
+    scope = expression_scope(values, stage, title, level)
     computed: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for fld in level.computed_order:
@@ -116,7 +124,7 @@ def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], 
     values when the caller has them already."""
     if computed is None:
         computed = compute(level, values, stage, title, today)
-    scope = expression_scope({**values, **computed}, stage, title)
+    scope = expression_scope({**values, **computed}, stage, title, level)
     states: dict[str, FieldState] = {}
     for fld in level.fields:
         mode = access.field_mode(fld, record, level.key) if record is not None \

@@ -67,7 +67,7 @@ class Gates:
     def scope(self, level: Level, record: Record, values: Mapping[str, Any]) -> dict[str, Any]:
         """The names an expression sees: stored and computed values, stage and title."""
         computed = compute(level, dict(values), record.stage_key, record.title, self.ctx.now.date())
-        return expression_scope({**values, **computed}, record.stage_key, record.title)
+        return expression_scope({**values, **computed}, record.stage_key, record.title, level)
 
     def _why_not(self, expression: Expression, level: Level, record: Record, scope: Mapping[str, Any]) -> str:
         """Why an expression could not be evaluated, in words, naming only fields the actor sees."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, case, delete, func, or_, select
@@ -70,6 +71,8 @@ class Member:
     assignments: tuple[Assignment, ...]
     #: False while the invitation waits to be accepted
     joined: bool = True
+    #: hours the person can work per reporting period (None: a capacity rule's default)
+    capacity_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ _SHOWN_NAME = case((Membership.joined_at.is_(None), func.coalesce(Membership.inv
 def _load(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) -> list[Member]:
     """Members matching ``conditions`` with their assignments: two queries, whatever the count."""
     rows = session.execute(
-        select(User.id, _SHOWN_NAME.label("name"), User.email, Membership.is_active, Membership.joined_at)
+        select(User.id, _SHOWN_NAME.label("name"), User.email, Membership.is_active, Membership.joined_at,
+               Membership.capacity_hours)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant.id, *conditions)
         .order_by(func.lower(_SHOWN_NAME), User.id)
@@ -187,7 +191,9 @@ def _load(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) ->
     ):
         by_user[user_id].append(Assignment(a_id, role_key, node_id, number, title))
     return [Member(row.id, row.name, row.email, bool(row.is_active), tuple(by_user[row.id]),
-                   joined=row.joined_at is not None) for row in rows]
+                   joined=row.joined_at is not None,
+                   capacity_hours=float(row.capacity_hours) if row.capacity_hours is not None else None)
+            for row in rows]
 
 
 def members(session: Session, tenant: Tenant, search: str = "") -> list[Member]:
@@ -482,6 +488,37 @@ def deactivate(session: Session, tenant: Tenant, actor: Actor, user_id: int, *,
     membership.is_active = False
     session.flush()
     _event(session, tenant, actor, "member.deactivated", membership.user)
+
+
+#: the most hours a person may be given per reporting period (a year of hours: a sanity bound)
+MAX_CAPACITY_HOURS = Decimal(9000)
+
+
+def set_capacity(session: Session, tenant: Tenant, actor: Actor, user_id: int, hours: object, *,
+                 config: TenantConfig | None = None) -> None:
+    """Set the hours a member can work per reporting period (None or "": the capacity
+    rules' default again), which resource conflicts are judged against; an audit event."""
+    config = _config(session, tenant, config)
+    require_users_right(config, actor)
+    membership = _membership(session, tenant, user_id)
+    value: Decimal | None = None
+    if hours is not None and hours != "":
+        try:
+            value = Decimal(str(hours).strip()) if not isinstance(hours, bool) else Decimal("NaN")
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= MAX_CAPACITY_HOURS:
+            raise ValidationFailed({"capacity_hours": f"Enter hours from 0 to {MAX_CAPACITY_HOURS:,}, "
+                                                      "or nothing for the default."},
+                                   {"capacity_hours": str(hours)})
+        value = value.quantize(Decimal("0.01"))
+    if membership.capacity_hours == value:
+        return
+    old = membership.capacity_hours
+    membership.capacity_hours = value
+    session.flush()
+    _event(session, tenant, actor, "member.capacity", membership.user, _known_name(membership),
+           old=None if old is None else float(old), new=None if value is None else float(value))
 
 
 def reactivate(session: Session, tenant: Tenant, actor: Actor, user_id: int, *,

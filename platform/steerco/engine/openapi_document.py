@@ -183,7 +183,8 @@ def _common_schemas(config: TenantConfig) -> dict[str, Schema]:
             {"key": {"enum": list(config.roles)}, "label": TEXT, "admin": {"type": "array", "items": TEXT}},
             ["key", "label"])}}, ["items"]),
         "Member": _obj({"id": ID, "name": TEXT, "email": TEXT, "active": {"type": "boolean"},
-                        "joined": {"type": "boolean"}, "url": TEXT, "roles": {"type": "array", "items": _obj(
+                        "joined": {"type": "boolean"}, "url": TEXT,
+                        "capacity_hours": _nullable({"type": "number"}), "roles": {"type": "array", "items": _obj(
                             {"id": ID, "role": TEXT, "node": _nullable(_obj({"id": ID, "number": _nullable(TEXT),
                                                                              "title": _nullable(TEXT)}))},
                             ["id", "role", "node"])}}, ["id", "name", "email", "active", "roles"]),
@@ -330,6 +331,11 @@ def _paths(config: TenantConfig) -> dict[str, Schema]:
         "/members/{user_id}/deactivate": {"parameters": [_param("user_id", "path", ID)], "post": _op(
             "Close the workspace to a member (user administration right)",
             {"200": _json(_ref("Member"), "The member")}, tag="people")},
+        "/members/{user_id}/capacity": {"parameters": [_param("user_id", "path", ID)], "put": _op(
+            "Set the hours a member can work per reporting period; null: the capacity rules' default "
+            "(user administration right)", {"200": _json(_ref("Member"), "The member")},
+            body=_obj({"hours": _nullable({"type": "number", "minimum": 0})}, ["hours"], additionalProperties=False),
+            tag="people")},
         "/members/{user_id}/reactivate": {"parameters": [_param("user_id", "path", ID)], "post": _op(
             "Open the workspace to a member again (user administration right)",
             {"200": _json(_ref("Member"), "The member")}, tag="people")},

@@ -681,7 +681,7 @@ class Records:
 
     def review_exceptions(self, record: Record) -> None:
         """The exception rules look at the record after each change (engine/exceptions.py)."""
-        if exceptions.rules_for(self.config, record.level_key):
+        if exceptions.watches(self.config, record.level_key):
             exceptions.review(self.session, self.tenant_id, self.config, record,
                               self.stored_values(record, self.config.levels[record.level_key]),
                               self.access.actor.user_id, self.now or utcnow())

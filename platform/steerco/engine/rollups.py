@@ -336,7 +336,7 @@ def _option_label(config: TenantConfig, dimension: str, option: str) -> str:
 
 
 def _text_of(config: TenantConfig, formatter: Any, line: RollupLine) -> Any:
-    """How one line's amounts read: counts as numbers, grid sums as money, the rest as the
+    """How one line's amounts read: counts as numbers, grid sums in the grid's unit, the rest as the
     field shows a value."""
     fld = line.field
 
@@ -352,8 +352,8 @@ def _text_of(config: TenantConfig, formatter: Any, line: RollupLine) -> Any:
         number: float | int = round(amount.value, 2)
         if float(number).is_integer():
             number = int(number)
-        if fld.kind.storage == "periods":
-            return str(formatter.money(number))
+        if fld.kind.storage == "periods":  # a grid's sum, in its unit (money, hours...)
+            return str(fld.kind.amount(fld, number, formatter))
         return str(fld.kind.display(fld, number, config))
 
     return text

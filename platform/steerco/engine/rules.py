@@ -51,7 +51,7 @@ def rule_problems(level: Level, values: Mapping[str, Any], today: dt.date, *,
     due = [rule for rule in level.rules if changed is None or level.depends_on(rule.condition.names) & changed]
     if not due:
         return {}
-    scope = expression_scope({**values, **compute(level, values, stage, title, today)}, stage, title)
+    scope = expression_scope({**values, **compute(level, values, stage, title, today)}, stage, title, level)
     problems: dict[str, str] = {}
     for rule in due:
         try:

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
 
-from steerco.fields.display import Display, as_display
+from steerco.fields.display import Display, Formatter, as_display
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -148,6 +148,8 @@ class FieldType:
     view_template: ClassVar[str] = "fields/_view_text.html"
     #: the view needs the page's full width (a year of months)
     wide: ClassVar[bool] = False
+    #: a time-phased type's scenarios when the field's configuration names none (else ())
+    default_scenarios: ClassVar[tuple[str, ...]] = ()
 
     def input_names(self, field: "Field") -> tuple[str, ...]:
         """Names of the form inputs this field posts (most post one, named by the key)."""
@@ -232,6 +234,22 @@ class FieldType:
     def export_unit(self, field: "Field", display: Display) -> str | None:
         """The unit a column header names, so that cells can stay plain numbers."""
         return None
+
+    def unit_label(self, field: "Field", currency: str) -> str:
+        """What a time-phased field's amounts are counted in (a grid's corner, a chart's axis)."""
+        return ""
+
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        """A number that sums this field's values (a rollup of a grid), as text."""
+        return formatter.number(value)
+
+    #: :meth:`expression_value` gives more than the stored value
+    typed_for_expressions: ClassVar[bool] = False
+
+    def expression_value(self, field: "Field", value: Any) -> Any:
+        """The value as an expression reads it (most: as stored; a measure grid adds which
+        way is better, for ``on_track``)."""
+        return value
 
     def value_problem(self, field: "Field", value: Any) -> str | None:
         """Why a stored value cannot be shown as this type, or None. A value written under

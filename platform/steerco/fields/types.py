@@ -16,7 +16,7 @@ from steerco.fields.base import (
     _short, ExportValue, ExpressionType, FieldInvalid, FieldType, FormInput, LookupResolver, SheetCell,
     StoreContext, Upload, registry,
 )
-from steerco.fields.display import Display, NotANumber, date_example, number_example, read_date, read_number
+from steerco.fields.display import Display, Formatter, NotANumber, date_example, number_example, read_date, read_number
 from steerco.store.models import Attachment, PeriodValue
 
 if TYPE_CHECKING:
@@ -591,6 +591,10 @@ class MoneyGrid(FieldType):
 
     key = "money_grid"
     label = "Time-phased money"
+    #: the scenarios a field of this type has when its configuration names none
+    default_scenarios: ClassVar[tuple[str, ...]] = ("plan", "forecast", "actual")
+    #: the edit grid adds up its columns (plan + forecast + actual of a month is money)
+    column_totals: ClassVar[bool] = True
     template = "fields/_money_grid.html"
     storage = "periods"
     rollups = frozenset({"none", "sum"})
@@ -603,6 +607,14 @@ class MoneyGrid(FieldType):
     @staticmethod
     def input_name(field: "Field", scenario: str, period: str) -> str:
         return f"{field.key}.{scenario}.{period}"
+
+    def unit_label(self, field: "Field", currency: str) -> str:
+        """What the grid's amounts are counted in (its corner heading): money, here."""
+        return currency
+
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        """One amount (a cell's change in the history, a scenario's total, a rollup) as text."""
+        return formatter.money(value)
 
     def import_columns(self, field: "Field", periods: "tuple[Period, ...]") -> tuple[tuple[str, str], ...]:
         # One column per scenario and period ("Financials plan Jan 2026").
@@ -691,7 +703,7 @@ class MoneyGrid(FieldType):
         return {s: sum(v for v in p.values() if v is not None) for s, p in value.items()}
 
     def text(self, field: "Field", value: Any, display: Display) -> str:
-        return ", ".join(f"{s}: {display.formatter.money(t)}" for s, t in self._totals(value).items())
+        return ", ".join(f"{s}: {self.amount(field, t, display.formatter)}" for s, t in self._totals(value).items())
 
     def detail(self, field: "Field", value: Any, display: Display) -> Any:
         """Rows of formatted cells, one per scenario, over the tenant's periods (set by the
@@ -709,7 +721,7 @@ class MoneyGrid(FieldType):
     def change_text(self, field: "Field", part: str, value: Any, display: Display) -> str:
         # A grid's change is one cell ("financials.plan.2026-01"): an amount.
         if part:
-            return "" if value is None else display.formatter.money(value)
+            return "" if value is None else self.amount(field, value, display.formatter)
         return self.display(field, value, display)
 
     def export_unit(self, field: "Field", display: Display) -> str | None:
@@ -751,6 +763,46 @@ class MoneyGrid(FieldType):
                         tenant_id=context.tenant_id, record_id=record.id, field_key=field.key,
                         period=period, scenario=scenario, amount=Decimal(str(amount))))
         return diff
+
+
+@registry.register
+class MeasureGrid(MoneyGrid):
+    """Time-phased numbers that are not money: a KPI's target and actual per period (with
+    its ``unit`` and ``direction``), or planned and actual hours. Stored, entered and
+    imported like a money grid; the view adds a status row when the grid has a target and
+    an actual, and expressions read that status with ``on_track(field)``."""
+
+    key = "measure_grid"
+    label = "Time-phased measure"
+    default_scenarios = ("target", "actual")
+    column_totals = False
+    typed_for_expressions = True
+
+    def unit_label(self, field: "Field", currency: str) -> str:
+        return field.unit
+
+    def amount(self, field: "Field", value: float, formatter: "Formatter") -> str:
+        number = formatter.number(value)
+        return f"{number} {field.unit}" if field.unit else number
+
+    def export_unit(self, field: "Field", display: Display) -> str | None:
+        return field.unit or None
+
+    def expression_value(self, field: "Field", value: Any) -> Any:
+        from steerco.config.expressions import Series  # the language's own value; config imports fields
+
+        return Series(value, field.direction)
+
+    def detail(self, field: "Field", value: Any, display: Display) -> Any:
+        rows = super().detail(field, value, display)
+        if not {"target", "actual"} <= set(field.scenarios):
+            return rows
+        from steerco.config.expressions import on_track
+
+        series = self.expression_value(field, value)
+        words = {True: "on track", False: "off track", None: ""}
+        rows.append(("status", [words[on_track(series, p)] for p in display.periods], words[on_track(series)]))
+        return rows
 
 
 @registry.register

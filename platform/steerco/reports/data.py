@@ -722,10 +722,11 @@ class _Builder:
         series = tuple((scenario.capitalize(), tuple(totals.get(scenario, {}).get(p.key) for p in periods))
                        for scenario in fld.scenarios)
         labels = tuple(p.label for p in periods)
-        # Time-phased values are money: amounts in the tenant's currency.
+        # In the grid's unit: money in the tenant's currency, a measure's own unit (%, h).
+        unit = fld.kind.unit_label(fld, self.config.currency)
         svg = charts.line_chart(section.title or fld.label, labels,
                                 [charts.Series(name, values) for name, values in series],
-                                fmt=lambda v: f"{charts.plain(v)} {self.config.currency}",
+                                fmt=lambda v: f"{charts.plain(v)} {unit}".rstrip(),
                                 key=f"chart-{base_key(section)}")
         notes = (f"{left_out:,} {scope.level.label_plural.lower()} with {fld.label} you may not see are left "
                  "out.",) if left_out else ()

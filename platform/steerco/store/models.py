@@ -189,6 +189,8 @@ class Membership(TenantOwned, Base):
     #: the name the inviting admin typed, shown to this tenant until the person joins (the
     #: account's own name may come from another workspace and is not this tenant's to see)
     invited_name: Mapped[str | None] = mapped_column(String(200))
+    #: hours the person can work per reporting period here (None: the capacity rule's default)
+    capacity_hours: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -645,18 +647,21 @@ class Notification(TenantOwned, Base):
 class ExceptionCase(TenantOwned, Base):
     """An exception raised on a record by a rule of exceptions.json: open until its owner
     closes it with the evidence the rule asks for (or, for a rule that says so, until its
-    condition stops holding). One open case per rule and record."""
+    condition stops holding). One open case per rule, record and subject: a capacity rule
+    raises one per person and period (``subject``), the others one per record."""
 
     __tablename__ = "exception_case"
     __table_args__ = (
         Index("ix_exception_case_state", "tenant_id", "state", "rule_key"),
-        Index("uq_exception_case_open", "record_id", "rule_key", unique=True,
+        Index("uq_exception_case_open", "record_id", "rule_key", "subject", unique=True,
               sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_key: Mapped[str] = mapped_column(String(63))
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id"), index=True)
+    #: what the case is about beyond its record: a capacity rule's ``<user id>/<period>``
+    subject: Mapped[str] = mapped_column(String(100), default="", server_default="")
     #: open or closed
     state: Mapped[str] = mapped_column(String(10), default="open")
     #: whether the rule's condition held at the last look (an open case may outlive it)

@@ -13,8 +13,9 @@ from typing import Any, Mapping
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from steerco.engine import members
+from steerco.engine import exceptions, members
 from steerco.engine.errors import ValidationFailed
+from steerco.fields.display import Formatter, NotANumber, read_number
 from steerco.web import mailing
 from steerco.web.extensions import db
 from steerco.web.tenancy import tenant_blueprint
@@ -37,9 +38,13 @@ def _no_store(response: Response) -> Response:
 
 def _user_page(user_id: int, errors: Mapping[str, str] | None = None,
                values: Mapping[str, Any] | None = None, message: str | None = None) -> str:
+    member = members.member(db.session, g.tenant, user_id)
+    number = Formatter(g.config.locale).number
+    defaults = sorted({r.capacity.hours_per_period for r in exceptions.capacity_rules(g.config) if r.capacity})
     return render_template(
-        "admin/user.html", member=members.member(db.session, g.tenant, user_id),
-        nodes=members.node_choices(db.session, g.tenant, g.config),
+        "admin/user.html", member=member, nodes=members.node_choices(db.session, g.tenant, g.config),
+        capacity_defaults=" / ".join(number(h) for h in defaults),
+        capacity=number(member.capacity_hours) if member.capacity_hours is not None else "",
         errors=errors or {}, values=values or {}, message=message)
 
 
@@ -129,6 +134,22 @@ def grant(user_id: int):  # type: ignore[no-untyped-def]
 def revoke(user_id: int, assignment_id: int):  # type: ignore[no-untyped-def]
     members.revoke_role(db.session, g.tenant, g.actor, assignment_id, user_id=user_id, config=g.config)
     return _done(user_id, "Role removed.")
+
+
+@bp.post("/admin/users/<int:user_id>/capacity")
+def capacity(user_id: int):  # type: ignore[no-untyped-def]
+    """The hours the member can work per reporting period (empty: the capacity rules' default)."""
+    hours = request.form.get("capacity_hours", "").strip()
+    try:  # typed as the workspace's locale writes numbers ("37,5" in German)
+        number: object = read_number(hours, g.config.locale) if hours else None
+    except NotANumber:
+        number = hours  # refused by the engine, in its words
+    try:
+        members.set_capacity(db.session, g.tenant, g.actor, user_id, number, config=g.config)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _user_page(user_id, failed.errors, {"capacity_hours": hours}, failed.message), 422
+    return _done(user_id, "Capacity saved.")
 
 
 @bp.post("/admin/users/<int:user_id>/deactivate")

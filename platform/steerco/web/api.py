@@ -746,9 +746,16 @@ def _exception_json(case: ExceptionCase, record: Record) -> dict[str, Any]:
     rule = g.config.exception_rules.get(case.rule_key)
     return {"id": case.id, "rule": case.rule_key, "label": rule.label if rule else case.rule_key,
             "forum": rule.forum if rule else None, "state": case.state, "condition_holds": case.holds,
+            "subject": _subject_json(case),
             "opened_at": _timestamp(case.opened_at), "due_at": _timestamp(case.due_at),
             "escalated_to": case.escalated_to, "closed_at": _timestamp(case.closed_at),
             "resolution": case.resolution or None, "record": record_ref(record)}
+
+
+def _subject_json(case: ExceptionCase) -> dict[str, Any] | None:
+    """A capacity case's person (user id) and period; None for a case about its record."""
+    person, _, period = case.subject.partition("/")
+    return {"person": int(person), "period": period} if case.subject else None
 
 
 @bp.get("/exceptions")

@@ -74,6 +74,7 @@ def assignment_json(a: members.Assignment) -> dict[str, Any]:
 
 def member_json(m: members.Member) -> dict[str, Any]:
     return {"id": m.user_id, "name": m.name, "email": m.email, "active": m.active, "joined": m.joined,
+            "capacity_hours": m.capacity_hours,
             "roles": [assignment_json(a) for a in m.assignments],
             "url": url_for("api.read_member", user_id=m.user_id, _external=True)}
 
@@ -142,6 +143,16 @@ def invite_member():  # type: ignore[no-untyped-def]
 def deactivate_member(user_id: int):  # type: ignore[no-untyped-def]
     """Close the workspace to a member (their account stays; other workspaces are theirs)."""
     members.deactivate(db.session, g.tenant, g.actor, user_id, config=g.config)
+    db.session.commit()
+    return _member_answer(user_id)
+
+
+@bp.put("/members/<int:user_id>/capacity")
+def set_member_capacity(user_id: int):  # type: ignore[no-untyped-def]
+    """``{"hours": 120}``: the hours the member can work per reporting period, against
+    which capacity rules judge their plan (null: the rule's default)."""
+    body = api_views._body(frozenset({"hours"}))
+    members.set_capacity(db.session, g.tenant, g.actor, user_id, body.get("hours"), config=g.config)
     db.session.commit()
     return _member_answer(user_id)
 

@@ -364,7 +364,7 @@ def _preview(config: Any, file: str, pointer: str) -> dict[str, Any] | None:
             return {"level": level.label, "record": None}
         values = dict(record.values or {})
         computed, _ = compute_checked(level, values, record.stage_key, record.title, dt.date.today())
-        scope = expression_scope({**values, **computed}, record.stage_key, record.title)
+        scope = expression_scope({**values, **computed}, record.stage_key, record.title, level)
         value = expression.evaluate(scope)
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -154,7 +154,7 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
 
 def _exception_cases(record: Record, values: Mapping[str, Any]) -> list[exceptions.CaseView]:
     """The record's exceptions (none to look for when no rule watches its level)."""
-    if not exceptions.rules_for(g.config, record.level_key):
+    if not exceptions.watches(g.config, record.level_key):
         return []
     return exceptions.of_record(db.session, g.tenant.id, g.config, record, values, g.actor.user_id, utcnow())
 
