@@ -24,10 +24,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
-from steerco.store import scoping
+from steerco.store import locks, scoping
 from steerco.store.models import AuditEvent, Tenant
 
 #: the one JSON encoding every hash is computed over (``json.dumps(..., sort_keys=True,
@@ -58,6 +58,11 @@ def digest(event: AuditEvent) -> str:
     return _digest(event)
 
 
+#: the last hash of a tenant's chain (what the next event links to)
+_LAST_HASH = select(AuditEvent.hash).where(AuditEvent.tenant_id == bindparam("tenant_id", type_=Integer)) \
+    .order_by(AuditEvent.id.desc()).limit(1)
+
+
 def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
            record_id: int | None = None, data: dict[str, Any] | None = None,
            now: dt.datetime | None = None) -> AuditEvent:
@@ -66,11 +71,11 @@ def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
     The tenant's row is locked first (PostgreSQL; SQLite serialises writers anyway), so two
     transactions cannot both read the same last hash and fork the chain.
     """
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-    previous = session.scalar(
-        select(AuditEvent.hash).where(AuditEvent.tenant_id == tenant_id)
-        .order_by(AuditEvent.id.desc()).limit(1).execution_options(**scoping.for_tenant(tenant_id))
-    )
+    if not locks.holds_tenant_lock(session, tenant_id):  # a save has locked it before its UPDATE
+        session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    # On the connection (Core), with the statement built once: it names its tenant itself,
+    # and the ORM's per-execution work cost more than the indexed lookup on every save.
+    previous = session.connection().execute(_LAST_HASH, {"tenant_id": tenant_id}).scalar()
     event = AuditEvent(
         tenant_id=tenant_id, user_id=user_id, kind=kind, record_id=record_id,
         data=json.loads(json.dumps(data or {}, default=str)),
