@@ -570,10 +570,12 @@ class Records:
             errors["title"] = "Required."
         elif len(title) > TITLE_MAX:
             errors["title"] = f"At most {TITLE_MAX} characters."
-        form_keys = set(submission.form.keys()) if hasattr(submission.form, "keys") else set()
+        # A field is posted under its key or as ``key.<part>`` (a grid's cells): the part of
+        # each input name before its first dot, once, rather than every name per field.
+        posted_keys = {name.split(".", 1)[0] for name in submission.form.keys()} \
+            if hasattr(submission.form, "keys") else set()
         for fld in level.fields:
-            posted = any(name == fld.key or name.startswith(fld.key + ".") for name in form_keys) \
-                or fld.key in submission.uploads
+            posted = fld.key in posted_keys or fld.key in submission.uploads
             if not posted or not fld.kind.accepts_input:
                 continue
             try:
