@@ -53,6 +53,9 @@ class Actor:
     user_id: int
     name: str
     grants: tuple[Grant, ...] = ()
+    #: whether a delegation may make them someone's deputy about now: False when the
+    #: request's tenant resolution found none (then nobody asks again), None when not known
+    deputy: bool | None = None
 
 
 @dataclass(frozen=True)
