@@ -24,6 +24,20 @@ from steerco.store.models import Record
 
 FieldMode = Literal["hidden", "read", "write"]
 _MODE_RANK = {"hidden": 0, "read": 1, "write": 2}
+#: field modes per (field, level, reading roles, writing roles), per compiled configuration:
+#: they depend on nothing else (see :meth:`Access._merged_mode`), so every request of every
+#: actor with the same roles shares them; a new configuration version starts afresh
+_MODES: dict[int, tuple[TenantConfig, dict[tuple[object, ...], FieldMode]]] = {}
+_MODES_KEPT = 64
+
+
+def _modes_of(config: TenantConfig) -> dict[tuple[object, ...], FieldMode]:
+    kept = _MODES.get(id(config))
+    if kept is None or kept[0] is not config:
+        if len(_MODES) >= _MODES_KEPT:
+            _MODES.clear()
+        kept = _MODES[id(config)] = (config, {})
+    return kept[1]
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,9 @@ class Actor:
     user_id: int
     name: str
     grants: tuple[Grant, ...] = ()
+    #: whether a delegation may make them someone's deputy about now: False when the
+    #: request's tenant resolution found none (then nobody asks again), None when not known
+    deputy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class Access:
         #: role sets per (action, level, record state) and field modes per role sets; an Access
         #: lives for one request
         self._memo: dict[tuple[object, ...], Any] = {}
+        self._modes = _modes_of(config)
         #: fields whose dependencies are being looked at (visible_if may refer in a circle)
         self._resolving: set[str] = set()
 
@@ -243,15 +261,16 @@ class Access:
     def _merged_mode(self, field: Field, level_key: str, readers: frozenset[str], writers: frozenset[str],
                      mode_of: Callable[[Field], FieldMode]) -> FieldMode:
         """The mode depends on nothing but the field and the roles that read and write: kept
-        per actor, so a list or an export of thousands of records works it out once per
-        combination of roles rather than per record and field."""
+        per configuration, so a list or an export of thousands of records works it out once
+        per combination of roles rather than per record and field, and a form once, not on
+        every request."""
         if self._resolving:  # inside a dependency cycle the answer is partial: not kept
             return self._merge(field, level_key, readers, writers, mode_of)
-        memo_key = ("mode", field.key, level_key, readers, writers)
-        hit = self._memo.get(memo_key)
+        memo_key = (field.key, level_key, readers, writers)
+        hit = self._modes.get(memo_key)
         if hit is None:
-            hit = self._memo[memo_key] = self._merge(field, level_key, readers, writers, mode_of)
-        return hit  # type: ignore[no-any-return]
+            hit = self._modes[memo_key] = self._merge(field, level_key, readers, writers, mode_of)
+        return hit
 
     def _merge(self, field: Field, level_key: str, readers: frozenset[str], writers: frozenset[str],
                mode_of: Callable[[Field], FieldMode]) -> FieldMode:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from steerco.engine.records import Records
 
 Decision = Literal["approve", "reject"]
+#: the id of the request pending on a record (at most one)
+_PENDING_REQUEST = select(TransitionRequest.id).where(
+    TransitionRequest.tenant_id == bindparam("tenant_id", type_=Integer),
+    TransitionRequest.record_id == bindparam("record_id", type_=Integer), TransitionRequest.state == "pending")
 #: tasks that belong to a request's current round (not replaced after a change)
 LIVE = ("waiting", "pending", "approved", "rejected", "cancelled")
 
@@ -74,9 +78,14 @@ class Approvals:
 
     # -- reading ---------------------------------------------------------------------------
     def pending_request(self, record: Record) -> TransitionRequest | None:
-        return self.ctx.session.scalar(select(TransitionRequest).where(
-            TransitionRequest.tenant_id == self.ctx.tenant_id, TransitionRequest.record_id == record.id,
-            TransitionRequest.state == "pending"))
+        """The request waiting on ``record``, if any. Every save asks (and nearly always
+        finds none), so the question is a prebuilt indexed statement on the connection; the
+        request itself is loaded only when there is one (often from the identity map)."""
+        if self.ctx.session.autoflush:  # what the ORM's query would do first (cheap when clean)
+            self.ctx.session.flush()
+        found = self.ctx.session.connection().execute(
+            _PENDING_REQUEST, {"tenant_id": self.ctx.tenant_id, "record_id": record.id}).scalar()
+        return None if found is None else self.ctx.session.get(TransitionRequest, found)
 
     def latest_decided(self, record: Record) -> TransitionRequest | None:
         """The record's most recent request that is no longer pending."""

@@ -188,6 +188,8 @@ class Approvers:
     def principals(self) -> list[tuple[int, Grant]]:
         """Whom the actor stands in for today, with each of that person's grants (one query
         per instance; an empty list for nearly everyone)."""
+        if self._principals is None and self.ctx.access.actor.deputy is False:
+            self._principals = []  # the tenant's resolution found no delegation to them
         if self._principals is None:
             # On the connection (Core): the statement names its tenant in every table it
             # reads, and the ORM's per-execution work was most of its cost on every page.

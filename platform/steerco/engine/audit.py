@@ -24,10 +24,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from steerco.store import scoping
+from steerco.store import locks, scoping
 from steerco.store.models import AuditEvent, Tenant
 
 #: the one JSON encoding every hash is computed over (``json.dumps(..., sort_keys=True,
@@ -58,6 +58,16 @@ def digest(event: AuditEvent) -> str:
     return _digest(event)
 
 
+#: the last hash of a tenant's chain (what the next event links to)
+_LAST_HASH = select(AuditEvent.hash).where(AuditEvent.tenant_id == bindparam("tenant_id", type_=Integer)) \
+    .order_by(AuditEvent.id.desc()).limit(1)
+
+
+#: what :func:`append` writes (the id comes from the database)
+_COLUMNS = ("tenant_id", "user_id", "kind", "record_id", "data", "created_at", "prev_hash", "hash")
+_INSERT = insert(AuditEvent)
+
+
 def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
            record_id: int | None = None, data: dict[str, Any] | None = None,
            now: dt.datetime | None = None) -> AuditEvent:
@@ -66,11 +76,14 @@ def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
     The tenant's row is locked first (PostgreSQL; SQLite serialises writers anyway), so two
     transactions cannot both read the same last hash and fork the chain.
     """
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-    previous = session.scalar(
-        select(AuditEvent.hash).where(AuditEvent.tenant_id == tenant_id)
-        .order_by(AuditEvent.id.desc()).limit(1).execution_options(**scoping.for_tenant(tenant_id))
-    )
+    session.flush()  # what the event describes is written first (and, on PostgreSQL, locks the tenant)
+    if not locks.holds_tenant_lock(session, tenant_id):  # a save has locked it before its UPDATE
+        session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    # On the connection (Core), with statements built once: they name their tenant
+    # themselves, and the ORM's per-execution and unit-of-work machinery cost more than the
+    # indexed lookup and the one INSERT on every save.
+    connection = session.connection()
+    previous = connection.execute(_LAST_HASH, {"tenant_id": tenant_id}).scalar()
     event = AuditEvent(
         tenant_id=tenant_id, user_id=user_id, kind=kind, record_id=record_id,
         data=json.loads(json.dumps(data or {}, default=str)),
@@ -78,9 +91,9 @@ def append(session: Session, *, tenant_id: int, user_id: int | None, kind: str,
         prev_hash=previous or "",
     )
     event.hash = _digest(event)
-    session.add(event)
-    session.flush()
-    return event
+    row = {column: getattr(event, column) for column in _COLUMNS}
+    event.id = connection.execute(_INSERT, row).inserted_primary_key[0]
+    return event  # not added to the session: the chain's rows are read back by queries only
 
 
 def content_matches(event: AuditEvent) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 import jsonschema
+import jsonschema_rs
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -103,16 +104,20 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     }.get(str(error.validator), error.message)
 
 
-_validators: dict[int, tuple[Field, jsonschema.Draft202012Validator]] = {}
+_validators: dict[int, tuple[Field, jsonschema.Draft202012Validator, Any]] = {}
 
 
-def _value_validator(fld: Field) -> jsonschema.Draft202012Validator:
-    """The field's value validator, built once per compiled field rather than per save."""
+def _value_validators(fld: Field) -> tuple[jsonschema.Draft202012Validator, Any]:
+    """The field's value schema in python-jsonschema (whose errors we word for people) and
+    in jsonschema-rs (which answers "valid?" some 30 times faster; like the configuration's
+    check in ``config/schema.py``), both built once per compiled field."""
     hit = _validators.get(id(fld))
     if hit is None or hit[0] is not fld:
-        hit = (fld, jsonschema.Draft202012Validator(fld.kind.value_schema(fld), format_checker=_FORMAT_CHECKER))
+        schema = fld.kind.value_schema(fld)
+        hit = (fld, jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER),
+               jsonschema_rs.validator_for(schema, validate_formats=True))
         _validators[id(fld)] = hit
-    return hit[1]
+    return hit[1], hit[2]
 
 
 class Records:
@@ -573,10 +578,12 @@ class Records:
             errors["title"] = "Required."
         elif len(title) > TITLE_MAX:
             errors["title"] = f"At most {TITLE_MAX} characters."
-        form_keys = set(submission.form.keys()) if hasattr(submission.form, "keys") else set()
+        # A field is posted under its key or as ``key.<part>`` (a grid's cells): the part of
+        # each input name before its first dot, once, rather than every name per field.
+        posted_keys = {name.split(".", 1)[0] for name in submission.form.keys()} \
+            if hasattr(submission.form, "keys") else set()
         for fld in level.fields:
-            posted = any(name == fld.key or name.startswith(fld.key + ".") for name in form_keys) \
-                or fld.key in submission.uploads
+            posted = fld.key in posted_keys or fld.key in submission.uploads
             if not posted or not fld.kind.accepts_input:
                 continue
             try:
@@ -614,8 +621,12 @@ class Records:
 
     @staticmethod
     def _schema_problem(fld: Field, value: Any) -> str | None:
-        error = next(iter(_value_validator(fld).iter_errors(value)), None)
-        return _schema_message(error) if error else None
+        worded, fast = _value_validators(fld)
+        if fast.is_valid(value):
+            return None
+        error = next(iter(worded.iter_errors(value)), None)
+        # Refused either way: the two libraries' formats could differ on an odd value.
+        return _schema_message(error) if error else "This value is not valid here."
 
     # -- writing -------------------------------------------------------------------------
     def _next_number(self, level: Level) -> str:

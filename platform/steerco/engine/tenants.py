@@ -15,7 +15,7 @@ import functools
 import threading
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Integer, String, bindparam, select
+from sqlalchemy import Date, Integer, String, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from steerco.config import TenantConfig, compile_config
@@ -24,7 +24,9 @@ from steerco.config.loader import read_folder
 from steerco.engine.access import Actor, Grant
 from steerco.engine.errors import NotFound
 from steerco.store import scoping
-from steerco.store.models import ConfigVersion, Membership, Record, RoleAssignment, Tenant, User, utcnow
+from steerco.store.models import (
+    ConfigVersion, Delegation, Membership, Record, RoleAssignment, Tenant, User, utcnow,
+)
 
 #: the states of a configuration version (see steerco.engine.config_versions)
 DRAFT, ACTIVE, SUPERSEDED, DISCARDED = "draft", "active", "superseded", "discarded"
@@ -129,7 +131,14 @@ def _resolve_statement() -> Any:
     member = (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id) & Membership.is_active
     grant = (RoleAssignment.tenant_id == Tenant.id) & (RoleAssignment.user_id == user_id) \
         & Membership.id.is_not(None)
-    return (select(Tenant, Membership.id, RoleAssignment.role_key, RoleAssignment.node_id, Record.path)
+    # Whether they may stand in for someone about now (a day either side, whatever the time
+    # zone): nearly nobody does, and then the navigation's delegation lookup is not needed.
+    deputy = exists(select(Delegation.id).where(
+        Delegation.tenant_id == Tenant.id, Delegation.deputy_id == user_id, Delegation.revoked_at.is_(None),
+        Delegation.starts_on <= bindparam("day_after", type_=Date),
+        Delegation.ends_on >= bindparam("day_before", type_=Date)))
+    return (select(Tenant, Membership.id, RoleAssignment.role_key, RoleAssignment.node_id, Record.path,
+                   deputy.label("deputy"))
             .outerjoin(Membership, member)
             .outerjoin(RoleAssignment, grant)
             .outerjoin(Record, (Record.id == RoleAssignment.node_id) & (Record.tenant_id == Tenant.id))
@@ -143,13 +152,16 @@ def resolve(session: Session, slug: str, user: User) -> tuple[Tenant, Actor]:
     """The workspace ``slug`` and ``user`` as an actor in it, in one statement (every
     request of a tenant route pays for this); NotFound, the same for both, when there is
     no such workspace or the user is no active member of it."""
-    rows = session.execute(_resolve_statement(), {"slug": slug, "user_id": user.id}).all()
+    today = utcnow().date()
+    rows = session.execute(_resolve_statement(), {"slug": slug, "user_id": user.id,
+                                                  "day_after": today + dt.timedelta(days=1),
+                                                  "day_before": today - dt.timedelta(days=1)}).all()
     if not rows or rows[0][1] is None or not user.is_active:
         raise NotFound("no such workspace")
     # A grant at a node that does not resolve in this tenant grants nothing (never tenant-wide).
-    grants = tuple(Grant(role, path) for _, _, role, node_id, path in rows
+    grants = tuple(Grant(role, path) for _, _, role, node_id, path, _ in rows
                    if role is not None and (node_id is None or path is not None))
-    return rows[0][0], Actor(user.id, user.name, grants)
+    return rows[0][0], Actor(user.id, user.name, grants, deputy=bool(rows[0][5]))
 
 
 def tenants_of(session: Session, user: User) -> list[Tenant]:

@@ -142,6 +142,20 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+# A form shows the same stored numbers and dates on every request: Babel's formatting of
+# each was a tenth of a 30-field form's rendering, so the texts are kept per locale.
+@lru_cache(maxsize=8192)
+def _number_input(tag: str, text: str) -> str:
+    """``text`` (a stored number's ``str()``, exact for Decimals) as an input shows it."""
+    return format_decimal(Decimal(text), locale=_locale(tag), decimal_quantization=False)
+
+
+@lru_cache(maxsize=8192)
+def _date_input(tag: str, text: str) -> str:
+    """A stored ISO date as an input shows it."""
+    return format_date(dt.date.fromisoformat(text), _date_input_pattern(tag), locale=_locale(tag))
+
+
 @dataclass(frozen=True)
 class Formatter:
     """Numbers, money, percentages and dates in one locale and currency (Babel)."""
@@ -182,12 +196,13 @@ class Formatter:
     def number_input(self, value: int | float | Decimal) -> str:
         """A stored number as an input shows it: in the locale, every decimal kept, so that
         saving the form unchanged reads back the same number (:func:`read_number`)."""
-        return format_decimal(_decimal(value), locale=self.babel_locale, decimal_quantization=False)
+        return _number_input(self.locale, str(value))
 
     def date_input(self, value: str | dt.date) -> str:
         """A stored date as a form's input shows it (``31.03.2027`` in de-DE)."""
-        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-        return format_date(day, _date_input_pattern(self.locale), locale=self.babel_locale)
+        if isinstance(value, str):
+            return _date_input(self.locale, value)
+        return format_date(value, _date_input_pattern(self.locale), locale=self.babel_locale)
 
     def moment(self, value: dt.datetime, with_time: bool = True) -> str:
         """A stored moment (naive UTC) in the tenant's time zone and locale

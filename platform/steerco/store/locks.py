@@ -80,6 +80,18 @@ def _lock_tenant_first(session: Session) -> None:
     connection.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
 
 
+def holds_tenant_lock(session: Session, tenant_id: int) -> bool:
+    """Whether ``tenant_id``'s row needs no locking (again) in the session's transaction:
+    on PostgreSQL when :func:`_lock_tenant_first` already locked it in this transaction; on
+    SQLite always, as there ``SELECT ... FOR UPDATE`` locks nothing (one writer at a time)."""
+    from steerco.store.scoping import TENANT_KEY
+
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return (session.info.get(TENANT_KEY) == tenant_id and session.in_transaction()
+            and session.info.get(_LOCKED_IN) is session.get_transaction())
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context: object, instances: object) -> None:
     _lock_tenant_first(session)

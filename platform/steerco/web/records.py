@@ -27,7 +27,7 @@ from steerco.fields.display import Display
 from steerco.fields.base import clean_filename
 from steerco.reports.pdf import render_pdf
 from steerco.store.models import PendingUpload, Record, utcnow
-from steerco.web import workflow as workflow_views
+from steerco.web import form_templates, workflow as workflow_views
 from steerco.web.extensions import db
 from steerco.web.params import id_arg
 from steerco.web.tenancy import records_service, rollups_service, tenant_blueprint
@@ -120,6 +120,7 @@ def _form_context(records: Records, level: Level, record: Record | None, parent:
     return {
         "level": level, "record": record, "parent": parent, "values": values, "title": title,
         "view": view, "states": states, "state_token": _state_token(states), "errors": errors or {},
+        "form_fields": form_templates.level_form(current_app.jinja_env, g.config, level),
         "lookups": records.lookups(level, owner=may_assign), "message": message,
         "crumbs": records.breadcrumbs(record) + [record] if record else
         (records.breadcrumbs(parent) + [parent] if parent else []),
