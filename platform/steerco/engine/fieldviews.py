@@ -147,8 +147,12 @@ class Subject:
     parent: Record | None = None
 
 
-def _today(records: "Records") -> dt.date:
+def today_of(records: "Records") -> dt.date:
+    """The day conditions and computed values are worked out for (``records.now``'s)."""
     return (records.now or utcnow()).date()
+
+
+_today = today_of
 
 
 def display_for(records: "Records", user_ids: Iterable[Any] = (),
