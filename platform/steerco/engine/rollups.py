@@ -194,12 +194,21 @@ class _Subtree:
         """(records read, records left out, a line per field): one query."""
         measures = [Measure(fld, fld.rollup) for fld in fields]  # type: ignore[arg-type]
         shown = [m for m in measures if not agg.hidden_everywhere(self.scope, m.field)]
-        keys = self.keys()
-        columns = [func.count(case((self.readable, 1), else_=None))]
-        for m in shown:
-            columns += agg.measure_columns(self.scope, m)
-        columns.append(func.sum(case((not_(self.readable), 1), else_=0)))
-        query = select(*keys, *columns).select_from(Record).where(self.where).group_by(*keys)
+        # Each record's keys, values and visibility read once, in an inner query (OFFSET 0
+        # keeps PostgreSQL from merging it into the outer one); the aggregates then read
+        # plain columns, where each would otherwise extract its value from the JSON again.
+        inner_columns = [key.label(f"k{i}") for i, key in enumerate(self.keys())]
+        inner_columns.append(self.readable.label("readable"))
+        for i, m in enumerate(shown):
+            inner_columns += [agg.value_column(m.field).label(f"v{i}"), agg.visible(self.scope, m.field).label(f"s{i}")]
+        inner = select(*inner_columns).select_from(Record).where(self.where).offset(0).subquery()
+        keys = [inner.c[f"k{i}"] for i in range(len(inner_columns) - 1 - 2 * len(shown))]
+        readable = inner.c.readable
+        columns = [func.count(case((readable, 1), else_=None))]
+        for i, m in enumerate(shown):
+            columns += agg.measure_columns(self.scope, m, inner.c[f"v{i}"], inner.c[f"s{i}"])
+        columns.append(func.sum(case((not_(readable), 1), else_=0)))
+        query = select(*keys, *columns).select_from(inner).group_by(*keys)
         width = len(keys)
         groups: list[tuple[tuple[Any, ...], Group]] = []
         left_out = 0
