@@ -237,11 +237,19 @@ class _Subtree:
                    .join(PeriodValue, and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
                                            PeriodValue.field_key == grid.key))
                    .where(self.where).group_by(PeriodValue.record_id, PeriodValue.scenario).subquery())
+        # The subtree's records with their keys and visibility, read once each, as a narrow
+        # inner query (OFFSET 0: not merged into the outer one, which would carry every
+        # record's JSON into the join).
+        per_record = (select(Record.id.label("id"), *(key.label(f"k{i}") for i, key in enumerate(keys)),
+                             seen.label("seen"))
+                      .select_from(Record).where(self.where).offset(0).subquery())
+        keys = [per_record.c[f"k{i}"] for i in range(len(keys))]
+        seen = per_record.c.seen
         query = (select(*keys, amounts.c.scenario,
                         func.sum(case((seen, amounts.c.amount), else_=None)),
                         func.count(case((seen, 1), else_=None)),
                         func.count(case((not_(seen), 1), else_=None)))
-                 .select_from(Record).join(amounts, amounts.c.record_id == Record.id)
+                 .select_from(per_record).join(amounts, amounts.c.record_id == per_record.c.id)
                  .group_by(*keys, amounts.c.scenario))
         width = len(keys)
         per_scenario: dict[str, list[tuple[tuple[Any, ...], Group]]] = defaultdict(list)
