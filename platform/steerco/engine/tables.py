@@ -188,8 +188,10 @@ class CellReader:
             modes = self._modes[roles] = tuple(access.field_mode(f, record, key) for f in self.fields)
         return modes
 
-    def rows(self, items: list[Record], *, texts: bool = True) -> list[Row]:
-        """One row per record; ``texts=False`` leaves the cells' texts empty (see :func:`row`)."""
+    def rows(self, items: list[Record], *, texts: bool = True,
+             members: Mapping[int, str] | None = None) -> list[Row]:
+        """One row per record; ``texts=False`` leaves the cells' texts empty (see :func:`row`);
+        ``members``: the workspace's user names when the caller has read them."""
         if not items:
             return []
         records, level = self.records, self.level
@@ -216,7 +218,7 @@ class CellReader:
                     elif source == "records":
                         refs.add(values[fld.key])
             prepared.append((record, values, problems, shown))
-        display = fieldviews.display_for(records, users, refs)
+        display = fieldviews.display_for(records, users, refs, members)
         return [self._row(record, values, problems, shown, display, texts)
                 for record, values, problems, shown in prepared]
 
@@ -245,9 +247,14 @@ class CellReader:
 
     def stream(self, parent: Record | None, *, texts: bool = True) -> Iterator[Row]:
         """Every readable record of the level under ``parent`` as a row, in number order,
-        batch by batch (see :meth:`Records.export_batches`): at most one batch in memory."""
-        for batch in self.records.export_batches(self.level.key, parent):
-            yield from self.rows(batch, texts=texts)
+        from one streamed statement (:meth:`Records.export_stream`), with at most one batch
+        in memory. User names are read once for the whole export; what else a batch
+        needs (time-phased amounts or files a column depends on, referenced records'
+        labels) is read per batch only when the batch has some."""
+        lookups = {getattr(f.kind, "lookup", None) for f in self.fields}
+        members = fieldviews.member_names(self.records) if "users" in lookups else None
+        for batch in self.records.export_stream(self.level.key, parent):
+            yield from self.rows(batch, texts=texts, members=members)
 
 
 @dataclass(frozen=True)
