@@ -141,3 +141,25 @@ def test_an_export_in_doubling_batches_yields_every_record_once_in_order(session
     expected = list(session.scalars(select(Record.id).where(Record.parent_id == package.id,
                                                             Record.level_key == "measure").order_by(Record.number)))
     assert exported == expected and set(r.id for r in made) <= set(exported)
+
+
+def test_a_long_csv_export_reads_its_records_in_one_statement_whatever_the_batches(  # type: ignore[no-untyped-def]
+        app, session, acme, monkeypatch) -> None:
+    """An export streams its records from one statement, batch by batch: with batches of
+    7 records, 10 and 200 records (2 and 30 batches) run the same statements, and every
+    record comes once, in number order."""
+    from steerco.engine import records as records_module
+
+    monkeypatch.setattr(records_module, "EXPORT_BATCH", 7)
+    numbers: list[list[str]] = []
+
+    def check(body: str, size: int) -> None:
+        assert body.count("Scale measure ") == size
+        numbers.append([line.split(",")[0] for line in body.splitlines()[1:]])
+
+    ten, two_hundred = _flat(app, session, acme,
+                             lambda package, _: f"/t/acme/r/{package.id}/list/measure/export.csv", check)
+    assert ten == two_hundred, (ten, two_hundred)
+    expected = list(session.scalars(select(Record.number).where(
+        Record.parent_id == _package(session, acme).id, Record.level_key == "measure").order_by(Record.number, Record.id)))
+    assert numbers[-1] == expected

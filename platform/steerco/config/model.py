@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
@@ -105,8 +106,17 @@ class Field:
     def option_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.options)
 
+    @cached_property
+    def _option_labels(self) -> Mapping[Any, str]:
+        return {o.key: o.label for o in self.options}
+
     def option_label(self, key: str) -> str:
-        return next((o.label for o in self.options if o.key == key), key)
+        """The option's label (the key itself when no option has it): a lookup, as a list
+        or an export asks once per cell."""
+        try:
+            return self._option_labels.get(key, key)
+        except TypeError:  # an unhashable value (a list) is no option's key
+            return key  # type: ignore[return-value]
 
     @property
     def is_conditional(self) -> bool:

@@ -147,20 +147,35 @@ class Subject:
     parent: Record | None = None
 
 
-def _today(records: "Records") -> dt.date:
+def today_of(records: "Records") -> dt.date:
+    """The day conditions and computed values are worked out for (``records.now``'s)."""
     return (records.now or utcnow()).date()
 
 
+_today = today_of
+
+
+def member_names(records: "Records") -> dict[int, str]:
+    """{user id: name} of every member of the workspace, in one query: what a long
+    export resolves once instead of once per batch."""
+    return dict(records.session.execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == records.tenant_id)).all())
+
+
 def display_for(records: "Records", user_ids: Iterable[Any] = (),
-                record_ids: Iterable[Any] = ()) -> Display:
+                record_ids: Iterable[Any] = (), members: Mapping[int, str] | None = None) -> Display:
     """A :class:`Display` with the names of these users (members of the workspace) and
     the "number title" of these records (only those the reader may read): two queries
-    at most, none when there is nothing to resolve."""
+    at most, none when there is nothing to resolve (and no user query when the caller
+    has ``members``, from :func:`member_names`)."""
     users = {i for i in user_ids if isinstance(i, int) and not isinstance(i, bool)}
     refs = {i for i in record_ids if isinstance(i, int) and not isinstance(i, bool)}
     names: dict[int, str] = {}
     labels: dict[int, str] = {}
-    if users:
+    if members is not None:
+        names = {i: members[i] for i in users if i in members}
+    elif users:
         names = dict(records.session.execute(
             select(User.id, User.name).join(Membership, Membership.user_id == User.id)
             .where(Membership.tenant_id == records.tenant_id, User.id.in_(users))).all())

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import jsonschema
 import jsonschema_rs
@@ -330,10 +330,13 @@ class Records:
             return {**{f.key: f.default for f in level.fields if f.default is not None}, **related}
         return {**self.values_of([record], level)[record.id], **related}
 
-    def values_of(self, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
+    def values_of(self, records: list[Record], level: Level,
+                  only: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
         """:meth:`stored_values` of many records of one level, in at most three queries,
-        so a page of an API list costs the same whatever its length."""
-        return load_values(self.session, self.tenant_id, records, level)
+        so a page of an API list costs the same whatever its length; ``only`` these fields'
+        storage outside the JSON is read (a list whose columns need no time-phased amounts
+        does not read them)."""
+        return load_values(self.session, self.tenant_id, records, level, only)
 
     # -- the field pipeline ----------------------------------------------------------------
     def views(self, level: Level, records: list[Record],
@@ -353,6 +356,31 @@ class Records:
         batch, so the same count for any list up to ``batch`` records and a handful more for
         100,000), with at most one batch in memory."""
         level = self.config.levels[level_key]
+        for items in self.export_batches(level_key, parent, batch):
+            views = self.views(level, items)
+            for record in items:
+                yield record, views[record.id]
+
+    def export_stream(self, level_key: str, parent: Record | None = None,
+                      batch: int | None = None) -> Iterator[list[Record]]:
+        """The records of :meth:`export_rows` in number order from ONE statement, read
+        ``batch`` (default :data:`EXPORT_BATCH`) at a time through a server-side cursor on
+        PostgreSQL (SQLite's cursor reads as it goes): the same statements for 100 records
+        as for 100,000, and one batch in memory."""
+        level = self.config.levels[level_key]
+        query = self._readable().where(Record.level_key == level.key)
+        query = query.where(Record.parent_id == parent.id) if parent is not None \
+            else query.where(Record.parent_id.is_(None))
+        size = batch or EXPORT_BATCH
+        result = self.session.scalars(query.order_by(Record.number, Record.id).execution_options(yield_per=size))
+        for part in result.partitions(size):
+            yield list(part)
+
+    def export_batches(self, level_key: str, parent: Record | None = None,
+                       batch: int = EXPORT_BATCH) -> Iterator[list[Record]]:
+        """The records of :meth:`export_rows`, batch by batch (keyset pagination on the
+        number: each batch an index range, however far into the list)."""
+        level = self.config.levels[level_key]
         query = self._readable().where(Record.level_key == level.key)
         query = query.where(Record.parent_id == parent.id) if parent is not None \
             else query.where(Record.parent_id.is_(None))
@@ -365,9 +393,7 @@ class Records:
             items = list(self.session.scalars(page_query))
             if not items:
                 return
-            views = self.views(level, items)
-            for record in items:
-                yield record, views[record.id]
+            yield items
             if len(items) < batch:
                 return
             after = (items[-1].number, items[-1].id)
@@ -823,12 +849,16 @@ class Records:
         return diff
 
 
-def load_values(session: Session, tenant_id: int, records: list[Record], level: Level) -> dict[int, dict[str, Any]]:
+def load_values(session: Session, tenant_id: int, records: list[Record], level: Level,
+                only: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
     """Everything records of one level hold for their fields (JSON values, time-phased
-    amounts, files), whoever reads them: one query per kind of storage outside the JSON."""
+    amounts, files), whoever reads them: one query per kind of storage outside the JSON
+    (only for the fields ``only`` names, when given)."""
     found = {r.id: dict(r.values or {}) for r in records}
     if not found:
         return found
-    for loader in dict.fromkeys(f.kind.loader for f in level.fields if f.kind.loader):
+    keys = None if only is None else set(only)
+    for loader in dict.fromkeys(f.kind.loader for f in level.fields
+                                if f.kind.loader and (keys is None or f.key in keys)):
         loader(session, tenant_id, found)  # type: ignore[misc]
     return found

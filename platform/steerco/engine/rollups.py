@@ -194,12 +194,21 @@ class _Subtree:
         """(records read, records left out, a line per field): one query."""
         measures = [Measure(fld, fld.rollup) for fld in fields]  # type: ignore[arg-type]
         shown = [m for m in measures if not agg.hidden_everywhere(self.scope, m.field)]
-        keys = self.keys()
-        columns = [func.count(case((self.readable, 1), else_=None))]
-        for m in shown:
-            columns += agg.measure_columns(self.scope, m)
-        columns.append(func.sum(case((not_(self.readable), 1), else_=0)))
-        query = select(*keys, *columns).select_from(Record).where(self.where).group_by(*keys)
+        # Each record's keys, values and visibility read once, in an inner query (OFFSET 0
+        # keeps PostgreSQL from merging it into the outer one); the aggregates then read
+        # plain columns, where each would otherwise extract its value from the JSON again.
+        inner_columns = [key.label(f"k{i}") for i, key in enumerate(self.keys())]
+        inner_columns.append(self.readable.label("readable"))
+        for i, m in enumerate(shown):
+            inner_columns += [agg.value_column(m.field).label(f"v{i}"), agg.visible(self.scope, m.field).label(f"s{i}")]
+        inner = select(*inner_columns).select_from(Record).where(self.where).offset(0).subquery()
+        keys = [inner.c[f"k{i}"] for i in range(len(inner_columns) - 1 - 2 * len(shown))]
+        readable = inner.c.readable
+        columns = [func.count(case((readable, 1), else_=None))]
+        for i, m in enumerate(shown):
+            columns += agg.measure_columns(self.scope, m, inner.c[f"v{i}"], inner.c[f"s{i}"])
+        columns.append(func.sum(case((not_(readable), 1), else_=0)))
+        query = select(*keys, *columns).select_from(inner).group_by(*keys)
         width = len(keys)
         groups: list[tuple[tuple[Any, ...], Group]] = []
         left_out = 0
@@ -228,11 +237,19 @@ class _Subtree:
                    .join(PeriodValue, and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
                                            PeriodValue.field_key == grid.key))
                    .where(self.where).group_by(PeriodValue.record_id, PeriodValue.scenario).subquery())
+        # The subtree's records with their keys and visibility, read once each, as a narrow
+        # inner query (OFFSET 0: not merged into the outer one, which would carry every
+        # record's JSON into the join).
+        per_record = (select(Record.id.label("id"), *(key.label(f"k{i}") for i, key in enumerate(keys)),
+                             seen.label("seen"))
+                      .select_from(Record).where(self.where).offset(0).subquery())
+        keys = [per_record.c[f"k{i}"] for i in range(len(keys))]
+        seen = per_record.c.seen
         query = (select(*keys, amounts.c.scenario,
                         func.sum(case((seen, amounts.c.amount), else_=None)),
                         func.count(case((seen, 1), else_=None)),
                         func.count(case((not_(seen), 1), else_=None)))
-                 .select_from(Record).join(amounts, amounts.c.record_id == Record.id)
+                 .select_from(per_record).join(amounts, amounts.c.record_id == per_record.c.id)
                  .group_by(*keys, amounts.c.scenario))
         width = len(keys)
         per_scenario: dict[str, list[tuple[tuple[Any, ...], Group]]] = defaultdict(list)

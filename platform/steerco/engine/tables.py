@@ -13,13 +13,14 @@ a value the actor may not read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import ColumnElement
 
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine.access import Access
 from steerco.engine import fieldviews
+from steerco.engine.forms import compute_checked, expression_scope
 from steerco.engine.fieldviews import RecordView
 from steerco.fields.base import ExportValue
 from steerco.reports.aggregate import Measure, aggregate
@@ -140,12 +141,120 @@ def row(config: TenantConfig, level: Level, cols: Iterable[Column], record: Reco
 
 
 def rows(records: "Records", level: Level, cols: list[Column], items: Iterable[Record],
-         views: Mapping[int, RecordView] | None = None) -> list[Row]:
-    """One row per record, its cells from the field pipeline (batched for all ``items``)."""
+         views: Mapping[int, RecordView] | None = None, *, texts: bool = True) -> list[Row]:
+    """One row per record (batched for all ``items``): from ``views`` when the caller has
+    them, else from :class:`CellReader`, which works out only the columns' cells."""
     items = list(items)
-    if views is None:
-        views = records.views(level, items)
-    return [row(records.config, level, cols, record, views[record.id]) for record in items]
+    if views is not None:
+        return [row(records.config, level, cols, record, views[record.id], texts=texts) for record in items]
+    return CellReader(records, level, cols).rows(items, texts=texts)
+
+
+class CellReader:
+    """The cells of a list's or an export's columns, for many records of one level.
+
+    The same decisions as the field pipeline (:mod:`steerco.engine.fieldviews`) makes for
+    these columns, without the per-record field states of every field of the level (which
+    a form needs and a table does not): a cell is visible when the reader's roles on the
+    record do not hide its field (``Access.field_mode``, the one rule) and its
+    ``visible_if`` holds; its value is the stored or computed one, a wrong-typed one shown
+    as its problem. What does not depend on the record is worked out once per reader:
+    the fields to load and compute, and the modes of the columns per combination of the
+    roles that read and update a record (so 10,000 records under one package cost one
+    mode lookup per column, not one per cell). ``tests/web/test_field_access.py`` checks
+    lists and exports against the record page.
+    """
+
+    def __init__(self, records: "Records", level: Level, cols: Iterable[Column]):
+        self.records = records
+        self.level = level
+        self.cols = list(cols)
+        self.fields = [c.field for c in self.cols if c.field is not None]
+        wanted = {f.key for f in self.fields} | {f.key for f in level.computed_order}
+        for f in self.fields:
+            wanted |= f.inputs
+        #: what must be read to know the columns' values and visibility (with every
+        #: computed field, as the pipeline computes them all in dependency order)
+        self.needed = level.depends_on(wanted)
+        self.computes = bool(level.computed_order)
+        self.conditional = any(f.visible_if is not None for f in self.fields)
+        self._modes: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...]] = {}
+
+    def _modes_of(self, record: Record) -> tuple[str, ...]:
+        access, key = self.records.access, self.level.key
+        roles = (access.roles_allowing("read", key, record), access.roles_allowing("update", key, record))
+        modes = self._modes.get(roles)
+        if modes is None:
+            modes = self._modes[roles] = tuple(access.field_mode(f, record, key) for f in self.fields)
+        return modes
+
+    def rows(self, items: list[Record], *, texts: bool = True,
+             members: Mapping[int, str] | None = None) -> list[Row]:
+        """One row per record; ``texts=False`` leaves the cells' texts empty (see :func:`row`);
+        ``members``: the workspace's user names when the caller has read them."""
+        if not items:
+            return []
+        records, level = self.records, self.level
+        today = fieldviews.today_of(records)
+        loaded = records.values_of(items, level, only=self.needed)
+        prepared = []
+        users: set[Any] = set()
+        refs: set[Any] = set()
+        for record in items:
+            values = loaded[record.id]
+            problems: Mapping[str, str] = {}
+            if self.computes:
+                computed, problems = compute_checked(level, values, record.stage_key, record.title, today)
+                values = {**values, **computed}
+            scope = expression_scope(values, record.stage_key, record.title) if self.conditional else None
+            shown = []
+            for fld, mode in zip(self.fields, self._modes_of(record)):
+                visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
+                shown.append(visible)
+                if visible and values.get(fld.key) is not None:
+                    source = getattr(fld.kind, "lookup", None)
+                    if source == "users":
+                        users.add(values[fld.key])
+                    elif source == "records":
+                        refs.add(values[fld.key])
+            prepared.append((record, values, problems, shown))
+        display = fieldviews.display_for(records, users, refs, members)
+        return [self._row(record, values, problems, shown, display, texts)
+                for record, values, problems, shown in prepared]
+
+    def _row(self, record: Record, values: Mapping[str, Any], problems: Mapping[str, str],
+             shown: list[bool], display: Display, texts: bool) -> Row:
+        config, level = self.records.config, self.level
+        visible = iter(shown)
+        cells = []
+        for col in self.cols:
+            fld = col.field
+            if fld is None:
+                value, text, export = _system_value(config, level, record, col.key, display, texts)
+                cells.append(Cell(col, value, text, False, export))
+                continue
+            if not next(visible):
+                cells.append(Cell(col, None, "", True))
+                continue
+            value = values.get(fld.key)
+            problem = problems.get(fld.key) or fld.kind.value_problem(fld, value)
+            if problem:
+                cells.append(Cell(col, None, problem if texts else "", False, problem, problem))
+                continue
+            text = fld.kind.display(fld, value, display) if texts else ""
+            cells.append(Cell(col, value, text, False, fld.kind.export_value(fld, value, display)))
+        return Row(record, tuple(cells))
+
+    def stream(self, parent: Record | None, *, texts: bool = True) -> Iterator[Row]:
+        """Every readable record of the level under ``parent`` as a row, in number order,
+        from one streamed statement (:meth:`Records.export_stream`), with at most one batch
+        in memory. User names are read once for the whole export; what else a batch
+        needs (time-phased amounts or files a column depends on, referenced records'
+        labels) is read per batch only when the batch has some."""
+        lookups = {getattr(f.kind, "lookup", None) for f in self.fields}
+        members = fieldviews.member_names(self.records) if "users" in lookups else None
+        for batch in self.records.export_stream(self.level.key, parent):
+            yield from self.rows(batch, texts=texts, members=members)
 
 
 @dataclass(frozen=True)

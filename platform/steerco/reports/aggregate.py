@@ -147,10 +147,14 @@ def in_group(scope: Scope, group_by: str, key: Any) -> ColumnElement[bool]:
     return Record.path.startswith(below)
 
 
-def _measure_columns(scope: Scope, m: Measure) -> list[ColumnElement[Any]]:
-    """sum, count, min, max of the visible values and the count of those left out."""
-    value = value_column(m.field)
-    seen = visible(scope, m.field)
+def _measure_columns(scope: Scope, m: Measure, value: ColumnElement[Any] | None = None,
+                     seen: ColumnElement[Any] | None = None) -> list[ColumnElement[Any]]:
+    """sum, count, min, max of the visible values and the count of those left out.
+
+    ``value`` and ``seen`` are the field's value and visibility when the caller has read
+    them already (columns of an inner query that reads each value once per record)."""
+    value = value_column(m.field) if value is None else value
+    seen = visible(scope, m.field) if seen is None else seen
     kept = case((seen, value), else_=None)
     # Sums of numbers only; minima and maxima of dates too (ISO text orders like the dates).
     summed = m.function in ("sum", "avg") and m.field.kind.sort_cast(m.field) == "float"

@@ -442,8 +442,7 @@ def export(level_key: str, record_id: int | None = None):  # type: ignore[no-unt
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([_csv_cell(tables.header(c, display)) for c in columns])
-        for n, (record, view) in enumerate(records.export_rows(level.key, parent), start=1):
-            row = tables.row(g.config, level, columns, record, view, texts=False)
+        for n, row in enumerate(tables.CellReader(records, level, columns).stream(parent, texts=False), start=1):
             writer.writerow([_csv_cell(cell.export) for cell in row.cells])
             if n % 500 == 0:
                 yield buffer.getvalue()
