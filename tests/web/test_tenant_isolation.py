@@ -26,7 +26,7 @@ from steerco.store.models import ApiToken, ApprovalTask, Attachment, ExceptionCa
 #: path arguments that are no object id, with the value to use (an acme key)
 KEYS = {"tenant": "acme", "level_key": "measure", "filename": "steerco.css", "key": "identify",
         "dimension": "implementation_status", "name": "fields", "token": "no-such-link",
-        "field_key": "business_case"}
+        "field_key": "business_case", "period": "2026-01", "action": "lock"}
 
 
 @pytest.fixture
