@@ -100,6 +100,8 @@ ROUND_TRIPS = [
     ("user", {}, 7, 7), ("reference", {}, 9, 9),
     ("money_grid", {"scenarios": ("plan",)}, {"plan": {"2026-01": 10, "2026-02": None}},
      {"plan": {"2026-01": 10.0, "2026-02": None}}),
+    ("measure_grid", {"scenarios": ("target", "actual"), "unit": "%"}, {"target": {"2026-01": 95}, "actual": {"2026-01": 93.5}},
+     {"target": {"2026-01": 95.0}, "actual": {"2026-01": 93.5}}),
     ("text", {}, None, None), ("money", {}, None, None),
 ]
 

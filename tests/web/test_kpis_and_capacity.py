@@ -17,7 +17,7 @@ from sqlalchemy import event, select, update
 from werkzeug.datastructures import MultiDict
 
 from steerco.config import ConfigInvalid, compile_config
-from steerco.engine import exceptions, jobs, members, tenants, tokens
+from steerco.engine import jobs, members, tenants, tokens
 from steerco.engine.records import Submission
 from steerco.store.models import AuditEvent, ExceptionCase, Notification, Record, utcnow
 

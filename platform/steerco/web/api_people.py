@@ -151,6 +151,8 @@ def deactivate_member(user_id: int):  # type: ignore[no-untyped-def]
 def set_member_capacity(user_id: int):  # type: ignore[no-untyped-def]
     """``{"hours": 120}``: the hours the member can work per reporting period, against
     which capacity rules judge their plan (null: the rule's default)."""
+    members.require_users_right(g.config, g.actor)
+    members.member(db.session, g.tenant, user_id)  # 404 for anyone not a member here, whatever was sent
     body = api_views._body(frozenset({"hours"}))
     members.set_capacity(db.session, g.tenant, g.actor, user_id, body.get("hours"), config=g.config)
     db.session.commit()
