@@ -14,6 +14,7 @@ configuration alone:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal
 
@@ -27,16 +28,16 @@ _MODE_RANK = {"hidden": 0, "read": 1, "write": 2}
 #: field modes per (field, level, reading roles, writing roles), per compiled configuration:
 #: they depend on nothing else (see :meth:`Access._merged_mode`), so every request of every
 #: actor with the same roles shares them; a new configuration version starts afresh
-_MODES: dict[int, tuple[TenantConfig, dict[tuple[object, ...], FieldMode]]] = {}
+_MODES: dict[int, tuple[weakref.ref[TenantConfig], dict[tuple[object, ...], FieldMode]]] = {}
 _MODES_KEPT = 64
 
 
 def _modes_of(config: TenantConfig) -> dict[tuple[object, ...], FieldMode]:
     kept = _MODES.get(id(config))
-    if kept is None or kept[0] is not config:
+    if kept is None or kept[0]() is not config:
         if len(_MODES) >= _MODES_KEPT:
             _MODES.clear()
-        kept = _MODES[id(config)] = (config, {})
+        kept = _MODES[id(config)] = (weakref.ref(config), {})  # an old version is not kept alive
     return kept[1]
 
 

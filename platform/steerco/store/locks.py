@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, scoped_session
 
 
 def lock_key(name: str) -> int:
@@ -86,6 +86,8 @@ def holds_tenant_lock(session: Session, tenant_id: int) -> bool:
     SQLite always, as there ``SELECT ... FOR UPDATE`` locks nothing (one writer at a time)."""
     from steerco.store.scoping import TENANT_KEY
 
+    if isinstance(session, scoped_session):  # the web's db.session: its Session of this request
+        session = session()
     if session.get_bind().dialect.name != "postgresql":
         return True
     return (session.info.get(TENANT_KEY) == tenant_id and session.in_transaction()

@@ -8,15 +8,16 @@ those literal includes replaced by the text of the templates they name, and comp
 per (configuration, level). The field templates stay the one source of the markup: what
 is generated is the same markup, only without the includes.
 
-The compiled templates are kept with the configuration object they were built from
-(configurations are immutable and cached per version, see ``engine.tenants``), so a new
-configuration version gets new templates and an old one's are dropped.
+The compiled templates are kept per configuration object (configurations are immutable
+and cached per version, see ``engine.tenants``), so a new configuration version gets new
+templates; an old version's are dropped first when more are needed.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -37,7 +38,7 @@ _DELIMITERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 _MISSING = object()
 #: compiled forms kept (levels across configurations); a configuration has a few levels
 KEPT = 200
-_FORMS: OrderedDict[tuple[int, str], tuple[Any, Template, list[Callable[[], bool]]]] = OrderedDict()
+_FORMS: OrderedDict[tuple[int, str], tuple[weakref.ref[Any], Template, list[Callable[[], bool]]]] = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -46,12 +47,12 @@ def level_form(env: Environment, config: Any, level: Level) -> Template:
     key = (id(config), level.key)
     with _LOCK:
         kept = _FORMS.get(key)
-        if kept is not None and kept[0] is config and not (env.auto_reload and not all(f() for f in kept[2])):
+        if kept is not None and kept[0]() is config and not (env.auto_reload and not all(f() for f in kept[2])):
             return kept[1]
     checks: list[Callable[[], bool]] = []
     template = env.from_string(form_source(env, level, checks))
     with _LOCK:
-        _FORMS[key] = (config, template, checks)
+        _FORMS[key] = (weakref.ref(config), template, checks)  # an old version is not kept alive
         while len(_FORMS) > KEPT:
             _FORMS.popitem(last=False)
     return template
