@@ -20,9 +20,9 @@ overdue. A case:
 Every step is an audit event on the record (``exception.raised``, ``exception.updated``,
 ``exception.closed``, ``exception.escalated``).
 
-Who owns a case is one rule (:func:`responsible`): the role's holders whose grant covers
-the record (tenant-wide, or at the record or above it), and for a role whose permissions on
-the level are only "own"-scoped, the record's owner among them.
+Who owns a case is the one rule of :mod:`approvers` (:func:`approvers.holders`, asked for
+any permission): the role's holders whose permission on the record's level covers it from
+where the role is held, and for an "own"-scoped permission only the record's owner.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from steerco.config.model import ExceptionRule, Level, TenantConfig
-from steerco.engine import audit, notifications
+from steerco.engine import approvers, audit, notifications
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
 from steerco.engine.forms import compute, expression_scope
 from steerco.store import scoping
-from steerco.store.models import ExceptionCase, Membership, Record, RoleAssignment, User
+from steerco.store.models import ExceptionCase, Record
 
 RESOLUTION_MAX = 5000
 
@@ -144,41 +144,10 @@ def _follow(session: Session, tenant_id: int, rule: ExceptionRule, case: Excepti
 # -- owners ------------------------------------------------------------------------------------
 def responsible(session: Session, tenant_id: int, config: TenantConfig, roles: Iterable[str | None],
                 record: Record) -> set[int]:
-    """Active members holding one of ``roles`` whose grant covers ``record`` (see the
-    module docstring); one query."""
-    wanted = sorted({r for r in roles if r and r in config.roles})
-    if not wanted:
-        return set()
-    node = aliased(Record)
-    rows = session.execute(
-        select(RoleAssignment.user_id, RoleAssignment.role_key)
-        .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
-                               Membership.tenant_id == RoleAssignment.tenant_id))
-        .join(User, User.id == RoleAssignment.user_id)
-        .outerjoin(node, and_(node.id == RoleAssignment.node_id, node.tenant_id == RoleAssignment.tenant_id))
-        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.role_key.in_(wanted), Membership.is_active,
-               User.is_active, or_(RoleAssignment.node_id.is_(None),
-                                   and_(node.id.is_not(None), _startswith(record.path, node.path))))
-        .execution_options(**scoping.for_tenant(tenant_id))).all()
-    found = set()
-    for user_id, role_key in rows:
-        if _only_own(config, role_key, record.level_key) and user_id != record.owner_id:
-            continue
-        found.add(user_id)
-    return found
-
-
-def _startswith(path: str, prefix: Any) -> Any:
-    """SQL: the literal ``path`` starts with the column ``prefix``."""
-    from sqlalchemy import func, literal
-
-    return func.substr(literal(path), 1, func.length(prefix)) == prefix
-
-
-def _only_own(config: TenantConfig, role_key: str, level_key: str) -> bool:
-    role = config.roles[role_key]
-    scopes = {p.scope for p in role.permissions if "*" in p.levels or level_key in p.levels}
-    return bool(scopes) and scopes == {"own"}
+    """Active members holding one of ``roles`` whose grant covers ``record``: the approver
+    rule of :mod:`approvers` asked for any permission rather than "approve"; one query."""
+    found = approvers.holders(session, tenant_id, config, {r for r in roles if r}, record, action=None)
+    return set().union(*found.values()) if found else set()
 
 
 def closers(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record) -> set[int]:
