@@ -41,7 +41,7 @@ bp = tenant_blueprint("workflow", __name__)
 REFUSALS = (GateNotMet, Conflict, Forbidden, ValidationFailed)
 RECENT_COMMENTS = 5
 #: the inbox's sections, each paged on its own (``?<section>_page=2``)
-SECTIONS = ("approvals", "requests", "blocked", "escalated")
+SECTIONS = ("approvals", "requests", "blocked", "escalated", "exceptions")
 T = TypeVar("T")
 
 
@@ -372,7 +372,7 @@ def _page_arg(section: str) -> int:
 
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
-    """The actor's work in four sections, each paged on its own; the count in the
+    """The actor's work in five sections, each paged on its own; the count in the
     navigation is their totals."""
     box = flow().inbox
     pages = {f"{section}_page": _page_arg(section) for section in SECTIONS}
@@ -381,9 +381,11 @@ def inbox():  # type: ignore[no-untyped-def]
     mine = box.requests(pages["requests_page"])
     blocked = box.blocked(pages["blocked_page"])
     escalated = box.escalated(pages["escalated_page"])
-    g.inbox_count_value = waiting.total + escalated.total + blocked.total
+    cases = box.exceptions(pages["exceptions_page"])
+    g.inbox_count_value = waiting.total + escalated.total + blocked.total + cases.total
     return render_template(
         "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked, overdue=overdue,
+        cases=cases,
         names=box.names(t.on_behalf_of for t in waiting.items), pages=pages,
         cards=approval_cards.cards(records_service(), [(t.record, t.task.request) for t in waiting.items]),
         editable={r.id for r, _ in blocked.items if g.access.can("update", r.level_key, r)},
