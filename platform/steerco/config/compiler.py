@@ -231,12 +231,7 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
             roles=tuple(t["roles"]), condition=_expr(t.get("condition")),
             required_fields=tuple(t.get("required_fields", ())),
             required_evidence=tuple(t.get("required_evidence", ())),
-            approvals=tuple(
-                ApprovalStep(a["key"], a["label"], a["role"], _expr(a.get("threshold")),
-                             a["quorum"]["n"] if isinstance(a.get("quorum"), dict) else a.get("quorum", "any"),
-                             a.get("same_approver_allowed", False))
-                for a in t.get("approvals", ())
-            ),
+            approvals=tuple(_approval_step(a) for a in t.get("approvals", ())),
             reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
             escalate_to=t.get("escalate_to"), approval_content=_approval_content(t),
             on_change=t.get("on_change", "refuse"),
@@ -244,6 +239,15 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
         for t in raw["transitions"]
     )
     return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions)
+
+
+def _approval_step(raw: Mapping[str, Any]) -> ApprovalStep:
+    """One step: ``role``, or ``roles`` for a cross-role quorum (one approval from each)."""
+    roles = tuple(raw["roles"]) if "roles" in raw else (raw["role"],)
+    quorum = raw["quorum"]["n"] if isinstance(raw.get("quorum"), dict) else \
+        raw.get("quorum", "all" if "roles" in raw else "any")
+    return ApprovalStep(raw["key"], raw["label"], roles[0], _expr(raw.get("threshold")), quorum,
+                        raw.get("same_approver_allowed", False), roles, raw.get("parallel_with_previous", False))
 
 
 def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:

@@ -150,6 +150,9 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/transitions/*/approvals/*/key": "ApprovalStep.key",
     "workflows.json:/workflows/*/transitions/*/approvals/*/label": "ApprovalStep.label",
     "workflows.json:/workflows/*/transitions/*/approvals/*/role": "ApprovalStep.role",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/roles": "ApprovalStep.roles",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/parallel_with_previous":
+        "ApprovalStep.parallel_with_previous",
     "workflows.json:/workflows/*/transitions/*/approvals/*/threshold": "ApprovalStep.threshold",
     "workflows.json:/workflows/*/transitions/*/approvals/*/quorum": "ApprovalStep.quorum",
     "workflows.json:/workflows/*/transitions/*/approvals/*/quorum/n": "ApprovalStep.quorum",

@@ -237,10 +237,25 @@ class Stage:
 class ApprovalStep:
     key: str
     label: str
+    #: the step's (first) role; ``roles`` names them all
     role: str
     threshold: Expression | None
     quorum: str | int
     same_approver_allowed: bool
+    #: the roles that decide the step: one, or several for a cross-role quorum (one approval
+    #: from each role, by distinct people, none of them the requester)
+    roles: tuple[str, ...] = ()
+    #: the step opens together with the step before it (decided in parallel, not in turn)
+    parallel_with_previous: bool = False
+
+    @property
+    def deciding_roles(self) -> tuple[str, ...]:
+        """Every role the step needs a decision from."""
+        return self.roles or (self.role,)
+
+    @property
+    def across_roles(self) -> bool:
+        return len(self.deciding_roles) > 1
 
 
 @dataclass(frozen=True)

@@ -337,10 +337,13 @@ class Checker:
                     self.reference("workflows", [*path, "required_evidence", i], key, evidence, "evidence field")
                 self.unique("workflows", [*path, "approvals"], _items(transition, "approvals"), "approval step")
                 for a, step in _items(transition, "approvals"):
-                    if self.reference("workflows", [*path, "approvals", a, "role"], step.get("role"),
-                                      self.roles, "role"):
-                        self.check_right("workflows", [*path, "approvals", a, "role"], step.get("role"),
-                                         "approve", levels, "decide this step")
+                    named = [(["role"], step.get("role"))] if "role" in step else \
+                        [(["roles", i], role) for i, role in enumerate(_keys(step.get("roles")))]
+                    for where, role in named:
+                        if self.reference("workflows", [*path, "approvals", a, *where], role, self.roles, "role"):
+                            self.check_right("workflows", [*path, "approvals", a, *where], role,
+                                             "approve", levels, "decide this step")
+                    self.check_parallel_step(path, a, step)
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
                 self.check_approval_binding(path, transition, level_fields)
@@ -363,6 +366,27 @@ class Checker:
         return any(isinstance(p, dict) and action in _keys(p.get("actions"))
                    and ("*" in _keys(p.get("levels")) or level_key in _keys(p.get("levels")))
                    for p in role.get("permissions") or [])
+
+    def check_parallel_step(self, path: list[object], index: int, step: Mapping[str, Any]) -> None:
+        """A cross-role step needs one approval from each of its roles by distinct people:
+        a quorum other than "all", or one person deciding it and another step, would say
+        something else; a first step has no step to open with."""
+        at = [*path, "approvals", index]
+        if "roles" in step and "role" in step:
+            self.problem("workflows", [*at, "roles"], "a step names its role (\"role\") or, for a cross-role "
+                         "quorum, its roles (\"roles\"), not both", "role_and_roles")
+        if "roles" in step:
+            if step.get("quorum", "all") != "all":
+                self.problem("workflows", [*at, "quorum"], "a step with several roles needs one approval from "
+                             "each of them: its quorum is \"all\" (leave it out, or split the step in two)",
+                             "quorum_across_roles")
+            if step.get("same_approver_allowed"):
+                self.problem("workflows", [*at, "same_approver_allowed"], "a step with several roles is decided "
+                             "by distinct people: one person cannot approve for two of its roles",
+                             "same_approver_across_roles")
+        if step.get("parallel_with_previous") and index == 0:
+            self.problem("workflows", [*at, "parallel_with_previous"], "the first approval step has no step "
+                         "before it to open with", "parallel_without_previous")
 
     def check_right(self, file: str, path: list[object], role_key: Any, action: str,
                     levels: list[str], purpose: str) -> None:

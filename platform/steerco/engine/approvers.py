@@ -264,15 +264,17 @@ class Approvers:
                     requester: int) -> list[Missing]:
         """Steps that could never be decided: fewer people who may decide them (the
         requester left out; ``eligible`` from :meth:`eligible_by_role`) than approvals
-        needed, or nobody at all."""
+        needed, or nobody at all; for a cross-role step, no distinct person for each role."""
         problems = []
         for step in steps:
+            if step.across_roles:
+                problems.extend(self._unreachable_across_roles(step, eligible, requester))
+                continue
             people = set(eligible.get(step.role, ())) - {requester}
             needed = step.quorum if isinstance(step.quorum, int) else 1
             if len(people) >= needed:
                 continue
-            role = self.ctx.config.roles.get(step.role)
-            role_label = role.label if role else step.role
+            role_label = self._role_label(step.role)
             if not people:
                 message = (f"Nobody may decide “{step.label}” here: no active member other than the requester "
                            f"holds the role {role_label} with the right to approve at this record's place.")
@@ -281,3 +283,33 @@ class Approvers:
                            f"{'person' if len(people) == 1 else 'people'} other than the requester may decide it here.")
             problems.append(Missing(None, "Approvers", message))
         return problems
+
+    def _role_label(self, role_key: str) -> str:
+        role = self.ctx.config.roles.get(role_key)
+        return role.label if role else role_key
+
+    def _unreachable_across_roles(self, step: ApprovalStep, eligible: Mapping[str, set[int]],
+                                  requester: int) -> list[Missing]:
+        """A cross-role step needs a different person for each of its roles (a matching of
+        roles to people, found by augmenting paths: a handful of roles and people)."""
+        people = {role: set(eligible.get(role, ())) - {requester} for role in step.deciding_roles}
+        nobody = [role for role, found in people.items() if not found]
+        if nobody:
+            return [Missing(None, "Approvers", f"Nobody may decide “{step.label}” for the role "
+                            f"{self._role_label(role)} here: no active member other than the requester holds it "
+                            "with the right to approve at this record's place.") for role in nobody]
+        taken: dict[int, str] = {}
+
+        def place(role: str, seen: set[int]) -> bool:
+            for person in sorted(people[role] - seen):
+                seen.add(person)
+                if person not in taken or place(taken[person], seen):
+                    taken[person] = role
+                    return True
+            return False
+
+        if all(place(role, set()) for role in step.deciding_roles):
+            return []
+        labels = ", ".join(self._role_label(r) for r in step.deciding_roles)
+        return [Missing(None, "Approvers", f"“{step.label}” needs a different person for each of {labels}, "
+                        "none of them the requester, but there are not enough such people here.")]

@@ -175,7 +175,8 @@ class Inbox:
     # -- my requests in flight -------------------------------------------------------------------
     def requests(self, page: int | None = 1, per_page: int | None = PER_PAGE,
                  ) -> Section[tuple[TransitionRequest, Record, ApprovalTask | None]]:
-        """One page of the actor's pending requests, each with its open step."""
+        """One page of the actor's pending requests, each with its (first) open step: steps
+        decided in parallel are open together, and the request is listed once."""
         ctx = self.ctx
         page, per_page = _paging(page, per_page)
         conditions = [TransitionRequest.tenant_id == ctx.tenant_id, TransitionRequest.state == "pending",
@@ -183,14 +184,20 @@ class Inbox:
                       ctx.access.read_filter()]
         rows = (select(TransitionRequest, Record, ApprovalTask).select_from(TransitionRequest)
                 .join(Record, Record.id == TransitionRequest.record_id)
-                .outerjoin(ApprovalTask, and_(ApprovalTask.request_id == TransitionRequest.id,
-                                              ApprovalTask.state == "pending")))
+                .outerjoin(ApprovalTask, ApprovalTask.id == self._first_open_task()))
         total = ctx.session.scalar(select(func.count()).select_from(TransitionRequest)
                                    .join(Record, Record.id == TransitionRequest.record_id).where(*conditions)) or 0
         found = ctx.session.execute(
             rows.where(*conditions).order_by(TransitionRequest.requested_at, TransitionRequest.id)
             .offset((page - 1) * per_page).limit(per_page)).all()
         return Section([(r, rec, t) for r, rec, t in found], total, page, per_page)
+
+    @staticmethod
+    def _first_open_task() -> Any:
+        """SQL scalar: the request's open step with the lowest position (and id)."""
+        other = OTHER_TASK
+        return (select(other.id).where(other.request_id == TransitionRequest.id, other.state == "pending")
+                .order_by(other.position, other.id).limit(1).correlate(TransitionRequest).scalar_subquery())
 
     # -- escalated to me ---------------------------------------------------------------------------
     def _escalation_filter(self) -> ColumnElement[bool]:

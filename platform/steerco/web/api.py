@@ -405,7 +405,9 @@ def option_json(option: TransitionOption) -> dict[str, Any]:
     t = option.transition
     return {"key": t.key, "label": t.label, "to": t.target, "ready": option.ready,
             "missing": [{"field": m.field, "label": m.label, "message": m.message} for m in option.missing],
-            "approvals": [{"key": s.key, "label": s.label, "role": s.role, "reason": option.reasons.get(s.key)}
+            "approvals": [{"key": s.key, "label": s.label, "role": s.role,
+                           "roles": list(s.deciding_roles), "parallel_with_previous": s.parallel_with_previous,
+                           "reason": option.reasons.get(s.key)}
                           for s in option.steps]}
 
 

@@ -252,8 +252,9 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
         if req.state == "approved":
             feedback = Feedback(f"{label}: done. The record is now at {stage_label(record, req.to_stage)}.", ok=True)
         else:
-            first = next((t for t in flow().tasks(req) if t.state == "pending"), None)
-            feedback = Feedback(f"{label}: requested." + (f" Waiting for: {first.label}." if first else ""), ok=True)
+            waiting = [t.label for t in flow().tasks(req) if t.state == "pending"]
+            feedback = Feedback(f"{label}: requested." + (f" Waiting for: {', '.join(waiting)}." if waiting else ""),
+                                ok=True)
     else:
         feedback = refused
     if request.htmx:
@@ -271,10 +272,10 @@ def _decided(task: ApprovalTask, decision: str) -> Feedback:
         return Feedback(f"{label} {record.number} is now at {stage_label(record)}.", ok=True)
     if req.state == "rejected":
         return Feedback(f"{label} The request is closed; {record.number} stays at {stage_label(record)}.", ok=True)
-    following = next((t for t in flow().tasks(req) if t.state == "pending"), None)
-    if following is not None and following.id == task.id:
+    following = [t for t in flow().tasks(req) if t.state == "pending"]  # several when steps run in parallel
+    if any(t.id == task.id for t in following):
         return Feedback(f"{label} More approvals are needed for this step.", ok=True)
-    return Feedback(f"{label}" + (f" Next: {following.label}." if following else ""), ok=True)
+    return Feedback(f"{label}" + (f" Next: {', '.join(t.label for t in following)}." if following else ""), ok=True)
 
 
 @bp.post("/tasks/<int:task_id>/decision")
