@@ -86,7 +86,7 @@ def _expressions(config: TenantConfig, level_index: int, level: Level) -> Iterat
                 if step.threshold is not None:
                     yield "workflows.json", pointer(*base, "approvals", a, "threshold"), step.threshold
     for r, exception in enumerate(config.exception_rules.values()):
-        if exception.level == level.key:
+        if exception.level == level.key and exception.condition is not None:
             yield "exceptions.json", pointer("rules", r, "condition"), exception.condition
     for r, report in enumerate(config.reports.values()):
         if report.level == level.key and report.filter is not None:

@@ -16,7 +16,7 @@ from steerco.config import checks, semantics
 from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_items
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
-    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
+    ApprovalStep, ExceptionRule, Field, Forum, Level, Option, Overlap, Period, Permission, Report, ReportMeasure,
     ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition, ValidationRule, Workflow,
     deep_freeze,
     default_number_prefix, frozen_map,
@@ -241,6 +241,12 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
     return Workflow(raw["key"], raw["label"], raw["initial_stage"], stages, transitions)
 
 
+def _overlap(raw: Mapping[str, Any] | None) -> Overlap | None:
+    if raw is None:
+        return None
+    return Overlap(tuple(raw["keys"]), raw["grid"], raw["scenario"], float(raw.get("min_overlap", 0)))
+
+
 def _approval_step(raw: Mapping[str, Any]) -> ApprovalStep:
     """One step: ``role``, or ``roles`` for a cross-role quorum (one approval from each)."""
     roles = tuple(raw["roles"]) if "roles" in raw else (raw["role"],)
@@ -315,10 +321,10 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
                            for f in exceptions.get("forums", [])}),
         exception_rules=frozen_map({
             r["key"]: ExceptionRule(
-                r["key"], r["label"], r["level"], parse(r["condition"]), r["owner_role"], r.get("forum"),
-                r["due_days"], tuple(r.get("required_evidence", ())),
+                r["key"], r["label"], r["level"], parse(r["condition"]) if "condition" in r else None,
+                r["owner_role"], r.get("forum"), r["due_days"], tuple(r.get("required_evidence", ())),
                 tuple((e["after_days"], e["to"]) for e in r.get("escalation", ())),
-                r.get("close_when_clear", False),
+                r.get("close_when_clear", False), _overlap(r.get("overlap")),
             )
             for r in exceptions["rules"]
         }),

@@ -187,6 +187,11 @@ EFFECTS: Mapping[str, str] = {
     "exceptions.json:/rules/*/escalation/*/after_days": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/escalation/*/to": "ExceptionRule.escalation",
     "exceptions.json:/rules/*/close_when_clear": "ExceptionRule.close_when_clear",
+    "exceptions.json:/rules/*/overlap": "ExceptionRule.overlap",
+    "exceptions.json:/rules/*/overlap/keys": "Overlap.keys",
+    "exceptions.json:/rules/*/overlap/grid": "Overlap.grid",
+    "exceptions.json:/rules/*/overlap/scenario": "Overlap.scenario",
+    "exceptions.json:/rules/*/overlap/min_overlap": "Overlap.min_overlap",
     # Reports: listed for their audience, gathered by steerco.reports.data (SQL through
     # steerco.reports.scope), shown as a dashboard and printed by steerco.reports.render.
     "reports.json:/reports": "TenantConfig.reports",

@@ -308,11 +308,24 @@ class Forum:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """A double-count guard: records of the rule's level with equal values of every key
+    field claim the same saving when, in one period, both amounts of the grid's scenario
+    are above ``min_overlap``."""
+
+    keys: tuple[str, ...]
+    grid: str
+    scenario: str
+    min_overlap: float = 0.0
+
+
+@dataclass(frozen=True)
 class ExceptionRule:
     key: str
     label: str
     level: str
-    condition: Expression
+    #: what raises the exception on one record (None for an overlap rule)
+    condition: Expression | None
     owner_role: str
     forum: str | None
     due_days: int
@@ -320,6 +333,8 @@ class ExceptionRule:
     escalation: tuple[tuple[int, str], ...]
     #: the case closes by itself when the condition stops holding (else only with its evidence)
     close_when_clear: bool = False
+    #: what raises the exception on records that claim the same saving (instead of a condition)
+    overlap: Overlap | None = None
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]

@@ -445,6 +445,11 @@ class Checker:
             level_ok = self.reference("exceptions", [*base, "level"], rule.get("level"), self.levels, "level")
             levels = [rule["level"]] if level_ok and isinstance(rule.get("level"), str) else []
             self.check_expression("exceptions", [*base, "condition"], rule.get("condition"), levels)
+            if isinstance(rule.get("overlap"), dict):
+                if "condition" in rule:
+                    self.problem("exceptions", [*base, "overlap"], "a rule raises its exception on a condition or "
+                                 "on an overlap between records, not both", "condition_and_overlap")
+                self.check_overlap([*base, "overlap"], rule["overlap"], levels)
             self.reference("exceptions", [*base, "owner_role"], rule.get("owner_role"), self.roles, "role")
             if "forum" in rule:
                 self.reference("exceptions", [*base, "forum"], rule["forum"], self.forums, "forum")
@@ -454,6 +459,33 @@ class Checker:
                                    [*self.roles, *self.forums], "role or forum")
             for i, key in enumerate(_keys(rule.get("required_evidence"))):
                 self.reference("exceptions", [*base, "required_evidence", i], key, self.fields, "field")
+
+    def check_overlap(self, path: list[object], overlap: Mapping[str, Any], levels: list[str]) -> None:
+        """A double-count guard compares stored one-value fields of its level (a computed,
+        a list or a file field has no one value to compare in SQL) and a grid's scenario."""
+        if not levels:
+            return
+        placed = self.level_fields.get(levels[0], [])
+        for i, key in enumerate(_keys(overlap.get("keys"))):
+            if not self.reference("exceptions", [*path, "keys", i], key, placed, "field"):
+                continue
+            kind = registry.get(self.fields.get(key, {}).get("type", "")) \
+                if self.fields.get(key, {}).get("type") in registry else None
+            if kind is not None and not (kind.tabular and kind.storage == "values" and kind.accepts_input):
+                self.problem("exceptions", [*path, "keys", i], f"field {key!r} cannot be a key of an overlap: "
+                             "it has no single stored value to compare (choose a choice, text, number, "
+                             "user or record field)", "overlap_key_not_comparable")
+        grid = overlap.get("grid")
+        if not self.reference("exceptions", [*path, "grid"], grid, placed, "field"):
+            return
+        field = self.fields.get(grid, {})
+        kind = registry.get(field["type"]) if field.get("type") in registry else None
+        if kind is None or kind.storage != "periods":
+            self.problem("exceptions", [*path, "grid"], f"field {grid!r} is not a time-phased money field, so "
+                         "there is no amount per period to compare", "overlap_not_a_grid")
+            return
+        self.reference("exceptions", [*path, "scenario"], overlap.get("scenario"),
+                       list(field.get("scenarios") or SCENARIOS), "scenario")
 
     def check_reports(self) -> None:
         for index, report in _items(self.docs.get("reports"), "reports"):
