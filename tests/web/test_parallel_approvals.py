@@ -64,6 +64,8 @@ def _browser(app, user):  # type: ignore[no-untyped-def]
 def test_parallel_steps_wait_for_every_approver_at_once(app, session, world) -> None:  # type: ignore[no-untyped-def]
     tenant, people, measure = world
     base = f"/api/t/{tenant.slug}"
+    before = _browser(app, people["admin"]).get(f"/t/{tenant.slug}/r/{measure.id}").get_data(as_text=True)
+    assert "Approval by: Lead decision and, at the same time, Finance sign-off" in before
     requested = _api(app, session, people["admin"]).post(f"{base}/records/{measure.id}/transitions/decide")
     assert requested.status_code == 201, requested.get_data(as_text=True)
     open_steps = [(s["key"], s["state"]) for s in requested.get_json()["steps"]]
