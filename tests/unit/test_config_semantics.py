@@ -44,6 +44,16 @@ def test_the_base_tenant_of_these_tests_is_sound():
 
 # -- one failing example per semantic check --------------------------------------------------
 
+def _add_overlap(docs: dict[str, Any], condition: str | None = None, **overlap: Any) -> None:
+    """The first exception rule: a double-count guard on measures, with ``overlap`` changed."""
+    rule: dict[str, Any] = {"key": "twice", "label": "Claimed twice", "level": "measure", "owner_role": "admin",
+                            "due_days": 5, "overlap": {"keys": ["category"], "grid": "financials",
+                                                       "scenario": "plan", **overlap}}
+    if condition:
+        rule["condition"] = condition
+    docs.setdefault("exceptions", {"rules": []})["rules"].insert(0, rule)
+
+
 def _wf(docs: dict[str, Any]) -> dict[str, Any]:
     return docs["workflows"]["workflows"][0]
 
@@ -263,6 +273,33 @@ SEMANTIC_CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str, str, 
     ("approval card names a field not on the level",
      lambda d: d["levels"]["levels"][MEASURE].update(approval_card=["potential", "potentail"]),
      "levels", "/levels/1/approval_card/1", "unknown_field", "potential"),
+    ("an overlap keyed on a computed field",
+     lambda d: _add_overlap(d, keys=["category", "weighted"]),
+     "exceptions", "/rules/0/overlap/keys/1", "overlap_key_not_comparable", None),
+    ("an overlap on a field that is not time-phased",
+     lambda d: _add_overlap(d, grid="potential"),
+     "exceptions", "/rules/0/overlap/grid", "overlap_not_a_grid", None),
+    ("an overlap on a scenario the grid does not have",
+     lambda d: _add_overlap(d, scenario="budget"),
+     "exceptions", "/rules/0/overlap/scenario", "unknown_scenario", None),
+    ("an overlap rule with a condition as well",
+     lambda d: _add_overlap(d, condition="potential > 0"),
+     "exceptions", "/rules/0/overlap", "condition_and_overlap", None),
+    ("a cross-role step with a quorum other than one of each",
+     lambda d: _wf(d)["transitions"][DECIDE]["approvals"][0].update(roles=["admin", "owner"], quorum="any") or
+     _wf(d)["transitions"][DECIDE]["approvals"][0].pop("role"),
+     "workflows", "/workflows/0/transitions/0/approvals/0/quorum", "quorum_across_roles", None),
+    ("a cross-role step one person may decide twice",
+     lambda d: _wf(d)["transitions"][DECIDE]["approvals"][0].update(roles=["admin", "owner"],
+                                                                     same_approver_allowed=True),
+     "workflows", "/workflows/0/transitions/0/approvals/0/same_approver_allowed", "same_approver_across_roles", None),
+    ("a step with both role and roles",
+     lambda d: _wf(d)["transitions"][DECIDE]["approvals"][0].update(roles=["admin", "owner"]),
+     "workflows", "/workflows/0/transitions/0/approvals/0/roles", "role_and_roles", None),
+    ("the first step in parallel with nothing",
+     lambda d: _wf(d)["transitions"][DECIDE]["approvals"][0].update(parallel_with_previous=True),
+     "workflows", "/workflows/0/transitions/0/approvals/0/parallel_with_previous", "parallel_without_previous",
+     None),
     ("approval card on a level nothing is approved on",
      lambda d: d["levels"]["levels"][PROGRAM].update(approval_card=["description"]),
      "levels", "/levels/0/approval_card", "approval_card_without_workflow", None),

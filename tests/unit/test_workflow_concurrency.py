@@ -80,10 +80,12 @@ def open_step(session, make_tenant, make_user):  # type: ignore[no-untyped-def]
     return build
 
 
-def _race(database_url: str, tenant_id: int, task_id: int, deciders: list[int]) -> list[Any]:
-    """Each decider on a thread of its own with its own connection; all decide at once.
+def _race(database_url: str, tenant_id: int, task_id: int | list[int], deciders: list[int]) -> list[Any]:
+    """Each decider on a thread of its own with its own connection; all decide at once
+    (the one task, or each the task at its place in ``task_id``).
 
     Returns, per thread, "approved" or the exception it met."""
+    tasks = task_id if isinstance(task_id, list) else [task_id] * len(deciders)
     engine = create_engine(database_url, poolclass=NullPool)  # one real connection per session
     barrier = threading.Barrier(len(deciders), timeout=60)
     outcomes: list[Any] = [None] * len(deciders)
@@ -95,7 +97,7 @@ def _race(database_url: str, tenant_id: int, task_id: int, deciders: list[int]) 
                 flow = _flow(own, tenant_id, user_id)  # connected, configuration and actor loaded
                 own.commit()  # no snapshot or lock carried into the race
                 barrier.wait()
-                flow.decide(task_id, "approve", f"Approved by thread {n}")
+                flow.decide(tasks[n], "approve", f"Approved by thread {n}")
                 own.commit()
                 outcomes[n] = "approved"
             except Exception as error:  # noqa: BLE001 - every outcome is asserted below
@@ -161,3 +163,34 @@ def test_a_double_click_on_a_step_needing_two_approvals_counts_once(session, dat
     assert (task.state, task.needed) == ("pending", 2)
     assert task.claims == 1  # every click got in, one after the other; the refused ones rolled back
     assert session.get(Record, step["record"]).stage_key == "defined"
+
+
+@pytest.mark.parametrize("attempt", range(3))  # the race is won differently each time
+def test_parallel_steps_approved_at_the_same_moment_finish_the_request_once(session, database_url, make_tenant,
+                                                                             make_user, attempt) -> None:  # type: ignore[no-untyped-def]
+    """Two tasks open side by side (a cross-role step): their approvers decide at once, and
+    exactly one of them sees the other's approval and moves the record."""
+    docs = approval_documents()
+    docs["roles"]["roles"].append({"key": "cfo", "label": "CFO", "permissions": [
+        {"levels": ["*"], "actions": ["read", "approve"], "scope": "tenant"}]})
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"] = [
+        {"key": "both", "label": "Lead and CFO", "roles": ["lead", "cfo"]}]
+    tenant = make_tenant(docs)
+    admin = make_user(tenant, [("admin", None)])
+    lead, cfo = make_user(tenant, [("lead", None)]), make_user(tenant, [("cfo", None)])
+    config = tenants.active_config(session, tenant)
+    records = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, admin)))
+    program = records.create("program", None, Submission("Cost program", MultiDict()))
+    measure = records.create("measure", program, Submission("Steel", MultiDict({"potential": "5000"})))
+    request = _flow(session, tenant.id, admin.id).request(measure, "decide")
+    session.commit()
+    tasks = {t.role: t.id for t in session.scalars(select(ApprovalTask).where(
+        ApprovalTask.request_id == request.id))}
+    outcomes = _race(database_url, tenant.id, [tasks["lead"], tasks["cfo"]], [lead.id, cfo.id])
+    assert outcomes == ["approved", "approved"], outcomes
+    session.expire_all()
+    assert session.get(TransitionRequest, request.id).state == "approved"
+    assert session.get(Record, measure.id).stage_key == "decided"
+    moved = session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.tenant_id == tenant.id, AuditEvent.kind == "record.transitioned"))
+    assert moved == 1 and audit.verify(session, tenant.id) is None

@@ -604,3 +604,119 @@ def test_a_deputy_can_do_no_more_than_the_person_they_stand_in_for(session, make
             world.flow(name).decide(task.id, "approve")
         session.rollback()
         assert world.flow(name).waiting_for_me() == []
+
+
+# -- parallel steps and cross-role quorums (issue 10, item 8) -------------------------------------
+def parallel_documents() -> dict[str, Any]:
+    """The CFO step opens with the lead's (parallel); above 2,000 a cross-role sign-off by a
+    lead and the CFO, neither the requester, follows them."""
+    docs = workflow_documents()
+    approvals = docs["workflows"]["workflows"][0]["transitions"][0]["approvals"]
+    approvals[1]["parallel_with_previous"] = True
+    approvals.append({"key": "signoff", "label": "Joint sign-off", "roles": ["lead", "cfo"],
+                      "threshold": "potential > 2000"})
+    return docs
+
+
+@pytest.fixture
+def parallel(session, make_tenant, make_user) -> World:  # type: ignore[no-untyped-def]
+    w = World(session, make_tenant, make_user, parallel_documents())
+    w.add("owner", "owner")
+    w.add("lead", "lead", at_program=True)
+    w.add("lead2", "lead", at_program=True)
+    w.add("cfo", "cfo")
+    w.add("cfo2", "cfo")
+    return w
+
+
+def _open(world: World, record: Record) -> list[tuple[str, str]]:
+    world.session.expire_all()
+    return [(t.step_key, t.role) for t in world.session.scalars(select(ApprovalTask).where(
+        ApprovalTask.record_id == record.id, ApprovalTask.state == "pending").order_by(ApprovalTask.id))]
+
+
+def test_parallel_steps_open_together_and_the_request_goes_on_when_all_are_approved(parallel: World) -> None:
+    world = parallel
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    assert _open(world, measure) == [("lead", "lead"), ("cfo", "cfo")]  # both at once
+    assert [t.task.step_key for t in world.flow("cfo").waiting_for_me()] == ["cfo"]
+    world.flow("cfo").decide(_task(world, measure, "cfo").id, "approve")  # the CFO first, out of turn
+    world.session.commit()
+    assert _open(world, measure) == [("lead", "lead")]
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.session.commit()
+    # The cross-role sign-off opens next: one task per role, in parallel.
+    assert _open(world, measure) == [("signoff", "lead"), ("signoff", "cfo")]
+    signoff = {t.role: t for t in world.session.scalars(select(ApprovalTask).where(
+        ApprovalTask.record_id == measure.id, ApprovalTask.step_key == "signoff"))}
+    assert signoff["cfo"].label == "Joint sign-off: CFO" and signoff["cfo"].needed == 1
+    # Who approved an earlier step approves no other (distinct people): the second CFO does.
+    with pytest.raises(Forbidden, match="another step"):
+        world.flow("cfo").decide(signoff["cfo"].id, "approve")
+    world.session.rollback()
+    world.flow("cfo2").decide(signoff["cfo"].id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "defined"  # the lead's part still open
+    world.flow("lead2").decide(signoff["lead"].id, "approve")
+    world.session.commit()
+    assert world.fresh(measure).stage_key == "decided"
+
+
+def test_a_rejection_in_any_parallel_step_rejects_the_request(parallel: World) -> None:
+    world = parallel
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    request = world.flow("owner").request(measure, "decide")
+    world.session.commit()
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    world.flow("cfo").decide(_task(world, measure, "cfo").id, "reject", "Not this year")
+    world.session.commit()
+    world.session.refresh(request)
+    assert request.state == "rejected" and _open(world, measure) == []
+    states = {t.step_key: t.state for t in world.session.scalars(select(ApprovalTask).where(
+        ApprovalTask.request_id == request.id))}
+    assert states == {"lead": "approved", "cfo": "rejected", "signoff": "cancelled"}
+
+
+def test_a_cross_role_quorum_needs_a_distinct_person_for_each_role(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"] = [
+        {"key": "signoff", "label": "Joint sign-off", "roles": ["lead", "cfo"]}]
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.people["both"] = make_user(world.tenant, [("lead", world.program.id), ("cfo", None)])
+    measure = world.measure("owner", potential="500", due="2026-12-31")
+    with pytest.raises(GateNotMet) as refused:  # one person holds both roles: never decidable
+        world.flow("owner").request(measure, "decide")
+    assert "a different person for each of Program lead, CFO" in refused.value.missing[0].message
+    session.rollback()
+    world.add("cfo", "cfo")
+    world.flow("owner").request(measure, "decide")
+    session.commit()
+    tasks = {t.role: t for t in session.scalars(select(ApprovalTask).where(ApprovalTask.record_id == measure.id))}
+    world.flow("both").decide(tasks["cfo"].id, "approve")
+    session.commit()
+    with pytest.raises(Forbidden, match="another step"):  # not the lead's part as well
+        world.flow("both").decide(tasks["lead"].id, "approve")
+    session.rollback()
+    assert world.flow("both").waiting_for_me() == []
+    assert world.fresh(measure).stage_key == "defined"
+
+
+def test_a_parallel_step_added_to_the_json_works_without_code(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    docs = workflow_documents()
+    docs["workflows"]["workflows"][0]["transitions"][0]["approvals"].append(
+        {"key": "board", "label": "Board and CFO", "roles": ["admin", "cfo"], "parallel_with_previous": True})
+    world = World(session, make_tenant, make_user, docs)
+    world.add("owner", "owner")
+    world.add("lead", "lead", at_program=True)
+    world.add("cfo", "cfo")
+    world.add("cfo2", "cfo")
+    measure = world.measure("owner", potential="5000", due="2026-12-31")
+    world.flow("owner").request(measure, "decide")
+    session.commit()
+    assert _open(world, measure) == [("lead", "lead")]
+    world.flow("lead").decide(_task(world, measure, "lead").id, "approve")
+    session.commit()
+    assert _open(world, measure) == [("cfo", "cfo"), ("board", "admin"), ("board", "cfo")]

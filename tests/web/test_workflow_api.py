@@ -181,8 +181,10 @@ def test_a_measure_walks_from_doi1_to_doi6_through_the_api(api, session, acme, u
     ready = option(owner, record_id, "decide")
     assert ready["ready"] and ready["missing"] == []
     assert ready["approvals"] == [
-        {"key": "program_manager", "label": "Program manager decision", "role": "program_manager", "reason": None},
-        {"key": "cfo", "label": "CFO approval (potential above 250,000 EUR)", "role": "cfo", "reason": None}]
+        {"key": "program_manager", "label": "Program manager decision", "role": "program_manager",
+         "roles": ["program_manager"], "parallel_with_previous": False, "reason": None},
+        {"key": "cfo", "label": "CFO approval (potential above 250,000 EUR)", "role": "cfo", "roles": ["cfo"],
+         "parallel_with_previous": False, "reason": None}]
     requested = ok(owner.post(f"/records/{record_id}/transitions/decide", {"comment": "Supplier audit done"}), 201)
     assert (requested["state"], requested["from"], requested["to"]) == ("pending", "doi3", "doi4")
     assert requested["config_version"] == 1

@@ -16,9 +16,9 @@ from steerco.config import checks, semantics
 from steerco.config.errors import ConfigInvalid, ConfigProblem, pointer, with_items
 from steerco.config.expressions import SYSTEM_NAMES, Expression, parse
 from steerco.config.model import (
-    ApprovalStep, Capacity, ExceptionRule, Field, Forum, Level, Option, Period, Permission, Report, ReportMeasure,
-    PLAN_CHANGE, ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig, Transition,
-    ValidationRule, Workflow,
+    ApprovalStep, Capacity, ExceptionRule, Field, Forum, Level, Option, Overlap, Period, Permission, Report,
+    ReportMeasure, PLAN_CHANGE, ReportSection, Role, RowColor, Section, Stage, StatusDimension, TenantConfig,
+    Transition, ValidationRule, Workflow,
     deep_freeze,
     default_number_prefix, frozen_map,
 )
@@ -247,16 +247,26 @@ def _transition(t: Mapping[str, Any]) -> Transition:
         roles=tuple(t["roles"]), condition=_expr(t.get("condition")),
         required_fields=tuple(t.get("required_fields", ())),
         required_evidence=tuple(t.get("required_evidence", ())),
-        approvals=tuple(
-            ApprovalStep(a["key"], a["label"], a["role"], _expr(a.get("threshold")),
-                         a["quorum"]["n"] if isinstance(a.get("quorum"), dict) else a.get("quorum", "any"),
-                         a.get("same_approver_allowed", False))
-            for a in t.get("approvals", ())
-        ),
+        approvals=tuple(_approval_step(a) for a in t.get("approvals", ())),
         reject_to=t.get("reject_to"), escalate_after_days=t.get("escalate_after_days"),
         escalate_to=t.get("escalate_to"), approval_content=_approval_content(t),
         on_change=t.get("on_change", "refuse"),
     )
+
+
+def _overlap(raw: Mapping[str, Any] | None) -> Overlap | None:
+    if raw is None:
+        return None
+    return Overlap(tuple(raw["keys"]), raw["grid"], raw["scenario"], float(raw.get("min_overlap", 0)))
+
+
+def _approval_step(raw: Mapping[str, Any]) -> ApprovalStep:
+    """One step: ``role``, or ``roles`` for a cross-role quorum (one approval from each)."""
+    roles = tuple(raw["roles"]) if "roles" in raw else (raw["role"],)
+    quorum = raw["quorum"]["n"] if isinstance(raw.get("quorum"), dict) else \
+        raw.get("quorum", "all" if "roles" in raw else "any")
+    return ApprovalStep(raw["key"], raw["label"], roles[0], _expr(raw.get("threshold")), quorum,
+                        raw.get("same_approver_allowed", False), roles, raw.get("parallel_with_previous", False))
 
 
 def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:
@@ -327,7 +337,7 @@ def _build(docs: Mapping[str, Any], version: int) -> TenantConfig:
                 r["key"], r["label"], r["level"], _expr(r.get("condition")), r["owner_role"], r.get("forum"),
                 r["due_days"], tuple(r.get("required_evidence", ())),
                 tuple((e["after_days"], e["to"]) for e in r.get("escalation", ())),
-                r.get("close_when_clear", False), _capacity(r.get("capacity")),
+                r.get("close_when_clear", False), _capacity(r.get("capacity")), _overlap(r.get("overlap")),
             )
             for r in exceptions["rules"]
         }),

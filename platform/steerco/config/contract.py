@@ -170,6 +170,9 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/transitions/*/approvals/*/key": "ApprovalStep.key",
     "workflows.json:/workflows/*/transitions/*/approvals/*/label": "ApprovalStep.label",
     "workflows.json:/workflows/*/transitions/*/approvals/*/role": "ApprovalStep.role",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/roles": "ApprovalStep.roles",
+    "workflows.json:/workflows/*/transitions/*/approvals/*/parallel_with_previous":
+        "ApprovalStep.parallel_with_previous",
     "workflows.json:/workflows/*/transitions/*/approvals/*/threshold": "ApprovalStep.threshold",
     "workflows.json:/workflows/*/transitions/*/approvals/*/quorum": "ApprovalStep.quorum",
     "workflows.json:/workflows/*/transitions/*/approvals/*/quorum/n": "ApprovalStep.quorum",
@@ -210,6 +213,11 @@ EFFECTS: Mapping[str, str] = {
     "exceptions.json:/rules/*/capacity/hours": "Capacity.hours",
     "exceptions.json:/rules/*/capacity/scenario": "Capacity.scenario",
     "exceptions.json:/rules/*/capacity/hours_per_period": "Capacity.hours_per_period",
+    "exceptions.json:/rules/*/overlap": "ExceptionRule.overlap",
+    "exceptions.json:/rules/*/overlap/keys": "Overlap.keys",
+    "exceptions.json:/rules/*/overlap/grid": "Overlap.grid",
+    "exceptions.json:/rules/*/overlap/scenario": "Overlap.scenario",
+    "exceptions.json:/rules/*/overlap/min_overlap": "Overlap.min_overlap",
     # Reports: listed for their audience, gathered by steerco.reports.data (SQL through
     # steerco.reports.scope), shown as a dashboard and printed by steerco.reports.render.
     "reports.json:/reports": "TenantConfig.reports",

@@ -257,10 +257,25 @@ class Stage:
 class ApprovalStep:
     key: str
     label: str
+    #: the step's (first) role; ``roles`` names them all
     role: str
     threshold: Expression | None
     quorum: str | int
     same_approver_allowed: bool
+    #: the roles that decide the step: one, or several for a cross-role quorum (one approval
+    #: from each role, by distinct people, none of them the requester)
+    roles: tuple[str, ...] = ()
+    #: the step opens together with the step before it (decided in parallel, not in turn)
+    parallel_with_previous: bool = False
+
+    @property
+    def deciding_roles(self) -> tuple[str, ...]:
+        """Every role the step needs a decision from."""
+        return self.roles or (self.role,)
+
+    @property
+    def across_roles(self) -> bool:
+        return len(self.deciding_roles) > 1
 
 
 @dataclass(frozen=True)
@@ -344,11 +359,23 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """A double-count guard: records of the rule's level with equal values of every key
+    field claim the same saving when, in one period, both amounts of the grid's scenario
+    are above ``min_overlap``."""
+
+    keys: tuple[str, ...]
+    grid: str
+    scenario: str
+    min_overlap: float = 0.0
+
+
+@dataclass(frozen=True)
 class ExceptionRule:
     key: str
     label: str
     level: str
-    #: what makes a record an exception (None for a capacity rule)
+    #: what makes a record an exception (None for a capacity or an overlap rule)
     condition: Expression | None
     owner_role: str
     forum: str | None
@@ -359,6 +386,8 @@ class ExceptionRule:
     close_when_clear: bool = False
     #: instead of a condition: one case per person and period planned above capacity
     capacity: Capacity | None = None
+    #: what raises the exception on records that claim the same saving (instead of a condition)
+    overlap: Overlap | None = None
 
 
 Aggregate = Literal["sum", "avg", "min", "max", "count"]

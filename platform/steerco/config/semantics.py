@@ -342,10 +342,13 @@ class Checker:
                     self.reference("workflows", [*path, "required_evidence", i], key, evidence, "evidence field")
                 self.unique("workflows", [*path, "approvals"], _items(transition, "approvals"), "approval step")
                 for a, step in _items(transition, "approvals"):
-                    if self.reference("workflows", [*path, "approvals", a, "role"], step.get("role"),
-                                      self.roles, "role"):
-                        self.check_right("workflows", [*path, "approvals", a, "role"], step.get("role"),
-                                         "approve", levels, "decide this step")
+                    named = [(["role"], step.get("role"))] if "role" in step else \
+                        [(["roles", i], role) for i, role in enumerate(_keys(step.get("roles")))]
+                    for where, role in named:
+                        if self.reference("workflows", [*path, "approvals", a, *where], role, self.roles, "role"):
+                            self.check_right("workflows", [*path, "approvals", a, *where], role,
+                                             "approve", levels, "decide this step")
+                    self.check_parallel_step(path, a, step)
                     self.check_expression("workflows", [*path, "approvals", a, "threshold"],
                                           step.get("threshold"), levels)
                 self.check_approval_binding(path, transition, level_fields)
@@ -404,6 +407,27 @@ class Checker:
         return any(isinstance(p, dict) and action in _keys(p.get("actions"))
                    and ("*" in _keys(p.get("levels")) or level_key in _keys(p.get("levels")))
                    for p in role.get("permissions") or [])
+
+    def check_parallel_step(self, path: list[object], index: int, step: Mapping[str, Any]) -> None:
+        """A cross-role step needs one approval from each of its roles by distinct people:
+        a quorum other than "all", or one person deciding it and another step, would say
+        something else; a first step has no step to open with."""
+        at = [*path, "approvals", index]
+        if "roles" in step and "role" in step:
+            self.problem("workflows", [*at, "roles"], "a step names its role (\"role\") or, for a cross-role "
+                         "quorum, its roles (\"roles\"), not both", "role_and_roles")
+        if "roles" in step:
+            if step.get("quorum", "all") != "all":
+                self.problem("workflows", [*at, "quorum"], "a step with several roles needs one approval from "
+                             "each of them: its quorum is \"all\" (leave it out, or split the step in two)",
+                             "quorum_across_roles")
+            if step.get("same_approver_allowed"):
+                self.problem("workflows", [*at, "same_approver_allowed"], "a step with several roles is decided "
+                             "by distinct people: one person cannot approve for two of its roles",
+                             "same_approver_across_roles")
+        if step.get("parallel_with_previous") and index == 0:
+            self.problem("workflows", [*at, "parallel_with_previous"], "the first approval step has no step "
+                         "before it to open with", "parallel_without_previous")
 
     def check_right(self, file: str, path: list[object], role_key: Any, action: str,
                     levels: list[str], purpose: str) -> None:
@@ -464,6 +488,11 @@ class Checker:
             self.check_expression("exceptions", [*base, "condition"], rule.get("condition"), levels)
             if isinstance(rule.get("capacity"), dict) and levels:
                 self.check_capacity([*base, "capacity"], rule["capacity"], levels[0])
+            if isinstance(rule.get("overlap"), dict):
+                if "condition" in rule:
+                    self.problem("exceptions", [*base, "overlap"], "a rule raises its exception on a condition or "
+                                 "on an overlap between records, not both", "condition_and_overlap")
+                self.check_overlap([*base, "overlap"], rule["overlap"], levels)
             self.reference("exceptions", [*base, "owner_role"], rule.get("owner_role"), self.roles, "role")
             if "forum" in rule:
                 self.reference("exceptions", [*base, "forum"], rule["forum"], self.forums, "forum")
@@ -489,6 +518,33 @@ class Checker:
         if scenarios is not None and self.scope(level).kinds.get(hours) == "grid" and scenario not in scenarios:
             self.problem("exceptions", [*path, "scenario"], f"{hours!r} has no scenario {scenario!r} "
                          f"(scenarios: {', '.join(sorted(scenarios))})", "unknown_scenario")
+
+    def check_overlap(self, path: list[object], overlap: Mapping[str, Any], levels: list[str]) -> None:
+        """A double-count guard compares stored one-value fields of its level (a computed,
+        a list or a file field has no one value to compare in SQL) and a grid's scenario."""
+        if not levels:
+            return
+        placed = self.level_fields.get(levels[0], [])
+        for i, key in enumerate(_keys(overlap.get("keys"))):
+            if not self.reference("exceptions", [*path, "keys", i], key, placed, "field"):
+                continue
+            kind = registry.get(self.fields.get(key, {}).get("type", "")) \
+                if self.fields.get(key, {}).get("type") in registry else None
+            if kind is not None and not (kind.tabular and kind.storage == "values" and kind.accepts_input):
+                self.problem("exceptions", [*path, "keys", i], f"field {key!r} cannot be a key of an overlap: "
+                             "it has no single stored value to compare (choose a choice, text, number, "
+                             "user or record field)", "overlap_key_not_comparable")
+        grid = overlap.get("grid")
+        if not self.reference("exceptions", [*path, "grid"], grid, placed, "field"):
+            return
+        field = self.fields.get(grid, {})
+        kind = registry.get(field["type"]) if field.get("type") in registry else None
+        if kind is None or kind.storage != "periods":
+            self.problem("exceptions", [*path, "grid"], f"field {grid!r} is not a time-phased money field, so "
+                         "there is no amount per period to compare", "overlap_not_a_grid")
+            return
+        self.reference("exceptions", [*path, "scenario"], overlap.get("scenario"),
+                       list(field.get("scenarios") or SCENARIOS), "scenario")
 
     def check_reports(self) -> None:
         for index, report in _items(self.docs.get("reports"), "reports"):

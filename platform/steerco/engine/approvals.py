@@ -3,12 +3,17 @@
 - ``request``: checks the gate and that every step that applies can be decided at all
   (enough people may decide it at the record's place), then either moves the record at
   once or opens a :class:`TransitionRequest` with one :class:`ApprovalTask` per
-  applicable step, decided in order; the request keeps the configuration version it
-  started under and finishes under it;
+  applicable step (per role, for a step with several ``roles``), decided in order; steps
+  marked ``parallel_with_previous`` share their predecessor's position and open with it,
+  as do the tasks of one cross-role step; the request goes on when every open task is
+  approved, and a rejection of any of them rejects it. The request keeps the
+  configuration version it started under and finishes under it;
 - ``decide``: one approver's decision, exactly once: a conditional UPDATE on the task lets
   one decider in at a time, so a double click or two approvers at the same moment record
   one decision and the loser hears "already decided". Each vote records the record's
-  version and the approval content it was given on (:mod:`approval_content`);
+  version and the approval content it was given on (:mod:`approval_content`). A decision
+  first locks its request's row, so parallel tasks decided at the same moment finish the
+  request exactly once (and never race a rejection);
 - ``on_record_change``: every write to a record calls it (``Records.update``, a status
   change); a change to the approval content of a waiting request is refused, or voids the
   votes so far (``on_change: "void"``): the steps start again as new tasks;
@@ -158,7 +163,7 @@ class Approvals:
             raise GateNotMet(f"“{transition.label}” cannot be requested yet.", missing)
         comment = ctx.comment_text(comment)
         applicable = self.gates.applicable(record, transition, values)
-        eligible = self.approvers.eligible_by_role([s.role for s in applicable.steps], record)
+        eligible = self.approvers.eligible_by_role([r for s in applicable.steps for r in s.deciding_roles], record)
         unreachable = self.approvers.unreachable(applicable.steps, eligible, ctx.me)
         if unreachable:
             raise GateNotMet(f"“{transition.label}” cannot be requested yet: an approval step could never "
@@ -184,38 +189,68 @@ class Approvals:
         if not steps:
             self.move(record, transition.target, f"“{transition.label}”", request.id)
             return request
-        for position, step in enumerate(steps):
-            self._add_task(request, record, transition, step, position, eligible[step.role],
-                           applicable.reasons.get(step.key))
+        self._add_tasks(request, record, transition, steps, -1, eligible, applicable.reasons)
         ctx.session.flush()
         self._open_next(request, transition)
         return request
 
+    def _add_tasks(self, request: TransitionRequest, record: Record, transition: Transition,
+                   steps: Iterable[ApprovalStep], position: int, eligible: Mapping[str, set[int]],
+                   reasons: Mapping[str, str]) -> None:
+        """The steps' tasks from ``position`` on: each step one position further, unless it
+        opens with the step before it (``parallel_with_previous``); a cross-role step one
+        task per role, at the step's position."""
+        first = True
+        for step in steps:
+            if first or not step.parallel_with_previous:
+                position += 1
+            first = False
+            for role in step.deciding_roles:
+                self._add_task(request, record, transition, step, role, position, eligible.get(role, set()),
+                               reasons.get(step.key))
+
     def _add_task(self, request: TransitionRequest, record: Record, transition: Transition,
-                  step: ApprovalStep, position: int, eligible: set[int], reason: str | None) -> None:
-        """A step's task, waiting its turn; "all" counts everyone eligible but the requester."""
+                  step: ApprovalStep, role: str, position: int, eligible: set[int], reason: str | None) -> None:
+        """A task of the step for ``role``, waiting its turn; "all" counts everyone eligible
+        but the requester. A cross-role step's task needs one approval, by someone who
+        decides no other task of the request."""
+        label = step.label
+        if step.across_roles:
+            role_label = self.ctx.config.roles[role].label if role in self.ctx.config.roles else role
+            label = f"{step.label}: {role_label}"
         self.ctx.session.add(ApprovalTask(
             tenant_id=self.ctx.tenant_id, request_id=request.id, record_id=record.id, position=position,
-            step_key=step.key, label=step.label, role=step.role,
-            needed=quorum_needed(step, len(eligible - {request.requested_by_id})),
-            same_approver_allowed=step.same_approver_allowed, escalate_to=transition.escalate_to,
-            state="waiting", reason=reason))
+            step_key=step.key, label=label, role=role,
+            needed=1 if step.across_roles else quorum_needed(step, len(eligible - {request.requested_by_id})),
+            same_approver_allowed=step.same_approver_allowed and not step.across_roles,
+            escalate_to=transition.escalate_to, state="waiting", reason=reason))
 
     def _open_next(self, request: TransitionRequest, transition: Transition) -> ApprovalTask | None:
-        task = self.ctx.session.scalar(select(ApprovalTask).where(
+        """A task of the request still open, or else the next position's tasks, opened
+        together (parallel steps); None when no task is left to decide."""
+        session = self.ctx.session
+        still_open = session.scalar(select(ApprovalTask).where(
+            ApprovalTask.request_id == request.id, ApprovalTask.state == "pending").limit(1))
+        if still_open is not None:
+            return still_open
+        waiting = list(session.scalars(select(ApprovalTask).where(
             ApprovalTask.request_id == request.id, ApprovalTask.state == "waiting")
-            .order_by(ApprovalTask.position).limit(1))
-        if task is None:
+            .order_by(ApprovalTask.position, ApprovalTask.id)))
+        if not waiting:
             return None
-        task.state, task.opened_at = "pending", self.ctx.now
-        if transition.escalate_after_days:
-            task.due_at = self.ctx.now + dt.timedelta(days=transition.escalate_after_days)
-        self.ctx.session.flush()
+        group = [t for t in waiting if t.position == waiting[0].position]
+        for task in group:
+            task.state, task.opened_at = "pending", self.ctx.now
+            if transition.escalate_after_days:
+                task.due_at = self.ctx.now + dt.timedelta(days=transition.escalate_after_days)
+        session.flush()
         record = self.ctx.records.get(request.record_id)
-        self.ctx.notify(self.approvers.eligible(task.role, record), "approval.waiting", record,
-                        f"{task.label} waits for your decision on “{transition.label}”",
-                        exclude=[request.requested_by_id])
-        return task
+        eligible = self.approvers.eligible_by_role({t.role for t in group}, record)
+        for task in group:
+            self.ctx.notify(eligible[task.role], "approval.waiting", record,
+                            f"{task.label} waits for your decision on “{transition.label}”",
+                            exclude=[request.requested_by_id])
+        return group[0]
 
     def move(self, record: Record, target: str, why: str, request_id: int | None) -> None:
         """Set the record's stage (with its version check) and log it."""
@@ -271,6 +306,7 @@ class Approvals:
                 raise GateNotMet(f"The record no longer meets the criteria of “{transition.label}”; "
                                  "it can be approved once they hold again.", missing)
             self._check_bound(request, bound[2])
+        self._lock(request)
         self._claim(task, capacity)
         self._check_one_step_per_person(task, request, capacity)
         version, content, digest = bound
@@ -315,6 +351,15 @@ class Approvals:
         if given - {digest}:
             raise Conflict("The content the earlier approvals were given on has changed since; this request "
                            "cannot be approved. Ask the requester to withdraw it and request again.")
+
+    def _lock(self, request: TransitionRequest) -> None:
+        """Take the request's row before its task's (every path that changes both takes
+        them in this order): deciders of parallel tasks then go one at a time, so exactly
+        one of them sees the last task approved and finishes the request, and one person
+        cannot approve two of its tasks at the same moment."""
+        self.ctx.session.execute(
+            update(TransitionRequest).where(TransitionRequest.id == request.id)
+            .values(state=TransitionRequest.state).execution_options(synchronize_session=False))
 
     def _claim(self, task: ApprovalTask, capacity: int | None) -> None:
         """Let one decider at a time in: a conditional UPDATE that matches only an open task.
@@ -391,12 +436,10 @@ class Approvals:
         new = [s for s in applicable.steps if s.key not in present]
         if not new:
             return
-        eligible = self.approvers.eligible_by_role([s.role for s in new], record)
-        position = self._last_position(request)
+        eligible = self.approvers.eligible_by_role([r for s in new for r in s.deciding_roles], record)
+        self._add_tasks(request, record, transition, new, self._last_position(request), eligible,
+                        applicable.reasons)
         for step in new:
-            position += 1
-            self._add_task(request, record, transition, step, position, eligible[step.role],
-                           applicable.reasons.get(step.key))
             self.ctx.audit("approval.step_added", record.id, {
                 "request": request.id, "step": step.key,
                 "summary": f"{step.label}: needed now, as the record changed after the request"})
@@ -489,12 +532,9 @@ class Approvals:
         applicable = self.gates.applicable(record, transition)
         keys = {t.step_key for t in tasks} | {s.key for s in applicable.steps}
         steps = [s for s in transition.approvals if s.key in keys]
-        eligible = self.approvers.eligible_by_role([s.role for s in steps], record)
-        position = self._last_position(request)
-        for step in steps:
-            position += 1
-            self._add_task(request, record, transition, step, position, eligible[step.role],
-                           applicable.reasons.get(step.key))
+        eligible = self.approvers.eligible_by_role([r for s in steps for r in s.deciding_roles], record)
+        self._add_tasks(request, record, transition, steps, self._last_position(request), eligible,
+                        applicable.reasons)
         ctx.session.flush()
         level = ctx.level(record)
         labels = ", ".join(level.field(k).label for k in touched)  # type: ignore[union-attr]

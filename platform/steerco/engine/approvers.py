@@ -1,4 +1,5 @@
-"""Who may decide an approval step: the one approver-eligibility rule.
+"""Who may decide an approval step, and who answers for a record's exception: the one
+rule of "who holds a role whose grant covers this record".
 
 A person may decide a step of role R on record X when they hold R, R carries the
 ``approve`` action on X's level, and the permission's scope covers X from where R is held
@@ -16,6 +17,11 @@ side by side like :meth:`Access.decide` and :meth:`Access.read_filter`:
   or values (the inbox and its count, the eligible approvers a quorum counts).
 
 ``tests/unit/test_approvers.py`` checks that the two agree for every demo user and record.
+
+The rule is parameterised by what is asked (:attr:`ApproverRule.action`): ``"approve"``
+for an approval step; ``None`` for an exception's owners (:func:`holders`), where any
+permission of the role on the record's level counts, with the same scopes (so an
+"own"-scoped role answers only for the records its holder owns).
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping, NamedTuple
 
 from sqlalchemy import ColumnElement, Date, Integer, and_, bindparam, false, func, literal, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from steerco.config.model import ApprovalStep, Permission, TenantConfig
 from steerco.engine.access import Grant
 from steerco.engine.context import WorkContext
 from steerco.engine.gates import Missing
+from steerco.store import scoping
 from steerco.store.models import ApprovalTask, Delegation, Membership, Record, RoleAssignment, User
 
 #: None: in one's own name; a user id: as that person's deputy; False: not at all
@@ -65,11 +72,14 @@ class ApproverRule:
     """The approver-eligibility rule of one compiled configuration."""
 
     config: TenantConfig
+    #: the action a permission must carry to count: ``"approve"`` for approval steps,
+    #: None for any permission (who answers for a record: an exception's owners)
+    action: str | None = "approve"
 
     def permissions(self, role_key: str) -> tuple[Permission, ...]:
-        """The role's permissions that carry ``approve`` (the rule's data)."""
+        """The role's permissions that carry the asked action (the rule's data)."""
         role = self.config.roles.get(role_key)
-        return tuple(p for p in role.permissions if "approve" in p.actions) if role else ()
+        return tuple(p for p in role.permissions if self.action is None or self.action in p.actions) if role else ()
 
     # -- in Python: one grant, one record ------------------------------------------------------
     def allows(self, grant: Grant, user_id: int, step_role: str, record: Record) -> bool:
@@ -122,6 +132,38 @@ class ApproverRule:
         return or_(*clauses) if clauses else false()
 
 
+def _grants_query(tenant_id: int):  # type: ignore[no-untyped-def]
+    """Roles held by active members, with the path of the node they are held at."""
+    node = GRANT_NODE
+    return node, (select(RoleAssignment.user_id, RoleAssignment.role_key, node.path)
+                  .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
+                                         Membership.tenant_id == RoleAssignment.tenant_id))
+                  .join(User, User.id == RoleAssignment.user_id)
+                  .outerjoin(node, and_(node.id == RoleAssignment.node_id, node.tenant_id == RoleAssignment.tenant_id))
+                  .where(RoleAssignment.tenant_id == tenant_id, Membership.is_active, User.is_active,
+                         # a grant at a node that does not resolve grants nothing
+                         or_(RoleAssignment.node_id.is_(None), node.id.is_not(None))))
+
+
+def holders(session: Session, tenant_id: int, config: TenantConfig, roles: Iterable[str], record: Record,
+            action: str | None = "approve") -> dict[str, set[int]]:
+    """Per role, the active members holding it whose grant covers ``record`` for ``action``
+    (see :class:`ApproverRule`), in one query for all the roles."""
+    wanted = sorted({r for r in roles if r in config.roles})
+    found: dict[str, set[int]] = {role: set() for role in roles}
+    if not wanted:
+        return found
+    node, query = _grants_query(tenant_id)
+    rule = ApproverRule(config, action)
+    rows = session.execute(query.where(
+        RoleAssignment.role_key.in_(wanted),
+        rule.condition(RoleAssignment.role_key, RoleAssignment.role_key, node.path, RoleAssignment.user_id,
+                       RecordSide.of(record))).execution_options(**scoping.for_tenant(tenant_id)))
+    for user_id, role, _ in rows:
+        found[role].add(user_id)
+    return found
+
+
 @functools.cache
 def _principals_statement() -> Any:
     """Whom ``:me`` stands in for on ``:today`` in ``:tenant_id``, with their grants: built
@@ -153,33 +195,12 @@ class Approvers:
 
     # -- people --------------------------------------------------------------------------------
     def _grants_query(self):  # type: ignore[no-untyped-def]
-        """Roles held by active members, with the path of the node they are held at."""
-        node = GRANT_NODE
-        return node, (select(RoleAssignment.user_id, RoleAssignment.role_key, node.path)
-                      .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
-                                             Membership.tenant_id == RoleAssignment.tenant_id))
-                      .join(User, User.id == RoleAssignment.user_id)
-                      .outerjoin(node, and_(node.id == RoleAssignment.node_id,
-                                            node.tenant_id == RoleAssignment.tenant_id))
-                      .where(RoleAssignment.tenant_id == self.ctx.tenant_id, Membership.is_active, User.is_active,
-                             # a grant at a node that does not resolve grants nothing
-                             or_(RoleAssignment.node_id.is_(None), node.id.is_not(None))))
+        return _grants_query(self.ctx.tenant_id)
 
     def eligible_by_role(self, roles: Iterable[str], record: Record) -> dict[str, set[int]]:
         """Per role, the active members who may decide a step of that role on ``record``
         in their own name (one query for all the roles)."""
-        wanted = sorted(set(roles))
-        found: dict[str, set[int]] = {role: set() for role in wanted}
-        if not wanted:
-            return found
-        node, query = self._grants_query()
-        rows = self.ctx.session.execute(query.where(
-            RoleAssignment.role_key.in_(wanted),
-            self.rule.condition(RoleAssignment.role_key, RoleAssignment.role_key, node.path,
-                                RoleAssignment.user_id, RecordSide.of(record))))
-        for user_id, role, _ in rows:
-            found[role].add(user_id)
-        return found
+        return holders(self.ctx.session, self.ctx.tenant_id, self.ctx.config, set(roles), record, "approve")
 
     def eligible(self, role: str, record: Record) -> set[int]:
         """Active members who may decide a step of ``role`` on ``record`` in their own name."""
@@ -245,15 +266,17 @@ class Approvers:
                     requester: int) -> list[Missing]:
         """Steps that could never be decided: fewer people who may decide them (the
         requester left out; ``eligible`` from :meth:`eligible_by_role`) than approvals
-        needed, or nobody at all."""
+        needed, or nobody at all; for a cross-role step, no distinct person for each role."""
         problems = []
         for step in steps:
+            if step.across_roles:
+                problems.extend(self._unreachable_across_roles(step, eligible, requester))
+                continue
             people = set(eligible.get(step.role, ())) - {requester}
             needed = step.quorum if isinstance(step.quorum, int) else 1
             if len(people) >= needed:
                 continue
-            role = self.ctx.config.roles.get(step.role)
-            role_label = role.label if role else step.role
+            role_label = self._role_label(step.role)
             if not people:
                 message = (f"Nobody may decide “{step.label}” here: no active member other than the requester "
                            f"holds the role {role_label} with the right to approve at this record's place.")
@@ -262,3 +285,33 @@ class Approvers:
                            f"{'person' if len(people) == 1 else 'people'} other than the requester may decide it here.")
             problems.append(Missing(None, "Approvers", message))
         return problems
+
+    def _role_label(self, role_key: str) -> str:
+        role = self.ctx.config.roles.get(role_key)
+        return role.label if role else role_key
+
+    def _unreachable_across_roles(self, step: ApprovalStep, eligible: Mapping[str, set[int]],
+                                  requester: int) -> list[Missing]:
+        """A cross-role step needs a different person for each of its roles (a matching of
+        roles to people, found by augmenting paths: a handful of roles and people)."""
+        people = {role: set(eligible.get(role, ())) - {requester} for role in step.deciding_roles}
+        nobody = [role for role, found in people.items() if not found]
+        if nobody:
+            return [Missing(None, "Approvers", f"Nobody may decide “{step.label}” for the role "
+                            f"{self._role_label(role)} here: no active member other than the requester holds it "
+                            "with the right to approve at this record's place.") for role in nobody]
+        taken: dict[int, str] = {}
+
+        def place(role: str, seen: set[int]) -> bool:
+            for person in sorted(people[role] - seen):
+                seen.add(person)
+                if person not in taken or place(taken[person], seen):
+                    taken[person] = role
+                    return True
+            return False
+
+        if all(place(role, set()) for role in step.deciding_roles):
+            return []
+        labels = ", ".join(self._role_label(r) for r in step.deciding_roles)
+        return [Missing(None, "Approvers", f"“{step.label}” needs a different person for each of {labels}, "
+                        "none of them the requester, but there are not enough such people here.")]

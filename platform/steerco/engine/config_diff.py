@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from steerco.config.expressions import Expression
 from steerco.config.model import (
-    ApprovalStep, Field, Level, Report, Role, StatusDimension, TenantConfig, Transition, Workflow,
+    ApprovalStep, ExceptionRule, Field, Level, Report, Role, StatusDimension, TenantConfig, Transition, Workflow,
 )
 
 
@@ -447,9 +447,13 @@ def _step(c: _Collector, old: ApprovalStep, new: ApprovalStep, steps: tuple[str,
     subject = f"Step {_em(new.label)}"
     if old.label != new.label:
         c.add("step.renamed", "workflows", steps, f"Step {_em(old.label)} renamed to {_em(new.label)}")
-    if old.role != new.role:
-        c.add("step.changed", "workflows", steps,
-              f"{subject}: role {_role_label(c.old, old.role)} -> {_role_label(c.new, new.role)}")
+    if old.deciding_roles != new.deciding_roles:
+        c.add("step.changed", "workflows", steps, f"{subject}: role "
+              f"{' and '.join(_role_label(c.old, r) for r in old.deciding_roles)} -> "
+              f"{' and '.join(_role_label(c.new, r) for r in new.deciding_roles)}")
+    if old.parallel_with_previous != new.parallel_with_previous:
+        c.add("step.changed", "workflows", steps, f"{subject}: " + (
+            "now opens with the step before it" if new.parallel_with_previous else "now waits for the step before it"))
     _attributes(c, "step.changed", "workflows", steps, subject, old, new, STEP_ATTRIBUTES)
 
 
@@ -498,6 +502,17 @@ def _labelled(c: _Collector, kind: str, file: str, list_name: str, noun: str, ol
         _attributes(c, f"{kind}.changed", file, (list_name, key), subject, before, after, attributes)
         if isinstance(after, Report) and before.sections != after.sections:
             c.add(f"{kind}.changed", file, (list_name, key), f"{subject}: layout changed")
+        if isinstance(after, ExceptionRule) and before.overlap != after.overlap:
+            c.add(f"{kind}.changed", file, (list_name, key), f"{subject}: double-count guard {_overlap(before)} -> "
+                  f"{_overlap(after)}")
+
+
+def _overlap(rule: Any) -> str:
+    overlap = rule.overlap
+    if overlap is None:
+        return "none"
+    return (f"{'/'.join(overlap.keys)} on {overlap.grid} {overlap.scenario} above "
+            f"{overlap.min_overlap:g}")
 
 
 def _exceptions_and_reports(c: _Collector) -> None:

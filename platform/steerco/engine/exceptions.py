@@ -17,6 +17,14 @@ overdue. A case:
 - escalates step by step (``escalation``: after so many days since it opened, to a role or
   a forum), notifying those it reaches.
 
+A rule with ``overlap`` instead of a condition is a double-count guard
+(:func:`review_overlap`): records of its level with equal values of every key field whose
+grid amounts of one scenario are both above ``min_overlap`` in the same period claim the
+same saving, and each of them gets the exception (so every owner involved hears of it); it
+is found by one grouped query per rule (the amounts joined to themselves by period), on a
+save (among the records sharing the saved record's keys, and those with an open case) and
+on the scheduled run (all of them).
+
 Every step is an audit event on the record (``exception.raised``, ``exception.updated``,
 ``exception.closed``, ``exception.escalated``).
 
@@ -25,9 +33,10 @@ raises one case per person and period planned above capacity (its ``subject``), 
 first record assigning them then; a save of such a record looks at its person, the
 scheduled run at everyone, each in one query.
 
-Who owns a case is one rule (:func:`responsible`): the role's holders whose grant covers
-the record (tenant-wide, or at the record or above it), and for a role whose permissions on
-the level are only "own"-scoped, the record's owner among them.
+
+Who owns a case is the one rule of :mod:`approvers` (:func:`approvers.holders`, asked for
+any permission): the role's holders whose permission on the record's level covers it from
+where the role is held, and for an "own"-scoped permission only the record's owner.
 """
 
 from __future__ import annotations
@@ -36,16 +45,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from steerco.config.model import ExceptionRule, Level, TenantConfig
-from steerco.engine import audit, capacity, notifications
+from steerco.config.model import ExceptionRule, Field, Level, TenantConfig
+from steerco.engine import approvers, audit, capacity, notifications
 from steerco.engine.errors import Forbidden, NotFound, ValidationFailed
 from steerco.engine.forms import compute, expression_scope
 from steerco.store import scoping
-from steerco.store.models import ExceptionCase, Membership, Record, RoleAssignment, User
+from steerco.store.models import ExceptionCase, PeriodValue, Record
 
 RESOLUTION_MAX = 5000
 
@@ -65,8 +74,10 @@ class CaseView:
 
 
 def rules_for(config: TenantConfig, level_key: str) -> list[ExceptionRule]:
-    """The rules with a condition on the level's records (capacity rules: :func:`capacity_rules`)."""
-    return [r for r in config.exception_rules.values() if r.level == level_key and r.condition is not None]
+    """The rules looking at the level's records after a change: a condition or a double-count
+    guard (capacity rules: :func:`capacity_rules`)."""
+    return [r for r in config.exception_rules.values()
+            if r.level == level_key and (r.condition is not None or r.overlap is not None)]
 
 
 def watches(config: TenantConfig, level_key: str) -> bool:
@@ -95,7 +106,8 @@ def review(session: Session, tenant_id: int, config: TenantConfig, record: Recor
     """Open, update or clear the record's exceptions after a change (in the caller's
     transaction); the cases opened. ``open_cases`` (by rule) when the caller read them for
     many records at once (the scheduled sweep, which also looks at capacity for everyone at
-    once), else they are read here, and the capacity of the record's person is looked at."""
+    once and at overlap rules once per rule rather than per record), else they are read here,
+    and the capacity of the record's person is looked at."""
     opened = [] if open_cases is not None else [
         case for rule in capacity_rules(config, record.level_key)
         if isinstance(person := values.get(rule.capacity.person), int)  # type: ignore[union-attr]
@@ -104,9 +116,14 @@ def review(session: Session, tenant_id: int, config: TenantConfig, record: Recor
     if not rules:
         return opened
     level = config.levels[record.level_key]
+    sweeping = open_cases is not None
     if open_cases is None:
         open_cases = _open_cases(session, tenant_id, [record.id]).get(record.id, {})
     for rule in rules:
+        if rule.overlap is not None:
+            if not sweeping:
+                opened += review_overlap(session, tenant_id, config, rule, actor_id, now, around=record)
+            continue
         now_holds = holds(rule, level, record, values, now.date())
         case = open_cases.get(rule.key)
         if case is None and now_holds:
@@ -150,7 +167,8 @@ def review_capacity(session: Session, tenant_id: int, config: TenantConfig, rule
 
 
 def _open(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record,
-          actor_id: int | None, now: dt.datetime, conflict: capacity.Conflict | None = None) -> ExceptionCase:
+          actor_id: int | None, now: dt.datetime, conflict: capacity.Conflict | None = None,
+          detail: str = "") -> ExceptionCase:
     subject = conflict.subject if conflict else ""
     case = ExceptionCase(tenant_id=tenant_id, rule_key=rule.key, record_id=record.id, subject=subject, state="open",
                          holds=True, opened_at=now, due_at=now + dt.timedelta(days=rule.due_days), escalations=0)
@@ -165,7 +183,7 @@ def _open(session: Session, tenant_id: int, config: TenantConfig, rule: Exceptio
     label = f"{rule.label}: {_conflict_text(config, conflict)}" if conflict else rule.label
     audit.append(session, tenant_id=tenant_id, user_id=actor_id, kind="exception.raised", record_id=record.id,
                  now=now, data={"exception": case.id, "rule": rule.key, "due": f"{case.due_at:%Y-%m-%d}",
-                                "summary": f"Exception raised: {label} (due {case.due_at:%Y-%m-%d})"})
+                                "summary": f"Exception raised: {label}{detail} (due {case.due_at:%Y-%m-%d})"})
     owners = responsible(session, tenant_id, config, [rule.owner_role], record)
     if conflict is not None:
         owners.add(conflict.person_id)  # the person over capacity hears of it too
@@ -204,44 +222,79 @@ def _follow(session: Session, tenant_id: int, rule: ExceptionRule, case: Excepti
                  now=now, data={"exception": case.id, "rule": rule.key, "holds": now_holds, "summary": summary})
 
 
+# -- the double-count guard -------------------------------------------------------------------------
+def _stored(record: Any, fld: Field) -> ColumnElement[Any]:
+    """SQL: a key field's stored value, read the way its type says."""
+    return getattr(record.values[fld.key], f"as_{fld.kind.sort_cast(fld)}")()
+
+
+def overlapping(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule,
+                around: Record | None = None, also: Iterable[int] = ()) -> dict[int, str]:
+    """{record id: the number of a record it claims the same saving with} for the rule's
+    level, in one grouped query; ``around``: only among the records sharing its keys (and
+    the records ``also`` named)."""
+    overlap = rule.overlap
+    assert overlap is not None
+    level = config.levels[rule.level]
+    keys = [fld for key in overlap.keys if (fld := level.field(key)) is not None]
+    mine, other, peer = aliased(Record), aliased(Record), aliased(Record)
+    amount, other_amount = aliased(PeriodValue), aliased(PeriodValue)
+    same_grid = [amount.field_key == overlap.grid, amount.scenario == overlap.scenario,
+                 amount.amount > overlap.min_overlap]
+    query = (
+        select(mine.id, func.min(other.number)).select_from(mine)
+        .join(amount, and_(amount.record_id == mine.id, amount.tenant_id == tenant_id, *same_grid))
+        .join(other_amount, and_(other_amount.tenant_id == tenant_id, other_amount.field_key == overlap.grid,
+                                 other_amount.scenario == overlap.scenario, other_amount.period == amount.period,
+                                 other_amount.record_id != amount.record_id,
+                                 other_amount.amount > overlap.min_overlap))
+        .join(other, and_(other.id == other_amount.record_id, other.tenant_id == tenant_id))
+        .where(mine.tenant_id == tenant_id, mine.level_key == rule.level, mine.deleted_at.is_(None),
+               other.level_key == rule.level, other.deleted_at.is_(None),
+               *[_stored(mine, fld).is_not(None) for fld in keys],
+               *[_stored(mine, fld) == _stored(other, fld) for fld in keys])
+        .group_by(mine.id))
+    if around is not None:
+        base = aliased(Record)
+        peers = select(peer.id).join(base, and_(base.id == around.id, base.tenant_id == tenant_id)).where(
+            peer.tenant_id == tenant_id, peer.level_key == rule.level,
+            *[_stored(peer, fld) == _stored(base, fld) for fld in keys])
+        query = query.where(or_(mine.id == around.id, mine.id.in_(peers), mine.id.in_(sorted(set(also)))))
+    return dict(session.execute(query.execution_options(**scoping.for_tenant(tenant_id))).all())
+
+
+def review_overlap(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule,
+                   actor_id: int | None, now: dt.datetime, around: Record | None = None) -> list[ExceptionCase]:
+    """Open the overlap rule's case on each record that claims a saving another claims
+    too, and follow the open ones (closing them where the rule says so) when the overlap
+    went; ``around`` (a saved record): among its key peers and the records with an open
+    case, else (the scheduled run) among all. The cases opened."""
+    open_cases = {case.record_id: case for case in session.scalars(select(ExceptionCase).where(
+        ExceptionCase.tenant_id == tenant_id, ExceptionCase.rule_key == rule.key, ExceptionCase.state == "open")
+        .execution_options(**scoping.for_tenant(tenant_id)))}
+    claiming = overlapping(session, tenant_id, config, rule, around, open_cases)
+    to_open = [i for i in claiming if i not in open_cases]
+    to_follow = [i for i, case in open_cases.items() if case.holds != (i in claiming)]
+    if not to_open and not to_follow:
+        return []
+    records = {r.id: r for r in session.scalars(select(Record).where(
+        Record.tenant_id == tenant_id, Record.id.in_([*to_open, *to_follow]))
+        .execution_options(**scoping.for_tenant(tenant_id)))}
+    opened = [_open(session, tenant_id, config, rule, records[i], actor_id, now,
+                    detail=f" (claimed by {claiming[i]} as well)") for i in sorted(to_open) if i in records]
+    for i in sorted(to_follow):
+        if i in records:
+            _follow(session, tenant_id, rule, open_cases[i], records[i], i in claiming, actor_id, now)
+    return opened
+
+
 # -- owners ------------------------------------------------------------------------------------
 def responsible(session: Session, tenant_id: int, config: TenantConfig, roles: Iterable[str | None],
                 record: Record) -> set[int]:
-    """Active members holding one of ``roles`` whose grant covers ``record`` (see the
-    module docstring); one query."""
-    wanted = sorted({r for r in roles if r and r in config.roles})
-    if not wanted:
-        return set()
-    node = aliased(Record)
-    rows = session.execute(
-        select(RoleAssignment.user_id, RoleAssignment.role_key)
-        .join(Membership, and_(Membership.user_id == RoleAssignment.user_id,
-                               Membership.tenant_id == RoleAssignment.tenant_id))
-        .join(User, User.id == RoleAssignment.user_id)
-        .outerjoin(node, and_(node.id == RoleAssignment.node_id, node.tenant_id == RoleAssignment.tenant_id))
-        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.role_key.in_(wanted), Membership.is_active,
-               User.is_active, or_(RoleAssignment.node_id.is_(None),
-                                   and_(node.id.is_not(None), _startswith(record.path, node.path))))
-        .execution_options(**scoping.for_tenant(tenant_id))).all()
-    found = set()
-    for user_id, role_key in rows:
-        if _only_own(config, role_key, record.level_key) and user_id != record.owner_id:
-            continue
-        found.add(user_id)
-    return found
-
-
-def _startswith(path: str, prefix: Any) -> Any:
-    """SQL: the literal ``path`` starts with the column ``prefix``."""
-    from sqlalchemy import func, literal
-
-    return func.substr(literal(path), 1, func.length(prefix)) == prefix
-
-
-def _only_own(config: TenantConfig, role_key: str, level_key: str) -> bool:
-    role = config.roles[role_key]
-    scopes = {p.scope for p in role.permissions if "*" in p.levels or level_key in p.levels}
-    return bool(scopes) and scopes == {"own"}
+    """Active members holding one of ``roles`` whose grant covers ``record``: the approver
+    rule of :mod:`approvers` asked for any permission rather than "approve"; one query."""
+    found = approvers.holders(session, tenant_id, config, {r for r in roles if r}, record, action=None)
+    return set().union(*found.values()) if found else set()
 
 
 def closers(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule, record: Record) -> set[int]:
@@ -340,8 +393,9 @@ def listing(session: Session, tenant_id: int, config: TenantConfig, read_filter:
 
 # -- the scheduled run ----------------------------------------------------------------------------
 def sweep(session: Session, tenant_id: int, config: TenantConfig, now: dt.datetime) -> tuple[int, int]:
-    """Review every record of the levels with rules (conditions that turned true with time)
-    and escalate overdue cases, in one tenant; (cases opened, steps escalated)."""
+    """Review every record of the levels with rules (conditions that turned true with time),
+    each overlap rule once over its level, and escalate overdue cases, in one tenant; (cases
+    opened, steps escalated)."""
     from steerco.engine.records import load_values  # records imports the workflow, which imports this
 
     opened = sum(len(review_capacity(session, tenant_id, config, rule, None, now)) for rule in capacity_rules(config))
@@ -362,6 +416,9 @@ def sweep(session: Session, tenant_id: int, config: TenantConfig, now: dt.dateti
                 opened += len(review(session, tenant_id, config, record, values[record.id], None, now,
                                      cases.get(record.id, {})))
             last = batch[-1].id
+    for rule in config.exception_rules.values():
+        if rule.overlap is not None and rule.level in config.levels:
+            opened += len(review_overlap(session, tenant_id, config, rule, None, now))
     return opened, escalate(session, tenant_id, config, now)
 
 

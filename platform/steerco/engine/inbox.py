@@ -5,13 +5,17 @@
   they decided, and a second step of a request they approved unless the step allows it;
 - **requests**: their own requests in flight, each with its open step;
 - **escalated**: overdue steps escalated to a forum or role they hold, at the record's place;
-- **blocked**: records they own whose forward transitions all have unmet gate criteria.
+- **blocked**: records they own whose forward transitions all have unmet gate criteria;
+- **exceptions**: open exceptions they answer for (the rule's ``owner_role`` or its forum's
+  role, held where it covers the record: the rule of :mod:`approvers`, asked for any
+  permission, as SQL).
 
 Each section is one query for its page plus one for its total; votes and names come with
 the rows (joined), never per row. Gates are expressions over values, so "blocked" is
 decided in Python: over at most :data:`BLOCKED_SCAN` candidate records (owned, at a stage
 with a forward transition, no request in flight), read in one query plus the level's
-values. :meth:`Inbox.count` is what the navigation shows: approvals, escalations and a
+values. :meth:`Inbox.count` is what the navigation shows: approvals, escalations, open
+exceptions and a
 fingerprint of the records a gate may hold up in one indexed statement; the blocked count
 is worked out again only when that fingerprint changed.
 """
@@ -30,11 +34,11 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, 
 from sqlalchemy.orm import aliased
 
 from steerco.engine.approvals import LIVE
-from steerco.engine.approvers import Approvers
+from steerco.engine.approvers import Approvers, ApproverRule, RecordSide
 from steerco.engine.access import Access
 from steerco.engine.context import WorkContext
 from steerco.engine.gates import Gates, TransitionOption
-from steerco.store.models import ApprovalTask, ApprovalVote, Record, TransitionRequest, User
+from steerco.store.models import ApprovalTask, ApprovalVote, ExceptionCase, Record, TransitionRequest, User
 
 T = TypeVar("T")
 PER_PAGE = 25
@@ -171,7 +175,8 @@ class Inbox:
     # -- my requests in flight -------------------------------------------------------------------
     def requests(self, page: int | None = 1, per_page: int | None = PER_PAGE,
                  ) -> Section[tuple[TransitionRequest, Record, ApprovalTask | None]]:
-        """One page of the actor's pending requests, each with its open step."""
+        """One page of the actor's pending requests, each with its (first) open step: steps
+        decided in parallel are open together, and the request is listed once."""
         ctx = self.ctx
         page, per_page = _paging(page, per_page)
         conditions = [TransitionRequest.tenant_id == ctx.tenant_id, TransitionRequest.state == "pending",
@@ -179,14 +184,20 @@ class Inbox:
                       ctx.access.read_filter()]
         rows = (select(TransitionRequest, Record, ApprovalTask).select_from(TransitionRequest)
                 .join(Record, Record.id == TransitionRequest.record_id)
-                .outerjoin(ApprovalTask, and_(ApprovalTask.request_id == TransitionRequest.id,
-                                              ApprovalTask.state == "pending")))
+                .outerjoin(ApprovalTask, ApprovalTask.id == self._first_open_task()))
         total = ctx.session.scalar(select(func.count()).select_from(TransitionRequest)
                                    .join(Record, Record.id == TransitionRequest.record_id).where(*conditions)) or 0
         found = ctx.session.execute(
             rows.where(*conditions).order_by(TransitionRequest.requested_at, TransitionRequest.id)
             .offset((page - 1) * per_page).limit(per_page)).all()
         return Section([(r, rec, t) for r, rec, t in found], total, page, per_page)
+
+    @staticmethod
+    def _first_open_task() -> Any:
+        """SQL scalar: the request's open step with the lowest position (and id)."""
+        other = OTHER_TASK
+        return (select(other.id).where(other.request_id == TransitionRequest.id, other.state == "pending")
+                .order_by(other.position, other.id).limit(1).correlate(TransitionRequest).scalar_subquery())
 
     # -- escalated to me ---------------------------------------------------------------------------
     def _escalation_filter(self) -> ColumnElement[bool]:
@@ -216,6 +227,46 @@ class Inbox:
             self._task_rows(ApprovalTask, Record).where(*conditions)
             .order_by(ApprovalTask.escalated_at, ApprovalTask.id).offset((page - 1) * per_page).limit(per_page)).all()
         return Section([(t, r) for t, r in rows], total, page, per_page)
+
+    # -- exceptions I answer for -------------------------------------------------------------------
+    def _exception_conditions(self) -> list[ColumnElement[bool]] | None:
+        """SQL over ExceptionCase and Record: an open case on a readable record whose rule's
+        owner role (or forum role) the actor holds where it covers the record; None when no
+        rule names a role they hold."""
+        ctx = self.ctx
+        actor = ctx.access.actor
+        held = {g.role for g in actor.grants}
+        rule = ApproverRule(ctx.config, None)
+        clauses = []
+        for exception_rule in ctx.config.exception_rules.values():
+            forum = ctx.config.forums.get(exception_rule.forum) if exception_rule.forum else None
+            roles = sorted({exception_rule.owner_role, forum.role if forum else None} & held - {None})
+            answers = [rule.actor_condition(actor.grants, actor.user_id, role, RecordSide.columns(Record))
+                       for role in roles]
+            if answers:
+                clauses.append(and_(ExceptionCase.rule_key == exception_rule.key, or_(*answers)))
+        if not clauses:
+            return None
+        return [ExceptionCase.tenant_id == ctx.tenant_id, ExceptionCase.state == "open",
+                Record.deleted_at.is_(None), ctx.access.read_filter(), or_(*clauses)]
+
+    @staticmethod
+    def _case_rows(*columns: Any):  # type: ignore[no-untyped-def]
+        return select(*columns).select_from(ExceptionCase).join(
+            Record, and_(Record.id == ExceptionCase.record_id, Record.tenant_id == ExceptionCase.tenant_id))
+
+    def exceptions(self, page: int | None = 1,
+                   per_page: int | None = PER_PAGE) -> Section[tuple[ExceptionCase, Record]]:
+        """One page of the open exceptions the actor answers for, the earliest due first."""
+        page, per_page = _paging(page, per_page)
+        conditions = self._exception_conditions()
+        if conditions is None:
+            return Section([], 0, page, per_page)
+        total = self.ctx.session.scalar(self._case_rows(func.count()).where(*conditions)) or 0
+        rows = self.ctx.session.execute(
+            self._case_rows(ExceptionCase, Record).where(*conditions)
+            .order_by(ExceptionCase.due_at, ExceptionCase.id).offset((page - 1) * per_page).limit(per_page)).all()
+        return Section([(c, r) for c, r in rows], total, page, per_page)
 
     # -- my records held up by a gate --------------------------------------------------------------
     def _forward_stages(self) -> ColumnElement[bool]:
@@ -274,10 +325,10 @@ class Inbox:
 
     # -- the count in the navigation ---------------------------------------------------------------
     def count(self, memo: MutableMapping[str, Any] | None = None) -> int:
-        """Everything that needs the actor: steps to decide, escalations to them, and their
-        records held up by a gate.
+        """Everything that needs the actor: steps to decide, escalations to them, open
+        exceptions they answer for, and their records held up by a gate.
 
-        One statement counts the first two and takes a fingerprint of the records a gate
+        One statement counts the first three and takes a fingerprint of the records a gate
         may hold up (how many, the sum of their versions and ids, the latest change): every
         write to a record bumps its version, and a request starting or ending moves it in
         or out of the set. Their gates are worked out (over at most :data:`BLOCKED_SCAN`
@@ -287,16 +338,16 @@ class Inbox:
         # On the connection (Core), like the delegation lookup: every table it reads is
         # held to the tenant inside the statement, and it runs on every page.
         row = self.ctx.session.connection().execute(self._count_statement()).one()
-        waiting, escalations = int(row[0]), int(row[1])
-        key = self._memo_key(row[2:])
+        waiting = int(row[0]) + int(row[1]) + int(row[2])
+        key = self._memo_key(row[3:])
         if memo is not None and self._blocked_memo is None:
             kept = memo.get(MEMO_KEY)
             if isinstance(kept, list) and len(kept) == 2 and kept[0] == key:
-                return waiting + escalations + int(kept[1])
+                return waiting + int(kept[1])
         blocked = len(self._blocked())
         if memo is not None:
             memo[MEMO_KEY] = [key, blocked]
-        return waiting + escalations + blocked
+        return waiting + blocked
 
     def _count_statement(self) -> Any:
         """The navigation's one statement; built once per person, roles and configuration
@@ -315,10 +366,13 @@ class Inbox:
         approvals = literal(0) if found is None else \
             self._task_rows(func.count()).where(*found[0]).scalar_subquery()
         escalated = self._task_rows(func.count()).where(*self._escalated_conditions()).scalar_subquery()
+        case_conditions = self._exception_conditions()
+        cases = literal(0) if case_conditions is None else \
+            self._case_rows(func.count()).where(*case_conditions).scalar_subquery()
         owned = self._candidates(Record.id, Record.version, Record.updated_at).subquery()
         fingerprint = select(func.count(), func.coalesce(func.sum(owned.c.version), 0),
                              func.coalesce(func.sum(owned.c.id), 0), func.max(owned.c.updated_at)).subquery()
-        statement = select(approvals, escalated, *fingerprint.c)
+        statement = select(approvals, escalated, cases, *fingerprint.c)
         with _STATEMENTS_LOCK:
             _STATEMENTS[key] = (ctx.config, statement)
             while len(_STATEMENTS) > STATEMENTS_KEPT:

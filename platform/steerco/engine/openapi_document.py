@@ -161,9 +161,9 @@ def _common_schemas(config: TenantConfig) -> dict[str, Schema]:
         "Decision": _obj({"decision": {"enum": ["approve", "reject"]}, "comment": _nullable(TEXT)},
                          ["decision"], additionalProperties=False),
         "Inbox": _obj({k: {"type": "array", "items": {"type": "object"}}
-                       for k in ("approvals", "requests", "blocked", "escalated")}
+                       for k in ("approvals", "requests", "blocked", "escalated", "exceptions")}
                       | {"page": {"type": "integer"}, "per_page": {"type": "integer"}, "totals": {"type": "object"}},
-                      ["approvals", "requests", "blocked", "escalated", "totals"]),
+                      ["approvals", "requests", "blocked", "escalated", "exceptions", "totals"]),
         "StatusBody": _obj({"value": TEXT, "comment": _nullable(TEXT)}, ["value"], additionalProperties=False),
         "Status": _obj({"dimension": {"enum": list(config.status_dimensions)} if config.status_dimensions else TEXT,
                         "value": _nullable(TEXT), "changed": {"type": "boolean"},

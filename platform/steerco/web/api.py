@@ -418,7 +418,9 @@ def option_json(option: TransitionOption) -> dict[str, Any]:
     t = option.transition
     return {"key": t.key, "label": t.label, "to": t.target, "ready": option.ready,
             "missing": [{"field": m.field, "label": m.label, "message": m.message} for m in option.missing],
-            "approvals": [{"key": s.key, "label": s.label, "role": s.role, "reason": option.reasons.get(s.key)}
+            "approvals": [{"key": s.key, "label": s.label, "role": s.role,
+                           "roles": list(s.deciding_roles), "parallel_with_previous": s.parallel_with_previous,
+                           "reason": option.reasons.get(s.key)}
                           for s in option.steps]}
 
 
@@ -559,8 +561,8 @@ def _paging_args() -> tuple[int, int]:
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
     """The caller's work: steps to decide (``on_behalf_of`` when as someone's deputy), their
-    own open requests, their records whose gates are not met, and overdue steps escalated
-    to a forum or role they hold. Each section is one page (``page``, ``per_page``), read
+    own open requests, their records whose gates are not met, overdue steps escalated
+    to a forum or role they hold, and the open exceptions they answer for. Each section is one page (``page``, ``per_page``), read
     in a fixed number of queries; ``totals`` says how many each has in all."""
     page, per_page = _paging_args()
     flow = workflows()
@@ -569,6 +571,7 @@ def inbox():  # type: ignore[no-untyped-def]
     mine = box.requests(page, per_page)
     blocked = box.blocked(page, per_page)
     escalated = box.escalated(page, per_page)
+    cases = box.exceptions(page, per_page)
     step_votes = flow.approvals.votes_of({t.request_id for t in [i.task for i in waiting.items]
                                           + [t for t, _ in escalated.items]},
                                          [i.task.id for i in waiting.items] + [t.id for t, _ in escalated.items])
@@ -590,9 +593,10 @@ def inbox():  # type: ignore[no-untyped-def]
         blocked=[{"record": record_ref(record), "transitions": [option_json(o) for o in options]}
                  for record, options in blocked.items],
         escalated=[inbox_step(task, record) for task, record in escalated.items],
+        exceptions=[_exception_json(case, record) for case, record in cases.items],
         page=page, per_page=waiting.per_page,
         totals={"approvals": waiting.total, "requests": mine.total, "blocked": blocked.total,
-                "escalated": escalated.total},
+                "escalated": escalated.total, "exceptions": cases.total},
     )
 
 

@@ -41,7 +41,7 @@ bp = tenant_blueprint("workflow", __name__)
 REFUSALS = (GateNotMet, Conflict, Forbidden, ValidationFailed)
 RECENT_COMMENTS = 5
 #: the inbox's sections, each paged on its own (``?<section>_page=2``)
-SECTIONS = ("approvals", "requests", "blocked", "escalated")
+SECTIONS = ("approvals", "requests", "blocked", "escalated", "exceptions")
 T = TypeVar("T")
 
 
@@ -252,8 +252,9 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
         if req.state == "approved":
             feedback = Feedback(f"{label}: done. The record is now at {stage_label(record, req.to_stage)}.", ok=True)
         else:
-            first = next((t for t in flow().tasks(req) if t.state == "pending"), None)
-            feedback = Feedback(f"{label}: requested." + (f" Waiting for: {first.label}." if first else ""), ok=True)
+            waiting = [t.label for t in flow().tasks(req) if t.state == "pending"]
+            feedback = Feedback(f"{label}: requested." + (f" Waiting for: {', '.join(waiting)}." if waiting else ""),
+                                ok=True)
     else:
         feedback = refused
     if request.htmx:
@@ -273,10 +274,10 @@ def _decided(task: ApprovalTask, decision: str) -> Feedback:
         return Feedback(f"{label} {record.number} is now at {stage_label(record)}.", ok=True)
     if req.state == "rejected":
         return Feedback(f"{label} The request is closed; {record.number} stays at {stage_label(record)}.", ok=True)
-    following = next((t for t in flow().tasks(req) if t.state == "pending"), None)
-    if following is not None and following.id == task.id:
+    following = [t for t in flow().tasks(req) if t.state == "pending"]  # several when steps run in parallel
+    if any(t.id == task.id for t in following):
         return Feedback(f"{label} More approvals are needed for this step.", ok=True)
-    return Feedback(f"{label}" + (f" Next: {following.label}." if following else ""), ok=True)
+    return Feedback(f"{label}" + (f" Next: {', '.join(t.label for t in following)}." if following else ""), ok=True)
 
 
 @bp.post("/tasks/<int:task_id>/decision")
@@ -374,7 +375,7 @@ def _page_arg(section: str) -> int:
 
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
-    """The actor's work in four sections, each paged on its own; the count in the
+    """The actor's work in five sections, each paged on its own; the count in the
     navigation is their totals."""
     box = flow().inbox
     pages = {f"{section}_page": _page_arg(section) for section in SECTIONS}
@@ -383,9 +384,11 @@ def inbox():  # type: ignore[no-untyped-def]
     mine = box.requests(pages["requests_page"])
     blocked = box.blocked(pages["blocked_page"])
     escalated = box.escalated(pages["escalated_page"])
-    g.inbox_count_value = waiting.total + escalated.total + blocked.total
+    cases = box.exceptions(pages["exceptions_page"])
+    g.inbox_count_value = waiting.total + escalated.total + blocked.total + cases.total
     return render_template(
         "inbox.html", waiting=waiting, escalated=escalated, mine=mine, blocked=blocked, overdue=overdue,
+        cases=cases,
         names=box.names(t.on_behalf_of for t in waiting.items), pages=pages,
         cards=approval_cards.cards(records_service(), [(t.record, t.task.request) for t in waiting.items]),
         editable={r.id for r, _ in blocked.items if g.access.can("update", r.level_key, r)},
