@@ -189,3 +189,26 @@ def test_the_inbox_runs_the_same_statements_at_10_and_200_tasks(app, session, ac
         assert body["totals"]["requests"] == 100 and body["requests"][0]["steps"][0]["votes"][0]["user"]["name"]
         assert body["approvals"][0]["votes"][0]["user"] == {"id": _user(session, "portfolio@acme.example").id,
                                                             "name": "Paul Portfolio"}
+
+
+def test_the_approvals_total_stops_counting_at_its_cap(app, session, acme, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past COUNT_CAP entries beyond the page's start the total is a lower bound, shown as
+    "N+" (HTML) and named in ``totals_capped`` (API); the pages still go on to the end."""
+    from steerco.engine import inbox
+
+    monkeypatch.setattr(inbox, "COUNT_CAP", 30)
+    pm = _user(session, "pm@acme.example")
+    _, token = tokens.create_token(session, pm, "inbox cap")
+    session.commit()
+    made = _measures(session, acme, 60)
+    _waiting(session, acme, made, requester="owner@acme.example", role="program_manager",
+             voter="portfolio@acme.example")
+    client = _login(app, "pm@acme.example")
+    first = client.get("/t/acme/inbox").get_data(as_text=True).split('id="waiting"')[1].split("</section>")[0]
+    assert ">30+</span>" in first and "Page 1 of 2+" in first
+    last = client.get("/t/acme/inbox?approvals_page=3").get_data(as_text=True)
+    waiting = last.split('id="waiting"')[1].split("</section>")[0]
+    assert waiting.count('class="inbox-item"') == 10 and ">60</span>" in waiting and "Page 3 of 3<" in waiting
+    body = app.test_client().get("/api/t/acme/inbox?per_page=10",
+                                 headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["totals"]["approvals"] == 30 and body["totals_capped"] == ["approvals"]

@@ -10,7 +10,8 @@
   role, held where it covers the record: the rule of :mod:`approvers`, asked for any
   permission, as SQL).
 
-Each section is one query for its page plus one for its total; votes and names come with
+Each section is one query for its page plus one for its total (the approvals' total
+counted up to :data:`COUNT_CAP` past the page, then shown as "1,000+"); votes and names come with
 the rows (joined), never per row. Gates are expressions over values, so "blocked" is
 decided in Python: over at most :data:`BLOCKED_SCAN` candidate records (owned, at a stage
 with a forward transition, no request in flight), read in one query plus the level's
@@ -45,6 +46,9 @@ PER_PAGE = 25
 PER_PAGE_MAX = 200
 #: at most this many of one's own records are examined for unmet gate criteria per look
 BLOCKED_SCAN = 200
+#: a section's total is counted up to this many entries past its page's start, then shown
+#: as "1,000+": counting all 10,000 open steps of a busy controller cost more than the page
+COUNT_CAP = 1000
 #: where :meth:`Inbox.count` keeps the blocked count with the fingerprint it was taken at
 MEMO_KEY = "inbox_blocked"
 #: another step of the same request (an alias built once)
@@ -69,12 +73,19 @@ class InboxTask:
 
 @dataclass(frozen=True)
 class Section(Generic[T]):
-    """One page of an inbox section and how many entries it has in all."""
+    """One page of an inbox section and how many entries it has in all (``more``: at least
+    ``total``, the count stopped at :data:`COUNT_CAP` past the page's start)."""
 
     items: list[T]
     total: int
     page: int = 1
     per_page: int = PER_PAGE
+    more: bool = False
+
+    @property
+    def total_label(self) -> str:
+        """The total as shown: "1,000+" when the count stopped at its cap."""
+        return f"{self.total:,}+" if self.more else f"{self.total:,}"
 
     @property
     def pages(self) -> int:
@@ -143,8 +154,14 @@ class Inbox:
         conditions, on_behalf = found
         if overdue_only:
             conditions = [*conditions, ApprovalTask.due_at <= self.ctx.now]
-        total = self.ctx.session.scalar(self._task_rows(func.count()).where(*conditions)) or 0
-        return Section(self._rows(conditions, on_behalf, (page - 1) * per_page, per_page), total, page, per_page)
+        offset = (page - 1) * per_page
+        cap = offset + COUNT_CAP
+        # counted over at most cap + 1 rows (a LIMIT inside), not over every open step
+        found_rows = self._task_rows(ApprovalTask.id).where(*conditions).limit(cap + 1).subquery()
+        total = self.ctx.session.scalar(select(func.count()).select_from(found_rows)) or 0
+        more = total > cap
+        return Section(self._rows(conditions, on_behalf, offset, per_page), cap if more else total, page,
+                       per_page, more)
 
     def decidable_on(self, record: Record) -> dict[int, InboxTask]:
         """The record's steps the actor may decide now, by task id (the record page's
@@ -160,7 +177,9 @@ class Inbox:
               limit: int) -> list[InboxTask]:
         rows = self.ctx.session.execute(
             self._task_rows(ApprovalTask, Record, on_behalf.label("on_behalf")).where(*conditions)
-            .order_by(ApprovalTask.due_at.is_(None), ApprovalTask.due_at, ApprovalTask.id)
+            # NULLS LAST, not "due_at IS NULL" first: ix_approval_task_due's own order, so a
+            # page reads its steps in order and stops, rather than sorting every open step
+            .order_by(ApprovalTask.due_at.asc().nulls_last(), ApprovalTask.id)
             .offset(offset).limit(limit)).all()
         return [InboxTask(task, record, on_behalf_of, self._overdue(task)) for task, record, on_behalf_of in rows]
 

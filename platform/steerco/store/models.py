@@ -422,6 +422,8 @@ class ApprovalTask(TenantOwned, Base):
         # the inbox and its count: open steps of the roles a person decides, or escalated to them
         Index("ix_approval_task_inbox", "tenant_id", "state", "role"),
         Index("ix_approval_task_escalation", "tenant_id", "state", "escalate_to"),
+        # an inbox page: its open steps read in due order (NULL last), stopping at the page's end
+        Index("ix_approval_task_due", "tenant_id", "state", "due_at", "id"),
         Index("ix_approval_task_tenant_record", "tenant_id", "record_id"),
     )
 

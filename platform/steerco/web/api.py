@@ -562,8 +562,10 @@ def _paging_args() -> tuple[int, int]:
 def inbox():  # type: ignore[no-untyped-def]
     """The caller's work: steps to decide (``on_behalf_of`` when as someone's deputy), their
     own open requests, their records whose gates are not met, overdue steps escalated
-    to a forum or role they hold, and the open exceptions they answer for. Each section is one page (``page``, ``per_page``), read
-    in a fixed number of queries; ``totals`` says how many each has in all."""
+    to a forum or role they hold, and the open exceptions they answer for. Each section is
+    one page (``page``, ``per_page``), read in a fixed number of queries; ``totals`` says how
+    many each has in all, except those named in ``totals_capped``: counted up to 1,000 past
+    the page's start, then at least that."""
     page, per_page = _paging_args()
     flow = workflows()
     box = flow.inbox
@@ -597,6 +599,8 @@ def inbox():  # type: ignore[no-untyped-def]
         page=page, per_page=waiting.per_page,
         totals={"approvals": waiting.total, "requests": mine.total, "blocked": blocked.total,
                 "escalated": escalated.total, "exceptions": cases.total},
+        # the sections whose total is a lower bound (the count stopped at its cap)
+        totals_capped=["approvals"] if waiting.more else [],
     )
 
 
