@@ -1,7 +1,7 @@
 """capacity per member; exception cases about a subject beyond their record
 
 Revision ID: 4b8d2e6f1a37
-Revises: 9a7e3c1d5b20
+Revises: b6d2f0c8a431
 Create Date: 2026-11-28 00:45:00
 
 - ``membership.capacity_hours``: the hours a person can work per reporting period in the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4b8d2e6f1a37'
-down_revision = '9a7e3c1d5b20'
+down_revision = 'b6d2f0c8a431'
 branch_labels = None
 depends_on = None
 

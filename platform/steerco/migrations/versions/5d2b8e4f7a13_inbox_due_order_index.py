@@ -5,7 +5,7 @@ PostgreSQL reads them in ``due_at`` order and stops at the page's end, where it 
 every open step of the tenant before.
 
 Revision ID: 5d2b8e4f7a13
-Revises: 9a7e3c1d5b20
+Revises: 4b8d2e6f1a37
 Create Date: 2026-11-28 01:40:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5d2b8e4f7a13'
-down_revision = '9a7e3c1d5b20'
+down_revision = '4b8d2e6f1a37'
 branch_labels = None
 depends_on = None
 
