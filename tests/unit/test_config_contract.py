@@ -212,7 +212,8 @@ def _every_key_documents() -> list[dict[str, Any]]:
     full["workflows"]["workflows"][0]["stages"][1]["plan_frozen"] = True
     full["workflows"]["workflows"][0]["plan_change"] = {"approvals": [
         {"key": "cfo", "label": "CFO", "role": "admin", "threshold": "potential > 1000", "quorum": {"n": 1},
-         "same_approver_allowed": True}]}
+         "same_approver_allowed": True},
+        {"key": "pair", "label": "Admin and owner", "roles": ["admin", "owner"], "parallel_with_previous": True}]}
     grid = next(f for f in full["fields"]["fields"] if f["key"] == "financials")
     grid.update(editable_from={"actual": "decided"}, effect="recurring")
     documents = [full]

@@ -150,6 +150,9 @@ EFFECTS: Mapping[str, str] = {
     "workflows.json:/workflows/*/plan_change/approvals/*/threshold": "ApprovalStep.threshold",
     "workflows.json:/workflows/*/plan_change/approvals/*/quorum": "ApprovalStep.quorum",
     "workflows.json:/workflows/*/plan_change/approvals/*/quorum/n": "ApprovalStep.quorum",
+    "workflows.json:/workflows/*/plan_change/approvals/*/roles": "ApprovalStep.roles",
+    "workflows.json:/workflows/*/plan_change/approvals/*/parallel_with_previous":
+        "ApprovalStep.parallel_with_previous",
     "workflows.json:/workflows/*/plan_change/approvals/*/same_approver_allowed":
         "ApprovalStep.same_approver_allowed",
     "workflows.json:/workflows/*/transitions": "Workflow.transitions",

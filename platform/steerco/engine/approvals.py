@@ -189,10 +189,18 @@ class Approvals:
         if not steps:
             self.move(record, transition.target, f"“{transition.label}”", request.id)
             return request
-        self._add_tasks(request, record, transition, steps, -1, eligible, applicable.reasons)
-        ctx.session.flush()
-        self._open_next(request, transition)
+        self.open_steps(request, record, transition, steps, eligible, applicable.reasons)
         return request
+
+    def open_steps(self, request: TransitionRequest, record: Record, transition: Transition,
+                   steps: Iterable[ApprovalStep], eligible: Mapping[str, set[int]],
+                   reasons: Mapping[str, str]) -> None:
+        """The new request's tasks, in order or in parallel as configured, and the first
+        position's opened: the one way a request (a stage move or a plan change) gets its
+        approval steps."""
+        self._add_tasks(request, record, transition, steps, -1, eligible, reasons)
+        self.ctx.session.flush()
+        self._open_next(request, transition)
 
     def _add_tasks(self, request: TransitionRequest, record: Record, transition: Transition,
                    steps: Iterable[ApprovalStep], position: int, eligible: Mapping[str, set[int]],

@@ -223,7 +223,7 @@ class PlanChanges:
             raise Conflict("A request for this record is waiting for approval already.")
         comment = ctx.comment_text(comment)
         applicable = approvals.gates.applicable(record, change)
-        eligible = approvals.approvers.eligible_by_role([s.role for s in applicable.steps], record)
+        eligible = approvals.approvers.eligible_by_role([r for s in applicable.steps for r in s.deciding_roles], record)
         unreachable = approvals.approvers.unreachable(applicable.steps, eligible, ctx.me)
         if unreachable:
             raise GateNotMet("The plan change cannot be requested: an approval step could never be decided.",
@@ -245,11 +245,7 @@ class PlanChanges:
         if not applicable.steps:
             apply(ctx, record, request)
             return request
-        for position, step in enumerate(applicable.steps):
-            approvals._add_task(request, record, change, step, position, eligible[step.role],
-                                applicable.reasons.get(step.key))
-        ctx.session.flush()
-        approvals._open_next(request, change)
+        approvals.open_steps(request, record, change, applicable.steps, eligible, applicable.reasons)
         return request
 
     def pending(self, record: Record) -> TransitionRequest | None:
