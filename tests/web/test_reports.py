@@ -119,8 +119,14 @@ def test_the_json_api_gives_the_same_numbers(client, session, demo) -> None:  # 
     headers = {"Authorization": f"Bearer {token}"}
     body = client.get("/api/t/acme/reports/steering_committee_report", headers=headers).get_json()
     tiles = {t["label"]: t for t in body["sections"][0]["tiles"]}
-    assert tiles["Total potential (run-rate)"] == {"label": "Total potential (run-rate)", "text": "5.610.000\xa0€",
-                                                   "value": 5610000.0, "hidden": False, "left_out": 0}
+    potential = tiles["Total potential (run-rate)"]
+    assert {k: potential[k] for k in ("label", "text", "value", "hidden", "left_out", "key")} == {
+        "label": "Total potential (run-rate)", "text": "5.610.000\xa0€", "value": 5610000.0, "hidden": False,
+        "left_out": 0, "key": "potential.sum"}
+    # the demo's target of 5,000,000 with a 15 % tolerance: above it, so green
+    assert potential["comparison"] == {"against": "target", "reference": "Target 5.000.000\xa0€", "delta": 610000.0,
+                                       "delta_text": "+610.000\xa0€", "direction": "up", "rag": "green",
+                                       "rag_label": "On target", "note": ""}
     sections = {s["title"]: s for s in body["sections"]}
     assert sections["Pipeline by Degree of Implementation"]["chart"]["labels"][0] == "DoI1 Defined"
     table = sections["Measures by gate"]["table"]

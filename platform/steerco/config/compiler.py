@@ -82,6 +82,10 @@ def _report_problems(config: TenantConfig) -> Iterator[ConfigProblem]:
                 for i, measure in enumerate(measures):
                     where = [*path, "field"] if name == "series" and section.field else [*path, name, i, "field"]
                     yield from _measure_problems(level.field(measure.field), measure, section, where)
+                    if isinstance(measure.target, str):
+                        target = dataclasses.replace(measure, field=measure.target)
+                        yield from _measure_problems(level.field(measure.target), target, section,
+                                                     [*path, name, i, "target"])
             for key in ("group_by", "column_by"):
                 name = getattr(section, key)
                 if name and (fld := level.field(name)) is not None and not _scalar(fld):
@@ -247,7 +251,9 @@ def _workflow(raw: Mapping[str, Any]) -> Workflow:
 
 
 def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:
-    return tuple(ReportMeasure(m["label"], m["field"], m.get("aggregate", "sum")) for m in items or ())
+    return tuple(ReportMeasure(m["label"], m["field"], m.get("aggregate", "sum"), m.get("target"),
+                               m.get("compare_to", "target" if "target" in m else ""), m.get("better", "higher"),
+                               float(m.get("tolerance", 10))) for m in items or ())
 
 
 def _section(raw: Mapping[str, Any], report_level: str, fields: Mapping[str, Field]) -> ReportSection:
@@ -274,7 +280,7 @@ def _report(raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Report:
         raw["key"], raw["title"], tuple(raw["audience"]), raw["level"], _expr(raw.get("filter")),
         page.get("size", "A4"), page.get("orientation", "portrait"),
         tuple(_section(s, raw["level"], fields) for s in raw["sections"]), page.get("cover", False),
-        tuple(raw.get("home_for", ())),
+        tuple(raw.get("home_for", ())), tuple(raw.get("snapshot_by", ())),
     )
 
 
