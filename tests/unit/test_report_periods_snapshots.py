@@ -257,3 +257,38 @@ def test_snapshots_from_the_page_with_confirmation_then_viewed_and_printed(clien
                       headers=_bearer(session, people["admin"])).get_json()["snapshot"] == \
         "Committee 1"
     assert client.get(f"{base}?as_of=999999").status_code == 404
+
+
+def test_the_pdf_job_prints_the_chosen_periods_and_a_snapshot(session, world, db_engine, upload_dir) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from pypdf import PdfReader
+    from sqlalchemy.orm import sessionmaker
+
+    from steerco.reports import jobs
+    from steerco.reports.render import Printer
+    from steerco.store.blobs import DiskBlobStore
+    from steerco.store.models import ReportJob
+
+    tenant, _, _, people, records = world
+    config, admin = _reader(session, tenant, people["admin"])
+    report = config.reports["cycle"]
+    taken = snapshots.take(session, tenant.id, config, report, by=admin, label="Before the late one")
+    session.commit()
+    environment = jobs.JobEnvironment(sessionmaker(db_engine, expire_on_commit=False), DiskBlobStore(upload_dir),
+                                      Printer())
+    report_jobs = jobs.ReportJobs(session, tenant.id, config, admin, DiskBlobStore(upload_dir))
+    period = parse_period(config, "2026-02")
+    texts = {}
+    for name, options in (("period", {"period": period}), ("snapshot", {"snapshot": taken})):
+        job, new = report_jobs.start(report, **options)
+        session.commit()
+        assert new and job.params == ({"period": "2026-02"} if name == "period" else {"as_of": taken.id})
+        jobs.run_job(environment, tenant.id, job.id)
+        session.expire_all()
+        done = session.get(ReportJob, job.id)
+        assert done.state == "done", done.error
+        texts[name] = "".join(p.extract_text() for p in PdfReader(io.BytesIO(report_jobs.pdf(done))).pages)
+        assert report_jobs.cached(report, **options).id == job.id
+    assert config.periods[1].label in texts["period"]
+    assert "Before the late one" in texts["snapshot"]
