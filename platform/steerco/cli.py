@@ -658,7 +658,9 @@ def report_render(slug: str, key: str, out: str, as_email: str | None, under_num
 
             data = build_report(db.session, tenant.id, config, access, report, under=under,
                                 period=parse_period(config, period_text))
-        pdf = Printer().report_pdf(config, report, data)
+        from flask import current_app
+
+        pdf = Printer(workers=current_app.config.get("REPORT_PDF_WORKERS", 1)).report_pdf(config, report, data)
     except SteercoError as missing:
         raise click.ClickException(missing.message) from None
     with open(out, "wb") as file:

@@ -43,8 +43,12 @@ _setup = threading.Lock()
 def printer() -> Printer:
     found = current_app.extensions.get("steerco.printer")
     if found is None:
-        found = current_app.extensions["steerco.printer"] = Printer(static_folder=current_app.static_folder)
+        found = current_app.extensions["steerco.printer"] = _make_printer(current_app)
     return found
+
+
+def _make_printer(app: Flask) -> Printer:
+    return Printer(static_folder=app.static_folder, workers=app.config.get("REPORT_PDF_WORKERS", 1))
 
 
 def runner() -> jobs.Runner:
@@ -69,7 +73,7 @@ def job_environment(app: Flask) -> jobs.JobEnvironment:
     with app.app_context():
         engine = db.engine
         if "steerco.printer" not in app.extensions:
-            app.extensions["steerco.printer"] = Printer(static_folder=app.static_folder)
+            app.extensions["steerco.printer"] = _make_printer(app)
     return jobs.JobEnvironment(sessionmaker(engine, expire_on_commit=False), app.extensions["steerco.blobs"],
                                app.extensions["steerco.printer"])
 
