@@ -193,7 +193,6 @@ def test_a_big_report_printed_in_parallel_chunks_reads_as_one_document(session, 
     from steerco.reports import chunks
 
     tenant, people = pack
-    monkeypatch.setattr(chunks, "PARALLEL_FROM_ROWS", 10)
     config = tenants.active_config(session, tenant)
     access = Access(config, tenants.actor_for(session, tenant, people["admin"]))
     report = config.reports["pack"]
@@ -202,7 +201,7 @@ def test_a_big_report_printed_in_parallel_chunks_reads_as_one_document(session, 
     assert len(parts) == 2 and parts[1].sections[0].title == ""  # the table goes on, without a new heading
     rows = [r.number for part in parts for s in part.sections if s.table for g in s.table.groups for r in g.rows]
     assert rows == [r.number for s in data.sections if s.table for g in s.table.groups for r in g.rows]
-    reader = PdfReader(io.BytesIO(Printer(workers=2).report_pdf(config, report, data)))
+    reader = PdfReader(io.BytesIO(Printer(workers=2, parallel_from=10).report_pdf(config, report, data)))
     pages = [p.extract_text() for p in reader.pages]
     assert "Measure pack" in pages[0] and "Page 1 of" not in pages[0]
     for number, text in enumerate(pages[1:], start=2):

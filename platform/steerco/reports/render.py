@@ -108,11 +108,12 @@ def static_url(endpoint: str, **values: Any) -> str:
 class Printer:
     """Renders print templates and their PDFs (one per process; Jinja caches templates)."""
 
-    def __init__(self, templates: Path = TEMPLATES, static_folder: Path = STATIC, workers: int = 1):
-        """``workers`` > 1: reports of :data:`chunks.PARALLEL_FROM_ROWS` rows or more are laid
-        out in that many processes at once (see :mod:`steerco.reports.chunks`)."""
+    def __init__(self, templates: Path = TEMPLATES, static_folder: Path = STATIC, workers: int = 1,
+                 parallel_from: int = chunks.PARALLEL_FROM_ROWS):
+        """``workers`` > 1: reports of ``parallel_from`` rows or more are laid out in that
+        many processes at once (see :mod:`steerco.reports.chunks`)."""
         self.static_folder = static_folder
-        self.workers = workers
+        self.workers, self.parallel_from = workers, parallel_from
         self.env = Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(("html",)),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals["url_for"] = static_url
@@ -140,7 +141,7 @@ class Printer:
         parallel chunks (``workers`` overrides the printer's own number)."""
         css = page_css(print_context(config, page_of(report)))
         workers = self.workers if workers is None else workers
-        if workers > 1 and chunks.report_weight(data) >= chunks.PARALLEL_FROM_ROWS:
+        if workers > 1 and chunks.report_weight(data) >= self.parallel_from:
             if progress:
                 progress(50, f"Laying out the pages in {workers} parts at once")
             return chunks.render_parallel(lambda part, continued: self.report_html(config, report, part, continued),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from steerco.config.model import Report
 from steerco.engine import sheets
 from steerco.engine.errors import NotFound
-from steerco.reports import jobs, snapshots
+from steerco.reports import chunks, jobs, snapshots
 from steerco.reports.data import NO_VALUE, ReportData, build_report, drill, may_open, readable_reports, report_json
 from steerco.reports.period import PeriodRange, depends_on_period, parse_period
 from steerco.reports.render import Printer
@@ -48,7 +48,8 @@ def printer() -> Printer:
 
 
 def _make_printer(app: Flask) -> Printer:
-    return Printer(static_folder=app.static_folder, workers=app.config.get("REPORT_PDF_WORKERS", 1))
+    return Printer(static_folder=app.static_folder, workers=app.config.get("REPORT_PDF_WORKERS", 1),
+                   parallel_from=app.config.get("REPORT_PARALLEL_FROM_ROWS", chunks.PARALLEL_FROM_ROWS))
 
 
 def runner() -> jobs.Runner:
@@ -162,12 +163,13 @@ def records(key: str):  # type: ignore[no-untyped-def]
     report = _report(key)
     under = _under()
     index = request.args.get("section", type=int)
+    period = _period()
     try:
         found = drill(db.session, g.tenant.id, g.config, g.access, report, (index or 0) - 1, under=under,
-                      row=request.args.get("row"), column=request.args.get("col"), period=_period())
+                      row=request.args.get("row"), column=request.args.get("col"), period=period)
     except LookupError:
         raise NotFound("no such section or group") from None
-    return render_template("reports/records.html", layout=report, drill=found, under=under,
+    return render_template("reports/records.html", layout=report, drill=found, under=under, period=period,
                            record_url=_record_url)
 
 
