@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import multiprocessing
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -91,8 +92,15 @@ def _cut(section: Section, room: int, budget: int) -> list[Section]:
     return out
 
 
-def _render_chunk(html: str, static_folder: str, css: str) -> bytes:
-    return render_pdf(html, static_folder, css)
+def _render_chunk(html: str, static_folder: str, css: str) -> tuple[bytes, float]:
+    """One chunk's PDF, and the CPU seconds its worker spent on it."""
+    started = time.process_time()
+    pdf = render_pdf(html, static_folder, css)
+    return pdf, time.process_time() - started
+
+
+#: the CPU seconds each chunk of the last parallel rendering took in its worker (benchmarks)
+last_chunk_cpu: list[float] = []
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -125,8 +133,11 @@ def render_parallel(chunk_html: Callable[[ReportData, bool], str], data: ReportD
     futures = [pool(workers).submit(_render_chunk, chunk_html(chunk, n > 0), str(static_folder),
                                     plain if n == 0 else later) for n, chunk in enumerate(chunks)]
     writer = PdfWriter()
+    last_chunk_cpu.clear()
     for n, future in enumerate(futures):
-        writer.append(PdfReader(io.BytesIO(future.result())), import_outline=True)
+        pdf, cpu = future.result()
+        last_chunk_cpu.append(cpu)
+        writer.append(PdfReader(io.BytesIO(pdf)), import_outline=True)
         if progress:
             progress(60 + int(25 * (n + 1) / len(futures)), f"Laid out part {n + 1} of {len(futures)}")
     numbers = PdfReader(io.BytesIO(render_pdf(_numbers_html(len(writer.pages), data.cover), str(static_folder),
