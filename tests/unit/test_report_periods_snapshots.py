@@ -203,6 +203,11 @@ def test_only_the_snapshot_roles_take_snapshots(session, world) -> None:  # type
     (lambda r: r["sections"][0]["tiles"][0].update(target="nothing"), "nothing"),
     (lambda r: r["sections"][0]["tiles"][0].update(target="category"), "'sum' of 'Category' cannot be computed"),
     (lambda r: r.update(snapshot_by=["nobody"]), "nobody"),
+    # keys that would have no effect are refused, not ignored
+    (lambda r: r["sections"][0]["tiles"][0].update(compare_to="snapshot"), "target"),
+    (lambda r: r["sections"][0]["tiles"][3].update(tolerance=5), "tolerance"),
+    (lambda r: r["sections"][0]["tiles"][3].pop("compare_to") and r["sections"][0]["tiles"][3].update(better="lower"),
+     "better"),
 ])
 def test_a_comparison_or_snapshot_key_that_cannot_work_is_refused(change, says) -> None:  # type: ignore[no-untyped-def]
     docs = documents()
