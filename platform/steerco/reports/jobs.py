@@ -18,7 +18,7 @@ browser can poll the job's row.
 The cache key is what the PDF shows: the report, the configuration version, the data
 version (the tenant's latest audit event: every write appends one), the reader's access
 signature (their grants; their user id too when a role of theirs reads "own" records)
-and the scope they chose. An unchanged report is therefore instant to download again,
+and what they chose: the scope, the reporting periods, a snapshot (``as_of``). An unchanged report is therefore instant to download again,
 for anyone who would see exactly the same, and a changed record makes a new key.
 """
 
