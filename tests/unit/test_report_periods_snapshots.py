@@ -33,13 +33,16 @@ TILES = {"type": "kpi_tiles", "title": "Against target", "tiles": [
     {"label": "Measures", "field": "category", "aggregate": "count", "compare_to": "snapshot"}]}
 LINE = {"type": "chart", "title": "Plan and actual", "chart": "line", "field": "financials"}
 BARS = {"type": "chart", "title": "By category", "chart": "bar", "group_by": "category", "field": "potential"}
+GRID = {"type": "kpi_tiles", "title": "Plan in the periods", "tiles": [
+    {"label": "Plan", "field": "financials", "aggregate": "sum", "scenario": "plan", "target": 30},
+    {"label": "Actual", "field": "financials", "aggregate": "sum", "scenario": "actual"}]}
 
 
 def documents() -> dict[str, Any]:
     docs = pack_documents()
     docs["reports"]["reports"].append({"key": "cycle", "title": "Cycle", "audience": ["admin", "partial", "lead"],
                                        "snapshot_by": ["admin"], "level": "measure", "filter": "stage != 'closed'",
-                                       "sections": copy.deepcopy([TILES, LINE, BARS])})
+                                       "sections": copy.deepcopy([TILES, LINE, BARS, GRID])})
     return docs
 
 
@@ -92,7 +95,16 @@ def test_a_period_range_narrows_the_time_phased_sections_only(session, world) ->
     # the sections the dashboard re-renders when the period changes
     only = _build(session, tenant, people["admin"], period=january,
                   only=lambda s: depends_on_period(config, s))
-    assert [s.title for s in only.sections] == ["Plan and actual"]
+    assert [s.title for s in only.sections] == ["Plan and actual", "Plan in the periods"]
+    # a tile of a time-phased field sums its scenario over the chosen periods (all without)
+    grid = {t.label: t for t in only.sections[1].tiles}
+    assert (grid["Plan"].value, grid["Actual"].value) == (30.0, 8.0)
+    assert (grid["Plan"].comparison.delta, grid["Plan"].comparison.rag) == (0.0, "green")
+    everything = {t.label: t.value for t in whole["Plan in the periods"].tiles}
+    assert everything == {"Plan": 35.0, "Actual": 8.0}
+    february = {t.label: t.value for t in _build(session, tenant, people["admin"],
+                                                 period=parse_period(config, "2026-02")).sections[3].tiles}
+    assert february == {"Plan": 5.0, "Actual": None}
     assert only.period == "2026-01" and only.period_label == config.periods[0].label
     # the drill-down of the line lists the records with an amount in the chosen periods
     _, access = _reader(session, tenant, people["admin"])
@@ -208,6 +220,10 @@ def test_only_the_snapshot_roles_take_snapshots(session, world) -> None:  # type
     (lambda r: r["sections"][0]["tiles"][3].update(tolerance=5), "tolerance"),
     (lambda r: r["sections"][0]["tiles"][3].pop("compare_to") and r["sections"][0]["tiles"][3].update(better="lower"),
      "better"),
+    (lambda r: r["sections"][3]["tiles"][0].pop("scenario"), "sums one of its scenarios"),
+    (lambda r: r["sections"][3]["tiles"][0].update(scenario="dream"), "sums one of its scenarios"),
+    (lambda r: r["sections"][0]["tiles"][0].update(scenario="plan"), "sums one of its scenarios"),
+    (lambda r: r["sections"][0]["tiles"][0].update(target="financials"), "'Financials' is time-phased"),
 ])
 def test_a_comparison_or_snapshot_key_that_cannot_work_is_refused(change, says) -> None:  # type: ignore[no-untyped-def]
     docs = documents()
@@ -232,7 +248,8 @@ def test_the_period_filter_reloads_only_its_sections_and_every_link_keeps_it(cli
     assert 'id="period-from"' in page and 'hx-push-url="true"' in page and 'id="period-indicator"' in page
     part = client.get(f"{base}?period=2026-01&period_to=2026-02",
                       headers={"HX-Request": "true", "X-Report-Part": "period"}).get_data(as_text=True)
-    assert part.count("<section ") == 1 and 'id="section-2"' in part and 'hx-swap-oob="true"' in part
+    assert part.count("<section ") == 2 and 'id="section-2"' in part and 'id="section-4"' in part
+    assert 'hx-swap-oob="true"' in part
     assert "section-1" not in part and "section-3" not in part
     assert f"{base}.pdf?period=2026-01..2026-02" in part
     api = client.get(f"/api/t/{tenant.slug}/reports/cycle?period=2026-02", headers=_bearer(session, people["admin"])).get_json()

@@ -211,6 +211,7 @@ EFFECTS: Mapping[str, str] = {
     "reports.json:/reports/*/sections/*/tiles/*/target": "ReportMeasure.target",
     "reports.json:/reports/*/sections/*/tiles/*/compare_to": "ReportMeasure.compare_to",
     "reports.json:/reports/*/sections/*/tiles/*/better": "ReportMeasure.better",
+    "reports.json:/reports/*/sections/*/tiles/*/scenario": "ReportMeasure.scenario",
     "reports.json:/reports/*/sections/*/tiles/*/tolerance": "ReportMeasure.tolerance",
     "reports.json:/reports/*/sections/*/columns": "ReportSection.columns",
     "reports.json:/reports/*/sections/*/group_by": "ReportSection.group_by",

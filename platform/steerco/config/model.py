@@ -327,6 +327,8 @@ class ReportMeasure:
     better: str = "higher"
     #: percent of the target within which a miss is amber, not red
     tolerance: float = 10.0
+    #: a tile of a time-phased field: the scenario it sums over the chosen periods
+    scenario: str | None = None
 
 
 @dataclass(frozen=True)

@@ -383,8 +383,12 @@ class _Builder:
         measures = [self.measure(scope.level, m) for m in section.tiles]
         targets = [self.measure(scope.level, dataclasses.replace(m, field=m.target))
                    for m in section.tiles if isinstance(m.target, str)]
-        result = self.aggregate(self.session, scope, measures + targets)
-        amounts = list(result.total.amounts)
+        stored = [m for m in measures + targets if m.field.kind.storage != "periods"]
+        result = self.aggregate(self.session, scope, stored)
+        by_measure = iter(result.total.amounts)
+        phased = iter(self.scenario_sums(scope, [m for m in section.tiles if m.scenario]))
+        amounts = [next(phased) if m.field.kind.storage == "periods" else next(by_measure)
+                   for m in measures + targets]
         target_amounts = iter(amounts[len(measures):])
         tiles = []
         for m, measure, amount in zip(section.tiles, measures, amounts):
@@ -392,7 +396,21 @@ class _Builder:
             tile = Tile(m.label, self.amount_text(measure, amount), amount.value, amount.hidden, amount.left_out,
                         f"{m.field}.{m.aggregate}")
             tiles.append(dataclasses.replace(tile, comparison=self.compare(m, measure, tile, target)))
-        return dataclasses.replace(base, tiles=tuple(tiles), notes=_left_out_notes(measures, result.total.amounts))
+        return dataclasses.replace(base, tiles=tuple(tiles), notes=_left_out_notes(measures, amounts))
+
+    def scenario_sums(self, scope: Scope, tiles: list[ReportMeasure]) -> list[Amount]:
+        """Tiles of time-phased fields: the sum of their scenario over the chosen periods
+        (all periods without a filter), as the reader may see the field."""
+        keys = {p.key for p in (self.period.periods(self.config) if self.period else self.config.periods)}
+        amounts = []
+        for m in tiles:
+            fld = scope.level.field(m.field)
+            assert fld is not None
+            totals, left_out, hidden = period_totals(self.session, scope, fld)
+            found = [v for k, v in totals.get(m.scenario or "", {}).items() if k in keys]
+            amounts.append(Amount(None, True) if hidden else
+                           Amount(float(sum(found)) if found else None, False, left_out, len(found)))
+        return amounts
 
     def compare(self, m: ReportMeasure, measure: Measure, tile: Tile, target: Amount | float | None) -> Comparison | None:
         """The tile's difference to its target (with its colour) or to its last snapshot."""
@@ -451,7 +469,10 @@ class _Builder:
         return self.display(measure.field, amount.value)
 
     def display(self, fld: Field, value: Any) -> str:
-        """An aggregate as the field shows its values (money with currency, percent, a date)."""
+        """An aggregate as the field shows its values (money with currency, percent, a date;
+        a sum of time-phased amounts as money)."""
+        if fld.kind.storage == "periods" and isinstance(value, (int, float)):
+            return Formatter(self.config.locale, self.config.currency, self.config.timezone).money(round(value, 2))
         if not isinstance(value, (int, float)):
             return fld.kind.display(fld, value, self.config)
         number: float | int = round(value, 2)
