@@ -213,3 +213,14 @@ def test_snapshots_on_the_command_line_keep_what_the_committee_saw(runner, sessi
     wrong = runner.invoke(cli, ["report", "render", "acme", "steering_committee_report", "--out", str(live),
                                 "--period", "1999-01"])
     assert wrong.exit_code == 1 and "not a reporting period" in wrong.output
+
+
+def test_the_benefit_pack_sums_actual_financials_over_the_chosen_periods(client, session, demo) -> None:  # type: ignore[no-untyped-def]
+    login(client, "cfo@acme.example")
+    base = "/t/acme/reports/benefit_validation"
+    whole = client.get(base).get_data(as_text=True)
+    assert 'id="period-from"' in whole and "Actual financials (chosen periods)" in whole
+    part = client.get(f"{base}?period=2026-01", headers={"HX-Request": "true", "X-Report-Part": "period"})
+    html = part.get_data(as_text=True)
+    assert part.status_code == 200 and html.count("<section ") == 1 and 'id="section-1"' in html
+    assert "Actual financials (chosen periods)" in html and "Validation status" not in html
