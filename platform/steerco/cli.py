@@ -608,7 +608,11 @@ def report_group() -> None:
 @click.option("--as", "as_email", help="Render as this member sees it (default: the report's audience roles, "
               "held tenant-wide).")
 @click.option("--under", "under_number", help="Only the subtree under this record number, e.g. PG-001.")
-def report_render(slug: str, key: str, out: str, as_email: str | None, under_number: str | None) -> None:
+@click.option("--period", "period_text", help="Only these reporting periods: 2026-01 or 2026-01..2026-06.")
+@click.option("--as-of", "as_of", type=int, help="Render this snapshot (its id, see `steerco report snapshots`) "
+              "instead of the live data.")
+def report_render(slug: str, key: str, out: str, as_email: str | None, under_number: str | None,
+                  period_text: str | None, as_of: int | None) -> None:
     """Render report KEY of workspace SLUG to a PDF file."""
     import time
 
@@ -616,7 +620,7 @@ def report_render(slug: str, key: str, out: str, as_email: str | None, under_num
 
     from steerco.engine import tenants
     from steerco.engine.access import Access, Actor, Grant
-    from steerco.engine.errors import NotFound
+    from steerco.engine.errors import SteercoError
     from steerco.reports.data import build_report
     from steerco.reports.render import Printer
     from steerco.store import scoping
@@ -641,9 +645,23 @@ def report_render(slug: str, key: str, out: str, as_email: str | None, under_num
                                                            Record.deleted_at.is_(None), access.read_filter()))
             if under is None:
                 raise click.ClickException(f"no record {under_number!r} that this reader may see in {slug!r}")
-        data = build_report(db.session, tenant.id, config, access, report, under=under)
-        pdf = Printer().report_pdf(config, report, data)
-    except NotFound as missing:
+        if as_of is not None:
+            from steerco.reports import snapshots
+
+            found = snapshots.view_for(db.session, tenant.id, config, access,
+                                       snapshots.get(db.session, tenant.id, report, as_of))
+            if found is None:
+                raise click.ClickException(f"snapshot {as_of} holds no view this reader may see")
+            data = found
+        else:
+            from steerco.reports.period import parse_period
+
+            data = build_report(db.session, tenant.id, config, access, report, under=under,
+                                period=parse_period(config, period_text))
+        from flask import current_app
+
+        pdf = Printer(workers=current_app.config.get("REPORT_PDF_WORKERS", 1)).report_pdf(config, report, data)
+    except SteercoError as missing:
         raise click.ClickException(missing.message) from None
     with open(out, "wb") as file:
         file.write(pdf)
@@ -682,6 +700,53 @@ def period(action: str, slug: str, period: str) -> None:
         raise click.ClickException(" ".join(getattr(refused, "errors", {}).values()) or refused.message) from None
     db.session.commit()
     click.echo(f"{slug} {period}: {'opened' if action == 'open' else action + 'ed'}{note}")
+
+
+@report_group.command("snapshot")
+@click.argument("slug")
+@click.argument("key")
+@click.option("--label", default="", help="What the snapshot is, e.g. \"Steering committee 2026-03\".")
+def report_snapshot(slug: str, key: str, label: str) -> None:
+    """Keep report KEY of workspace SLUG as its audience sees it now (each view)."""
+    from steerco.engine import tenants
+    from steerco.engine.errors import SteercoError
+    from steerco.reports import snapshots
+    from steerco.store import scoping
+    from steerco.web.extensions import db
+
+    try:
+        tenant = tenants.tenant_by_slug(db.session, slug)
+        scoping.bind_to_tenant(db.session, tenant.id)
+        config = tenants.active_config(db.session, tenant)
+        report = config.reports.get(key)
+        if report is None:
+            raise click.ClickException(f"workspace {slug!r} has no report {key!r}; reports: "
+                                       + (", ".join(config.reports) or "none"))
+        snapshot = snapshots.take(db.session, tenant.id, config, report, by=None, label=label)
+        db.session.commit()
+    except SteercoError as problem:
+        raise click.ClickException(problem.message) from None
+    click.echo(f"snapshot {snapshot.id}: {snapshot.label} ({snapshot.created_at:%Y-%m-%d %H:%M} UTC); render it with "
+               f"`steerco report render {slug} {key} --as-of {snapshot.id} --out FILE`")
+
+
+@report_group.command("snapshots")
+@click.argument("slug")
+@click.argument("key")
+def report_snapshots(slug: str, key: str) -> None:
+    """List the snapshots of report KEY of workspace SLUG, newest first."""
+    from steerco.engine import tenants
+    from steerco.reports import snapshots
+    from steerco.store import scoping
+    from steerco.web.extensions import db
+
+    tenant = tenants.tenant_by_slug(db.session, slug)
+    scoping.bind_to_tenant(db.session, tenant.id)
+    report = tenants.active_config(db.session, tenant).reports.get(key)
+    if report is None:
+        raise click.ClickException(f"workspace {slug!r} has no report {key!r}")
+    for s in snapshots.snapshots(db.session, tenant.id, report):
+        click.echo(f"{s.id}\t{s.created_at:%Y-%m-%d %H:%M}\t{s.label}")
 
 
 @cli.command("worker")

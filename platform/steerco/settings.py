@@ -80,5 +80,9 @@ def from_environment() -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "REPORT_QUEUE": os.environ.get("STEERCO_REPORT_QUEUE", "steerco-reports"),
         "REPORT_THREADS": int(os.environ.get("STEERCO_REPORT_THREADS", "1")),
+        # processes laying out one big report PDF at once (reports/chunks.py); 1: one piece
+        "REPORT_PDF_WORKERS": int(os.environ.get("STEERCO_REPORT_PDF_WORKERS", str(min(2, os.cpu_count() or 1)))),
+        # rows (a chart or tiles count 25) from which a report PDF is laid out in parallel
+        "REPORT_PARALLEL_FROM_ROWS": int(os.environ.get("STEERCO_REPORT_PARALLEL_FROM_ROWS", "400")),
         "TEMPLATES_AUTO_RELOAD": False,
     }

@@ -184,3 +184,37 @@ def test_the_print_base_template_can_wrap_any_document(session, make_tenant, pri
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (842, 1191)  # A3, in points
     text = page.extract_text()
     assert "Mini Corp · Confidential" in text and "Page 1 of 1" in text and "Mini Transformation Office" in text
+
+
+def test_a_big_report_printed_in_parallel_chunks_reads_as_one_document(session, pack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The parallel path (reports/chunks.py) with a low threshold: the same pages' content,
+    page numbers over the merged whole, each bookmark once and pointing at its page, the
+    table's totals at its end, the header row on every table page."""
+    from steerco.reports import chunks
+
+    tenant, people = pack
+    config = tenants.active_config(session, tenant)
+    access = Access(config, tenants.actor_for(session, tenant, people["admin"]))
+    report = config.reports["pack"]
+    data = build_report(session, tenant.id, config, access, report)
+    parts = chunks.split(data, 2)
+    assert len(parts) == 2 and parts[1].sections[0].title == ""  # the table goes on, without a new heading
+    rows = [r.number for part in parts for s in part.sections if s.table for g in s.table.groups for r in g.rows]
+    assert rows == [r.number for s in data.sections if s.table for g in s.table.groups for r in g.rows]
+    reader = PdfReader(io.BytesIO(Printer(workers=2, parallel_from=10).report_pdf(config, report, data)))
+    pages = [p.extract_text() for p in reader.pages]
+    assert "Measure pack" in pages[0] and "Page 1 of" not in pages[0]
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {len(pages)}" in text and "Mini Corp · Confidential" in text
+        assert "Measure pack" in text  # the running header, in every chunk
+    for n in range(ROWS):
+        assert sum(f"Measure number {n}\n" in t or t.endswith(f"Measure number {n}") or
+                   f"Measure number {n} " in t for t in pages) >= 1
+    table_pages = [t for t in pages if "Measure number" in t]
+    assert all("No." in t and "Potential" in t for t in table_pages)
+    assert f"Total ({ROWS})" in pages[-1] and f"Total ({ROWS})" not in "".join(pages[:-1])
+    outline = _flatten(reader.outline)
+    titles = [item.title for item in outline]
+    assert titles.count("All measures") == 1 and titles.count("Measure pack") == 1
+    target = reader.get_destination_page_number(outline[titles.index("All measures")])
+    assert "All measures" in pages[target]

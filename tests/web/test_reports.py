@@ -119,8 +119,14 @@ def test_the_json_api_gives_the_same_numbers(client, session, demo) -> None:  # 
     headers = {"Authorization": f"Bearer {token}"}
     body = client.get("/api/t/acme/reports/steering_committee_report", headers=headers).get_json()
     tiles = {t["label"]: t for t in body["sections"][0]["tiles"]}
-    assert tiles["Total potential (run-rate)"] == {"label": "Total potential (run-rate)", "text": "5.610.000\xa0€",
-                                                   "value": 5610000.0, "hidden": False, "left_out": 0}
+    potential = tiles["Total potential (run-rate)"]
+    assert {k: potential[k] for k in ("label", "text", "value", "hidden", "left_out", "key")} == {
+        "label": "Total potential (run-rate)", "text": "5.610.000\xa0€", "value": 5610000.0, "hidden": False,
+        "left_out": 0, "key": "potential.sum"}
+    # the demo's target of 5,000,000 with a 15 % tolerance: above it, so green
+    assert potential["comparison"] == {"against": "target", "reference": "Target 5.000.000\xa0€", "delta": 610000.0,
+                                       "delta_text": "+610.000\xa0€", "direction": "up", "rag": "green",
+                                       "rag_label": "On target", "note": ""}
     sections = {s["title"]: s for s in body["sections"]}
     assert sections["Pipeline by Degree of Implementation"]["chart"]["labels"][0] == "DoI1 Defined"
     table = sections["Measures by gate"]["table"]
@@ -177,3 +183,44 @@ def test_report_render_on_the_command_line(runner, session, demo, tmp_path: Path
 def test_the_worker_needs_redis(runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(cli, ["worker", "--burst"])
     assert result.exit_code == 1 and "Set REDIS_URL" in result.output
+
+
+def test_snapshots_on_the_command_line_keep_what_the_committee_saw(runner, session, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    taken = runner.invoke(cli, ["report", "snapshot", "acme", "steering_committee_report", "--label", "Committee March"])
+    assert taken.exit_code == 0, taken.output
+    snapshot_id = int(re.search(r"snapshot (\d+):", taken.output).group(1))
+    listed = runner.invoke(cli, ["report", "snapshots", "acme", "steering_committee_report"])
+    assert f"{snapshot_id}\t" in listed.output and "Committee March" in listed.output
+    # a later change is not in the snapshot; the live PDF of a period range names it
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+    admin = session.scalar(select(User).where(User.email == "admin@acme.example"))
+    config = tenants.active_config(session, tenant)
+    records = Records(session, tenant.id, config, Access(config, tenants.actor_for(session, tenant, admin)))
+    package = session.scalar(select(Record).where(Record.tenant_id == tenant.id, Record.level_key == "measure_package"))
+    records.create("measure", package, Submission("Late measure", MultiDict({"potential": "1000000",
+                                                                              "category": "procurement"})))
+    session.commit()
+    kept, live = tmp_path / "kept.pdf", tmp_path / "live.pdf"
+    result = runner.invoke(cli, ["report", "render", "acme", "steering_committee_report", "--out", str(kept),
+                                 "--as", "steerco@acme.example", "--as-of", str(snapshot_id)])
+    assert result.exit_code == 0, result.output
+    assert "5.610.000" in text_of(kept.read_bytes()) and "Committee March" in text_of(kept.read_bytes())
+    result = runner.invoke(cli, ["report", "render", "acme", "steering_committee_report", "--out", str(live),
+                                 "--as", "steerco@acme.example", "--period", "2026-01..2026-03"])
+    assert result.exit_code == 0, result.output
+    text = text_of(live.read_bytes())
+    assert "6.610.000" in text and "Jan 2026 – Mar 2026" in text
+    wrong = runner.invoke(cli, ["report", "render", "acme", "steering_committee_report", "--out", str(live),
+                                "--period", "1999-01"])
+    assert wrong.exit_code == 1 and "not a reporting period" in wrong.output
+
+
+def test_the_benefit_pack_sums_actual_financials_over_the_chosen_periods(client, session, demo) -> None:  # type: ignore[no-untyped-def]
+    login(client, "cfo@acme.example")
+    base = "/t/acme/reports/benefit_validation"
+    whole = client.get(base).get_data(as_text=True)
+    assert 'id="period-from"' in whole and "Actual financials (chosen periods)" in whole
+    part = client.get(f"{base}?period=2026-01", headers={"HX-Request": "true", "X-Report-Part": "period"})
+    html = part.get_data(as_text=True)
+    assert part.status_code == 200 and html.count("<section ") == 1 and 'id="section-1"' in html
+    assert "Actual financials (chosen periods)" in html and "Validation status" not in html

@@ -97,6 +97,9 @@ REPORT_LIST = {"reports.index", "reports_api.report_list"}
 REPORTS = {"reports.view", "reports.pdf", "reports_api.report_data", "reports_api.report_pdf", "reports.records",
            "reports.tables_xlsx"}
 #: a report job's progress and its PDF: the person who asked for it, nobody else (404)
+# taking a snapshot: a role the report's snapshot_by names (403 for the rest of its audience)
+REPORT_SNAPSHOTS = {"reports.take_snapshot"}
+
 REPORT_JOBS = {"reports.job", "reports.download", "reports_api.report_job", "reports_api.download_report"}
 #: one's own notifications in a workspace and how they are mailed: membership; ids of
 #: someone else's notifications change nothing (tests/web/test_notifications.py)
@@ -115,6 +118,7 @@ IMPORTS = {"imports.new", "imports.upload", "imports.index", "imports.show", "im
 def classified() -> set[str]:
     return (OPEN | LINKS | PERSONAL | ADMIN | CONFIG | CONSULTANT | READ | UPDATE | CREATE | LISTS | ATTACHMENT
             | WORKSPACE | RECORD_ACTIONS | REQUESTS | DELEGATION | REPORT_LIST | REPORTS | REPORT_JOBS | DELETE
+            | REPORT_SNAPSHOTS
             | NOTIFICATIONS | EXCEPTIONS | IMPORTS)
 
 
@@ -392,6 +396,9 @@ def _check_reports(client, t, world, person, expect, failures) -> None:  # type:
         expect(f"GET report pdf {raw['key']}", 303 if allowed else 404, pdf)
         if allowed:
             expect(f"GET own report job {raw['key']}", 200, client.get(pdf.headers["Location"]))
+        snapshots = any(role in raw.get("snapshot_by", ()) for role, _ in person.grants)
+        expect(f"POST snapshot of {raw['key']}", 303 if allowed and snapshots else 403 if allowed else 404,
+               client.post(f"{t}/reports/{raw['key']}/snapshots", data={"label": "matrix"}))
     job = world.report_job.id
     expect("GET another's report job", 404, client.get(f"{t}/reports/jobs/{job}"))
     expect("GET another's report download", 404, client.get(f"{t}/reports/jobs/{job}/download"))

@@ -83,6 +83,15 @@ def _report_problems(config: TenantConfig) -> Iterator[ConfigProblem]:
                 for i, measure in enumerate(measures):
                     where = [*path, "field"] if name == "series" and section.field else [*path, name, i, "field"]
                     yield from _measure_problems(level.field(measure.field), measure, section, where)
+                    if isinstance(measure.target, str):
+                        target = dataclasses.replace(measure, field=measure.target, scenario=None)
+                        found = level.field(measure.target)
+                        if found is not None and found.kind.storage == "periods":
+                            yield ConfigProblem("reports.json", pointer(*path, name, i, "target"),
+                                                f"a target is a number or a field of the record; {found.label!r} "
+                                                "is time-phased", "bad_measure")
+                            continue
+                        yield from _measure_problems(found, target, section, [*path, name, i, "target"])
             for key in ("group_by", "column_by"):
                 name = getattr(section, key)
                 if name and (fld := level.field(name)) is not None and not _scalar(fld):
@@ -104,6 +113,12 @@ def _filter_problems(level: Level, expression: Expression | None, where: list[ob
 def _measure_problems(fld: Field | None, measure: ReportMeasure, section: ReportSection,
                       where: list[object]) -> Iterator[ConfigProblem]:
     if fld is None:
+        return
+    if section.type == "kpi_tiles" and (fld.kind.storage == "periods" or measure.scenario):
+        if fld.kind.storage != "periods" or measure.aggregate != "sum" or measure.scenario not in fld.scenarios:
+            yield ConfigProblem("reports.json", pointer(*where), f"a tile of a time-phased field sums one of its "
+                                f"scenarios ({', '.join(fld.scenarios or ()) or 'none'}); {fld.label!r} with "
+                                f"{measure.aggregate!r} and scenario {measure.scenario!r} cannot", "bad_measure")
         return
     if section.chart == "line":
         if fld.kind.storage != "periods" or measure.aggregate != "sum":
@@ -270,7 +285,9 @@ def _approval_step(raw: Mapping[str, Any]) -> ApprovalStep:
 
 
 def _measures(items: list[dict[str, Any]] | None) -> tuple[ReportMeasure, ...]:
-    return tuple(ReportMeasure(m["label"], m["field"], m.get("aggregate", "sum")) for m in items or ())
+    return tuple(ReportMeasure(m["label"], m["field"], m.get("aggregate", "sum"), m.get("target"),
+                               m.get("compare_to", "target" if "target" in m else ""), m.get("better", "higher"),
+                               float(m.get("tolerance", 10)), m.get("scenario")) for m in items or ())
 
 
 def _section(raw: Mapping[str, Any], report_level: str, fields: Mapping[str, Field]) -> ReportSection:
@@ -297,7 +314,7 @@ def _report(raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Report:
         raw["key"], raw["title"], tuple(raw["audience"]), raw["level"], _expr(raw.get("filter")),
         page.get("size", "A4"), page.get("orientation", "portrait"),
         tuple(_section(s, raw["level"], fields) for s in raw["sections"]), page.get("cover", False),
-        tuple(raw.get("home_for", ())),
+        tuple(raw.get("home_for", ())), tuple(raw.get("snapshot_by", ())),
     )
 
 

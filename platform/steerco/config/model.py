@@ -402,6 +402,16 @@ class ReportMeasure:
     label: str
     field: str
     aggregate: Aggregate = "sum"
+    #: a tile's target: a number, or the key of a field (its same aggregate)
+    target: float | str | None = None
+    #: what a tile shows its difference to: "target", "snapshot" or nothing ("")
+    compare_to: str = ""
+    #: which way is good: "higher" or "lower"
+    better: str = "higher"
+    #: percent of the target within which a miss is amber, not red
+    tolerance: float = 10.0
+    #: a tile of a time-phased field: the scenario it sums over the chosen periods
+    scenario: str | None = None
 
 
 @dataclass(frozen=True)
@@ -460,6 +470,8 @@ class Report:
     cover: bool = False
     #: roles whose workspace home shows this report
     home_for: tuple[str, ...] = ()
+    #: roles that may take a snapshot of the report
+    snapshot_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

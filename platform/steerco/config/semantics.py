@@ -556,6 +556,11 @@ class Checker:
                 if self.reference("reports", [*base, "home_for", i], role, self.roles, "role") and role not in audience:
                     self.problem("reports", [*base, "home_for", i], f"role {role!r} cannot have this report on its "
                                  "home page: it is not in the report's audience", "home_not_audience")
+            for i, role in enumerate(_keys(report.get("snapshot_by"))):
+                if self.reference("reports", [*base, "snapshot_by", i], role, self.roles, "role") and \
+                        role not in audience:
+                    self.problem("reports", [*base, "snapshot_by", i], f"role {role!r} cannot take snapshots of "
+                                 "this report: it is not in the report's audience", "snapshot_not_audience")
             if not self.reference("reports", [*base, "level"], report.get("level"), self.levels, "level"):
                 continue
             self.check_filter([*base, "filter"], report.get("filter"), report["level"])
@@ -613,6 +618,8 @@ class Checker:
             for t, item in enumerate(section.get(key) or []):
                 if isinstance(item, dict):
                     self.reference("reports", [*path, key, t, "field"], item.get("field"), fields, "field")
+                    if isinstance(item.get("target"), str):
+                        self.reference("reports", [*path, key, t, "target"], item["target"], fields, "field")
         chart = section.get("chart")
         several = {"bar": "series", "waterfall": "steps"}.get(chart) if isinstance(chart, str) else None
         if several and ("field" in section) == (several in section):

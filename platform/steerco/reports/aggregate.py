@@ -269,3 +269,16 @@ def period_totals(session: Session, scope: Scope, fld: Field) -> tuple[dict[str,
 #: group's amounts from a row of them (:func:`combine` adds groups up).
 measure_columns = _measure_columns
 group_of = _group
+
+
+def has_period_values(scope: Scope, section: Any, period: Any) -> ColumnElement[bool]:
+    """Records with an amount of one of the section's time-phased fields in ``period`` (a
+    :class:`~steerco.reports.period.PeriodRange`), on a field the reader may see there:
+    what a drill-down of a period-filtered section lists."""
+    keys = sorted({m.field for m in (*section.tiles, *section.series, *section.steps)
+                   if (f := scope.level.field(m.field)) is not None and f.kind.storage == "periods"})
+    seen = [visible(scope, f) for key in keys if (f := scope.level.field(key)) is not None]
+    return and_(select(PeriodValue.id).where(
+        PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
+        PeriodValue.field_key.in_(keys), PeriodValue.period >= period.first, PeriodValue.period <= period.last,
+        PeriodValue.amount.is_not(None)).exists(), *seen)

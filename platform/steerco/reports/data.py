@@ -30,7 +30,8 @@ from steerco.engine.access import Access
 from steerco.engine.forms import expression_scope
 from steerco.reports import charts
 from steerco.reports.aggregate import HIDDEN, SYSTEM_GROUPS, Aggregation, Aggregator, Amount, Measure, \
-    aggregate, combine, hidden_everywhere, in_group, period_totals, visible
+    aggregate, combine, has_period_values, hidden_everywhere, in_group, period_totals, visible
+from steerco.reports.period import PeriodRange, depends_on_period
 from steerco.reports.scope import Scope, section_scope, sql_condition, value_column
 from steerco.store.models import ApprovalTask, AuditEvent, ExceptionCase, Record, TransitionRequest, User, utcnow
 
@@ -44,12 +45,34 @@ Progress = Callable[[int, str], None]
 
 # -- what a report holds ------------------------------------------------------------------
 @dataclass(frozen=True)
+class Comparison:
+    """A tile's difference to its target or to its value in the report's last snapshot."""
+
+    #: "target" or "snapshot"
+    against: str
+    #: what it is compared with, as people read it ("Target 1,000,000 EUR", "12 Mar 2026")
+    reference: str
+    #: the difference (None: nothing to compare with, ``note`` says why)
+    delta: float | None = None
+    delta_text: str = ""
+    #: "up", "down" or "flat"
+    direction: str = "flat"
+    #: "green", "amber", "red" or "" (no judgement), with its word
+    rag: str = ""
+    rag_label: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Tile:
     label: str
     text: str
     value: float | None
     hidden: bool = False
     left_out: int = 0
+    #: the tile's measure ("potential.sum"): what a snapshot's tile is matched by
+    key: str = ""
+    comparison: Comparison | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +196,11 @@ class ReportData:
     sections: tuple[Section, ...]
     #: ``generated_at`` as the workspace reads it (its locale and time zone)
     as_of: str = ""
+    #: the period filter (``2026-01..2026-06``) and its label, "" when not filtered
+    period: str = ""
+    period_label: str = ""
+    #: the snapshot shown ("" for live data): its label
+    snapshot: str = ""
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -202,15 +230,25 @@ def data_version(session: Session, tenant_id: int) -> int:
 def build_report(session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report, *,
                  under: Record | None = None, now: dt.datetime | None = None,
                  aggregator: Aggregator = aggregate, progress: Progress | None = None,
-                 types: frozenset[str] | None = None) -> ReportData:
-    """Everything ``report`` shows to this reader, optionally only under the record ``under``
-    and only its sections of ``types`` (a summary: the home page leaves out long tables)."""
+                 types: frozenset[str] | None = None, period: PeriodRange | None = None,
+                 only: Callable[[ReportSection], bool] | None = None,
+                 previous: "ReportData | None | bool" = True) -> ReportData:
+    """Everything ``report`` shows to this reader, optionally only under the record ``under``,
+    only over the reporting periods ``period``, and only its sections of ``types`` (a
+    summary: the home page leaves out long tables) or for which ``only`` holds (the
+    sections a new period changes). Tiles compared with a snapshot are compared with
+    ``previous`` (True: the report's last snapshot this reader may see, found here)."""
     now = now or utcnow()
     version = data_version(session, tenant_id)
-    builder = _Builder(session, tenant_id, config, access, report, under, now, aggregator)
+    if previous is True:
+        previous = _last_snapshot(session, tenant_id, config, access, report)
+    builder = _Builder(session, tenant_id, config, access, report, under, now, aggregator, period,
+                       previous or None)
     sections = []
     for index, section in enumerate(report.sections):
         if types is not None and section.type not in types:
+            continue
+        if only is not None and not only(section):
             continue
         if progress:
             progress(5 + int(40 * index / len(report.sections)), f"Collecting {section.title or section.type}")
@@ -219,7 +257,18 @@ def build_report(session: Session, tenant_id: int, config: TenantConfig, access:
     as_of = Formatter(config.locale, config.currency, config.timezone).moment(now)
     return ReportData(report.key, report.title, config.name, config.levels[report.level].label_plural, scope, now,
                       version, config.version, report.page_size, report.orientation, report.cover,
-                      tuple(sections), as_of)
+                      tuple(sections), as_of, period.param if period else "",
+                      period.label(config) if period else "")
+
+
+def _last_snapshot(session: Session, tenant_id: int, config: TenantConfig, access: Access,
+                   report: Report) -> "ReportData | None":
+    """The report's last snapshot as this reader may see it, when a tile compares with one."""
+    if not any(m.compare_to == "snapshot" for s in report.sections for m in s.tiles):
+        return None
+    from steerco.reports import snapshots  # snapshots build on this module
+
+    return snapshots.last_data(session, tenant_id, config, access, report)
 
 
 #: records a drill-down lists at most
@@ -242,7 +291,7 @@ class Drill:
 
 def drill(session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report, index: int, *,
           under: Record | None = None, row: str | None = None, column: str | None = None,
-          now: dt.datetime | None = None) -> Drill:
+          now: dt.datetime | None = None, period: PeriodRange | None = None) -> Drill:
     """The records behind section ``index`` (0-based) of ``report``, optionally only those
     in the row group ``row`` (of ``group_by``) and the column group ``column`` (of
     ``column_by``), as the section's links name them. Raises LookupError for a section
@@ -263,6 +312,9 @@ def drill(session: Session, tenant_id: int, config: TenantConfig, access: Access
         narrowed.append(f"{builder.group_label(scope.level, group_by)}: {label}")
     if scope.hidden_inputs:
         conditions.append(Record.id.is_(None))
+    if period is not None and depends_on_period(config, section):
+        conditions.append(has_period_values(scope, section, period))
+        narrowed.append(f"Periods: {period.label(config)}")
     where = and_(*conditions)
     total = session.scalar(select(func.count(Record.id)).where(where)) or 0
     records = tuple(session.scalars(select(Record).where(where).order_by(Record.number, Record.id).limit(DRILL_ROWS)))
@@ -306,9 +358,11 @@ def report_json(data: ReportData) -> dict[str, Any]:
 # -- building --------------------------------------------------------------------------------
 class _Builder:
     def __init__(self, session: Session, tenant_id: int, config: TenantConfig, access: Access, report: Report,
-                 under: Record | None, now: dt.datetime, aggregator: Aggregator):
+                 under: Record | None, now: dt.datetime, aggregator: Aggregator,
+                 period: PeriodRange | None = None, previous: "ReportData | None" = None):
         self.session, self.tenant_id, self.config, self.access = session, tenant_id, config, access
         self.report, self.under, self.now, self.aggregate = report, under, now, aggregator
+        self.period, self.previous = period, previous
 
     def section(self, index: int, section: ReportSection) -> Section:
         base = Section(index, section.type, section.title, section.level, section.new_page)
@@ -327,10 +381,78 @@ class _Builder:
     # -- tiles ---------------------------------------------------------------------------
     def tiles(self, base: Section, section: ReportSection, scope: Scope) -> Section:
         measures = [self.measure(scope.level, m) for m in section.tiles]
-        result = self.aggregate(self.session, scope, measures)
-        tiles = tuple(Tile(m.label, self.amount_text(measure, amount), amount.value, amount.hidden, amount.left_out)
-                      for m, measure, amount in zip(section.tiles, measures, result.total.amounts))
-        return dataclasses.replace(base, tiles=tiles, notes=_left_out_notes(measures, result.total.amounts))
+        targets = [self.measure(scope.level, dataclasses.replace(m, field=m.target))
+                   for m in section.tiles if isinstance(m.target, str)]
+        stored = [m for m in measures + targets if m.field.kind.storage != "periods"]
+        result = self.aggregate(self.session, scope, stored)
+        by_measure = iter(result.total.amounts)
+        phased = iter(self.scenario_sums(scope, [m for m in section.tiles if m.scenario]))
+        amounts = [next(phased) if m.field.kind.storage == "periods" else next(by_measure)
+                   for m in measures + targets]
+        target_amounts = iter(amounts[len(measures):])
+        tiles = []
+        for m, measure, amount in zip(section.tiles, measures, amounts):
+            target = next(target_amounts) if isinstance(m.target, str) else m.target
+            tile = Tile(m.label, self.amount_text(measure, amount), amount.value, amount.hidden, amount.left_out,
+                        f"{m.field}.{m.aggregate}")
+            tiles.append(dataclasses.replace(tile, comparison=self.compare(m, measure, tile, target)))
+        return dataclasses.replace(base, tiles=tuple(tiles), notes=_left_out_notes(measures, amounts))
+
+    def scenario_sums(self, scope: Scope, tiles: list[ReportMeasure]) -> list[Amount]:
+        """Tiles of time-phased fields: the sum of their scenario over the chosen periods
+        (all periods without a filter), as the reader may see the field."""
+        keys = {p.key for p in (self.period.periods(self.config) if self.period else self.config.periods)}
+        amounts = []
+        for m in tiles:
+            fld = scope.level.field(m.field)
+            assert fld is not None
+            totals, left_out, hidden = period_totals(self.session, scope, fld)
+            found = [v for k, v in totals.get(m.scenario or "", {}).items() if k in keys]
+            amounts.append(Amount(None, True) if hidden else
+                           Amount(float(sum(found)) if found else None, False, left_out, len(found)))
+        return amounts
+
+    def compare(self, m: ReportMeasure, measure: Measure, tile: Tile, target: Amount | float | None) -> Comparison | None:
+        """The tile's difference to its target (with its colour) or to its last snapshot."""
+        if not m.compare_to:
+            return None
+        if m.compare_to == "snapshot":
+            before = self.snapshot_tile(tile.key)
+            if self.previous is None or before is None:
+                return Comparison("snapshot", "", note="No earlier snapshot to compare with.")
+            reference = f"Snapshot {self.previous.snapshot or self.previous.as_of}"
+            return self.difference("snapshot", reference, m, measure, tile, before.value, judge=False)
+        if isinstance(target, Amount):
+            if target.hidden:
+                return Comparison("target", "", note="The target is hidden from you.")
+            target = target.value
+        reference = "Target " + (self.amount_text(measure, Amount(target)) if target is not None else "–")
+        return self.difference("target", reference, m, measure, tile, target, judge=True)
+
+    def snapshot_tile(self, key: str) -> Tile | None:
+        for section in self.previous.sections if self.previous else ():
+            for tile in section.tiles:
+                if tile.key == key and not tile.hidden:
+                    return tile
+        return None
+
+    def difference(self, against: str, reference: str, m: ReportMeasure, measure: Measure, tile: Tile,
+                   other: Any, judge: bool) -> Comparison:
+        if tile.hidden or not isinstance(tile.value, (int, float)) or not isinstance(other, (int, float)):
+            return Comparison(against, reference, note="Nothing to compare.")
+        delta = float(tile.value) - float(other)
+        direction = "up" if delta > 0 else "down" if delta < 0 else "flat"
+        good = delta >= 0 if m.better == "higher" else delta <= 0
+        sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+        text = sign + self.amount_text(measure, Amount(abs(delta)))
+        if judge:
+            miss = abs(delta) / abs(other) * 100 if other else (0.0 if good else 100.0)
+            rag = "green" if good else "amber" if miss <= m.tolerance else "red"
+        else:
+            rag = "" if direction == "flat" else "green" if good else "red"
+        words = {"green": "On target" if judge else "Better", "amber": "Near target",
+                 "red": "Off target" if judge else "Worse", "": "Unchanged"}
+        return Comparison(against, reference, delta, text, direction, rag, words[rag])
 
     def measure(self, level: Level, m: ReportMeasure) -> Measure:
         fld = level.field(m.field)
@@ -347,7 +469,10 @@ class _Builder:
         return self.display(measure.field, amount.value)
 
     def display(self, fld: Field, value: Any) -> str:
-        """An aggregate as the field shows its values (money with currency, percent, a date)."""
+        """An aggregate as the field shows its values (money with currency, percent, a date;
+        a sum of time-phased amounts as money)."""
+        if fld.kind.storage == "periods" and isinstance(value, (int, float)):
+            return Formatter(self.config.locale, self.config.currency, self.config.timezone).money(round(value, 2))
         if not isinstance(value, (int, float)):
             return fld.kind.display(fld, value, self.config)
         number: float | int = round(value, 2)
@@ -718,7 +843,7 @@ class _Builder:
         totals, left_out, hidden = period_totals(self.session, scope, fld)
         if hidden:
             return None, (f"{fld.label} is hidden from you.",)
-        periods = self.config.periods
+        periods = self.period.periods(self.config) if self.period else self.config.periods
         series = tuple((scenario.capitalize(), tuple(totals.get(scenario, {}).get(p.key) for p in periods))
                        for scenario in fld.scenarios)
         labels = tuple(p.label for p in periods)

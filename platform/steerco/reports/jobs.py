@@ -18,7 +18,7 @@ browser can poll the job's row.
 The cache key is what the PDF shows: the report, the configuration version, the data
 version (the tenant's latest audit event: every write appends one), the reader's access
 signature (their grants; their user id too when a role of theirs reads "own" records)
-and the scope they chose. An unchanged report is therefore instant to download again,
+and what they chose: the scope, the reporting periods, a snapshot (``as_of``). An unchanged report is therefore instant to download again,
 for anyone who would see exactly the same, and a changed record makes a new key.
 """
 
@@ -41,11 +41,13 @@ from steerco.config.model import Report, TenantConfig
 from steerco.engine import tenants
 from steerco.engine.access import Access, Actor
 from steerco.engine.errors import NotFound
+from steerco.reports import snapshots
 from steerco.reports.data import build_report, data_version
+from steerco.reports.period import PeriodRange, parse_period
 from steerco.reports.render import Printer
 from steerco.store import scoping
 from steerco.store.blobs import BlobStore
-from steerco.store.models import Record, ReportJob, Tenant, User, utcnow
+from steerco.store.models import Record, ReportJob, ReportSnapshot, Tenant, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,11 @@ def cache_key(tenant_id: int, config: TenantConfig, report: Report, version: int
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def download_name(report: Report, under: Record | None = None) -> str:
-    return f"{report.title}{f' - {under.number}' if under else ''}.pdf"
+def download_name(report: Report, under: Record | None = None, period: PeriodRange | None = None,
+                  snapshot: ReportSnapshot | None = None) -> str:
+    parts = [report.title, under.number if under else "", period.param if period else "",
+             f"snapshot {snapshot.created_at:%Y-%m-%d}" if snapshot else ""]
+    return " - ".join(p for p in parts if p) + ".pdf"
 
 
 class ReportJobs:
@@ -84,21 +89,25 @@ class ReportJobs:
         self.blobs = blobs
         self.now = now
 
-    def key(self, report: Report, under: Record | None) -> str:
+    def key(self, report: Report, under: Record | None, period: PeriodRange | None = None,
+            snapshot: ReportSnapshot | None = None) -> str:
         return cache_key(self.tenant_id, self.config, report, data_version(self.session, self.tenant_id),
-                         self.access.actor, _params(under))
+                         self.access.actor, _params(under, period, snapshot))
 
-    def cached(self, report: Report, under: Record | None = None) -> ReportJob | None:
+    def cached(self, report: Report, under: Record | None = None, period: PeriodRange | None = None,
+               snapshot: ReportSnapshot | None = None) -> ReportJob | None:
         """A finished PDF showing exactly what this reader would get now, if one exists."""
         return self.session.scalar(
-            select(ReportJob).where(ReportJob.tenant_id == self.tenant_id, ReportJob.cache_key == self.key(report, under),
+            select(ReportJob).where(ReportJob.tenant_id == self.tenant_id,
+                                    ReportJob.cache_key == self.key(report, under, period, snapshot),
                                     ReportJob.state == "done", ReportJob.result_key.is_not(None))
             .order_by(ReportJob.id.desc()).limit(1))
 
-    def start(self, report: Report, under: Record | None = None) -> tuple[ReportJob, bool]:
+    def start(self, report: Report, under: Record | None = None, period: PeriodRange | None = None,
+              snapshot: ReportSnapshot | None = None) -> tuple[ReportJob, bool]:
         """The reader's job for this report: one already under way, or a new one (True).
         The caller commits, then submits a new job to a runner."""
-        key = self.key(report, under)
+        key = self.key(report, under, period, snapshot)
         since = (self.now or utcnow()) - STALE_AFTER
         running = self.session.scalar(
             select(ReportJob).where(ReportJob.tenant_id == self.tenant_id, ReportJob.cache_key == key,
@@ -108,9 +117,9 @@ class ReportJobs:
         if running is not None:
             return running, False
         job = ReportJob(tenant_id=self.tenant_id, user_id=self.access.actor.user_id, report_key=report.key,
-                        params=_params(under), cache_key=key, config_version=self.config.version,
+                        params=_params(under, period, snapshot), cache_key=key, config_version=self.config.version,
                         data_version=data_version(self.session, self.tenant_id), state="queued", progress=0,
-                        message="Waiting for a worker", filename=download_name(report, under),
+                        message="Waiting for a worker", filename=download_name(report, under, period, snapshot),
                         created_at=self.now or utcnow())
         self.session.add(job)
         self.session.flush()
@@ -131,8 +140,15 @@ class ReportJobs:
         return self.blobs.get(self.tenant_id, job.result_key)
 
 
-def _params(under: Record | None) -> dict[str, Any]:
-    return {"under": under.id} if under is not None else {}
+def _params(under: Record | None, period: PeriodRange | None = None,
+            snapshot: ReportSnapshot | None = None) -> dict[str, Any]:
+    """What the reader chose, as a job keeps it: the subtree, the periods, the snapshot."""
+    params: dict[str, Any] = {"under": under.id} if under is not None else {}
+    if period is not None:
+        params["period"] = period.param
+    if snapshot is not None:
+        params["as_of"] = snapshot.id
+    return params
 
 
 # -- doing the work ------------------------------------------------------------------------
@@ -228,9 +244,19 @@ def _render(session: Session, environment: JobEnvironment, job: ReportJob,
                                                     Record.deleted_at.is_(None), access.read_filter()))
         if under is None:
             raise NotFound("the record the report was limited to is no longer readable")
-    data = build_report(session, tenant_id, config, access, report, under=under, progress=progress)
+    period = parse_period(config, job.params.get("period"))
+    snapshot = None
+    if job.params.get("as_of"):
+        snapshot = snapshots.get(session, tenant_id, report, job.params["as_of"])
+        data = snapshots.view_for(session, tenant_id, config, access, snapshot)
+        if data is None:
+            raise NotFound("this snapshot holds no view you may see")
+        version = data_version(session, tenant_id)
+    else:
+        data = build_report(session, tenant_id, config, access, report, under=under, progress=progress, period=period)
+        version = data.data_version
     pdf = environment.printer.report_pdf(config, report, data, progress)
-    key = cache_key(tenant_id, config, report, data.data_version, access.actor, _params(under))
+    key = cache_key(tenant_id, config, report, version, access.actor, _params(under, period, snapshot))
     return job, key, pdf
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from steerco.config.model import Report, TenantConfig
+from steerco.reports import chunks
 from steerco.reports.data import ReportData
 from steerco.reports.pdf import render_document
 from steerco.settings import RESOURCE_ROOT
@@ -107,8 +108,12 @@ def static_url(endpoint: str, **values: Any) -> str:
 class Printer:
     """Renders print templates and their PDFs (one per process; Jinja caches templates)."""
 
-    def __init__(self, templates: Path = TEMPLATES, static_folder: Path = STATIC):
+    def __init__(self, templates: Path = TEMPLATES, static_folder: Path = STATIC, workers: int = 1,
+                 parallel_from: int = chunks.PARALLEL_FROM_ROWS):
+        """``workers`` > 1: reports of ``parallel_from`` rows or more are laid out in that
+        many processes at once (see :mod:`steerco.reports.chunks`)."""
         self.static_folder = static_folder
+        self.workers, self.parallel_from = workers, parallel_from
         self.env = Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(("html",)),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals["url_for"] = static_url
@@ -116,9 +121,10 @@ class Printer:
     def html(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def report_html(self, config: TenantConfig, report: Report, data: ReportData) -> str:
-        """The whole report as one printable HTML document."""
-        return self.html("reports/report_pdf.html", report=data, record_url=None,
+    def report_html(self, config: TenantConfig, report: Report, data: ReportData, continued: bool = False) -> str:
+        """The whole report as one printable HTML document (``continued``: a later chunk of
+        it, without cover and title)."""
+        return self.html("reports/report_pdf.html", report=data, record_url=None, continued=continued,
                          **print_context(config, page_of(report)))
 
     def pdf(self, html: str, progress: Callable[[int, str], None] | None = None, css: str = "") -> bytes:
@@ -130,8 +136,17 @@ class Printer:
         return document.write_pdf()
 
     def report_pdf(self, config: TenantConfig, report: Report, data: ReportData,
-                   progress: Callable[[int, str], None] | None = None) -> bytes:
+                   progress: Callable[[int, str], None] | None = None, workers: int | None = None) -> bytes:
+        """The report's PDF: in one piece, or for a big report with several workers in
+        parallel chunks (``workers`` overrides the printer's own number)."""
+        css = page_css(print_context(config, page_of(report)))
+        workers = self.workers if workers is None else workers
+        if workers > 1 and chunks.report_weight(data) >= self.parallel_from:
+            if progress:
+                progress(50, f"Laying out the pages in {workers} parts at once")
+            return chunks.render_parallel(lambda part, continued: self.report_html(config, report, part, continued),
+                                          data, self.static_folder, css, workers, progress)
         html = self.report_html(config, report, data)
         if progress:
             progress(50, "Laying out the pages")
-        return self.pdf(html, progress, page_css(print_context(config, page_of(report))))
+        return self.pdf(html, progress, css)

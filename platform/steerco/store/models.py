@@ -559,6 +559,41 @@ class ReportJob(TenantOwned, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class ReportSnapshot(TenantOwned, Base):
+    """A report's data kept as it was (what a steering committee saw), retrievable later.
+
+    It holds one :class:`ReportSnapshotView` per distinct view of the report's audience
+    at that moment (readers with the same grants see the same), so a reader is only ever
+    shown a view no wider than what they may see now (see ``steerco.reports.snapshots``).
+    """
+
+    __tablename__ = "report_snapshot"
+    __table_args__ = (Index("ix_report_snapshot_tenant_report", "tenant_id", "report_key", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(63))
+    label: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    config_version: Mapped[int] = mapped_column(Integer)
+    data_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportSnapshotView(TenantOwned, Base):
+    """One audience view of a snapshot: the grants it was built for and its data (JSON)."""
+
+    __tablename__ = "report_snapshot_view"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("report_snapshot.id"), index=True)
+    #: ``steerco.reports.jobs.access_signature`` of the readers it was built for
+    signature: Mapped[str] = mapped_column(String(64))
+    #: their grants, [[role, node path or ""], ...], and the person when a role reads "own"
+    grants: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+
 class ImportJob(TenantOwned, Base):
     """A spreadsheet imported into one level: the file, how its columns map onto fields,
     what the check found per row and cell, and the summary of the import.

@@ -19,10 +19,11 @@ from sqlalchemy.orm import sessionmaker
 from steerco.config.model import Report
 from steerco.engine import sheets
 from steerco.engine.errors import NotFound
-from steerco.reports import jobs
-from steerco.reports.data import NO_VALUE, build_report, drill, may_open, readable_reports, report_json
+from steerco.reports import chunks, jobs, snapshots
+from steerco.reports.data import NO_VALUE, ReportData, build_report, drill, may_open, readable_reports, report_json
+from steerco.reports.period import PeriodRange, depends_on_period, parse_period
 from steerco.reports.render import Printer
-from steerco.store.models import Record, ReportJob
+from steerco.store.models import Record, ReportJob, ReportSnapshot
 from steerco.web.api import _unauthorized, bearer_user
 from steerco.web.extensions import csrf, db
 from steerco.web.params import id_arg
@@ -42,8 +43,13 @@ _setup = threading.Lock()
 def printer() -> Printer:
     found = current_app.extensions.get("steerco.printer")
     if found is None:
-        found = current_app.extensions["steerco.printer"] = Printer(static_folder=current_app.static_folder)
+        found = current_app.extensions["steerco.printer"] = _make_printer(current_app)
     return found
+
+
+def _make_printer(app: Flask) -> Printer:
+    return Printer(static_folder=app.static_folder, workers=app.config.get("REPORT_PDF_WORKERS", 1),
+                   parallel_from=app.config.get("REPORT_PARALLEL_FROM_ROWS", chunks.PARALLEL_FROM_ROWS))
 
 
 def runner() -> jobs.Runner:
@@ -68,7 +74,7 @@ def job_environment(app: Flask) -> jobs.JobEnvironment:
     with app.app_context():
         engine = db.engine
         if "steerco.printer" not in app.extensions:
-            app.extensions["steerco.printer"] = Printer(static_folder=app.static_folder)
+            app.extensions["steerco.printer"] = _make_printer(app)
     return jobs.JobEnvironment(sessionmaker(engine, expire_on_commit=False), app.extensions["steerco.blobs"],
                                app.extensions["steerco.printer"])
 
@@ -85,6 +91,35 @@ def _under() -> Record | None:
     """The subtree the reader limited the report to (``?under=<record id>``), if readable."""
     record_id = request.args.get("under", type=id_arg)
     return records_service().get(record_id) if record_id else None
+
+
+def _period() -> PeriodRange | None:
+    """The reporting periods the reader chose: ``?period=A`` or ``A..B`` (or ``period_to=B``)."""
+    return parse_period(g.config, request.args.get("period"), request.args.get("period_to"))
+
+
+def _snapshot(report: Report) -> ReportSnapshot | None:
+    """The snapshot the reader asked for (``?as_of=<snapshot id>``), if any."""
+    snapshot_id = request.args.get("as_of", type=id_arg)
+    return snapshots.get(db.session, g.tenant.id, report, snapshot_id) if snapshot_id else None
+
+
+def _data(report: Report, under: Record | None, period: PeriodRange | None,
+          snapshot: ReportSnapshot | None, **options: Any) -> ReportData:
+    """The report as the reader may see it: live, or the snapshot's view for them."""
+    if snapshot is None:
+        return build_report(db.session, g.tenant.id, g.config, g.access, report, under=under, period=period,
+                            **options)
+    data = snapshots.view_for(db.session, g.tenant.id, g.config, g.access, snapshot)
+    if data is None:
+        raise NotFound("this snapshot holds no view of the report that you may see")
+    return data
+
+
+def _filters(under: Record | None, period: PeriodRange | None, snapshot: ReportSnapshot | None) -> dict[str, Any]:
+    """The URL parameters that keep the reader's choices on every link of the page."""
+    return {"under": under.id if under else None, "period": period.param if period else None,
+            "as_of": snapshot.id if snapshot else None}
 
 
 def _report_jobs() -> jobs.ReportJobs:
@@ -108,10 +143,11 @@ def _record_url(record_id: int) -> str:
     return url_for("records.view", record_id=record_id)
 
 
-def _drill_url(report: Report, under: Record | None) -> Any:
+def _drill_url(report: Report, under: Record | None, period: PeriodRange | None = None) -> Any:
     """Links from a number of the page to the records behind it (none in the PDF)."""
     def link(section: int, row: str | None | bool = False, column: str | None | bool = False) -> str:
-        args: dict[str, Any] = {"key": report.key, "section": section + 1, "under": under.id if under else None}
+        args: dict[str, Any] = {"key": report.key, "section": section + 1, "under": under.id if under else None,
+                                "period": period.param if period else None}
         if row is not False:
             args["row"] = NO_VALUE if row is None else row
         if column is not False:
@@ -127,12 +163,13 @@ def records(key: str):  # type: ignore[no-untyped-def]
     report = _report(key)
     under = _under()
     index = request.args.get("section", type=int)
+    period = _period()
     try:
         found = drill(db.session, g.tenant.id, g.config, g.access, report, (index or 0) - 1, under=under,
-                      row=request.args.get("row"), column=request.args.get("col"))
+                      row=request.args.get("row"), column=request.args.get("col"), period=period)
     except LookupError:
         raise NotFound("no such section or group") from None
-    return render_template("reports/records.html", layout=report, drill=found, under=under,
+    return render_template("reports/records.html", layout=report, drill=found, under=under, period=period,
                            record_url=_record_url)
 
 
@@ -149,36 +186,70 @@ def index():  # type: ignore[no-untyped-def]
     return render_template("reports/index.html", reports=reports)
 
 
+#: the header the period filter's htmx request sends: answer only the sections it changes
+PERIOD_PART = "X-Report-Part"
+
+
 @bp.get("/reports/<key>")
 def view(key: str):  # type: ignore[no-untyped-def]
-    """The report as a page; htmx asks for the report and its PDF link only (a new scope)."""
+    """The report as a page, live or as a snapshot (``as_of``). htmx asks for the report
+    and its links only (a new scope), or, when the period changes (``X-Report-Part:
+    period``), only the sections whose numbers depend on the period, swapped out of band."""
     report = _report(key)
-    under = _under()
-    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=under)
+    under, period, snapshot = _under(), _period(), _snapshot(report)
+    partial = request.htmx and request.headers.get(PERIOD_PART) == "period" and snapshot is None
+    only = (lambda section: depends_on_period(g.config, section)) if partial else None
+    data = _data(report, under, period, snapshot, only=only)
     context: dict[str, Any] = {"report": data, "record_url": _record_url, "layout": report, "under": under,
-                               "drill_url": _drill_url(report, under)}
+                               "drill_url": _drill_url(report, under, period) if snapshot is None else None,
+                               "period": period, "snapshot": snapshot, "has_tables": any(
+                                   s.type in ("table", "approvals", "exceptions") for s in report.sections),
+                               "filters": _filters(under, period, snapshot)}
+    if partial:
+        return render_template("reports/_period_sections.html", **context)
     if request.htmx:
         return render_template("reports/_report_view.html", **context)
-    return render_template("reports/view.html", scopes=_scope_choices(report), **context)
+    return render_template("reports/view.html", scopes=_scope_choices(report),
+                           periods=g.config.periods if _has_periods(report) else (),
+                           snapshots=snapshots.snapshots(db.session, g.tenant.id, report),
+                           may_snapshot=snapshots.may_take(report, g.access), **context)
+
+
+def _has_periods(report: Report) -> bool:
+    return any(depends_on_period(g.config, s) for s in report.sections)
+
+
+@bp.post("/reports/<key>/snapshots")
+def take_snapshot(key: str):  # type: ignore[no-untyped-def]
+    """Keep the report's data as its audience sees it now (a ``snapshot_by`` role)."""
+    report = _report(key)
+    snapshot = snapshots.take(db.session, g.tenant.id, g.config, report, by=g.access,
+                              label=request.form.get("label", ""))
+    db.session.commit()
+    return redirect(url_for("reports.view", key=report.key, as_of=snapshot.id), code=303)
 
 
 @bp.get("/reports/<key>.pdf")
 def pdf(key: str):  # type: ignore[no-untyped-def]
     """The PDF: at once from the cache when nothing changed, else through a job."""
-    pdf_file, job_id = _pdf_or_job(_report(key), _under())
+    report = _report(key)
+    pdf_file, job_id = _pdf_or_job(report, _under(), _period(), _snapshot(report))
     if pdf_file is not None:
         return pdf_file
     return redirect(url_for("reports.job", job_id=job_id), code=303)
 
 
-def _pdf_or_job(report: Report, under: Record | None) -> tuple[Any, int | None]:
+def _pdf_or_job(report: Report, under: Record | None, period: PeriodRange | None = None,
+                snapshot: ReportSnapshot | None = None) -> tuple[Any, int | None]:
     """The cached PDF as an answer when nothing changed, else (None, the id of the job
     rendering it), the job queued once; a queue that is down fails the job with a message."""
     report_jobs = _report_jobs()
-    cached = report_jobs.cached(report, under)
+    if snapshot is not None and snapshots.view_for(db.session, g.tenant.id, g.config, g.access, snapshot) is None:
+        raise NotFound("this snapshot holds no view of the report that you may see")
+    cached = report_jobs.cached(report, under, period, snapshot)
     if cached is not None:
-        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under)), None
-    job, new = report_jobs.start(report, under)
+        return _pdf_response(report_jobs.pdf(cached), jobs.download_name(report, under, period, snapshot)), None
+    job, new = report_jobs.start(report, under, period, snapshot)
     job_id = job.id
     db.session.commit()
     if new:
@@ -197,7 +268,7 @@ def tables_xlsx(key: str):  # type: ignore[no-untyped-def]
     """The report's tables as an Excel workbook, built as the page is (same scope, same
     visibility), with typed cells (see :mod:`steerco.engine.sheets`)."""
     report = _report(key)
-    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=_under())
+    data = _data(report, _under(), _period(), _snapshot(report))
     response = send_file(sheets.report_workbook(g.config, data), mimetype=sheets.MIME, as_attachment=True,
                          download_name=f"{report.title}.xlsx")
     response.headers["Cache-Control"] = "private, no-store"
@@ -229,9 +300,10 @@ def _no_store(response):  # type: ignore[no-untyped-def]
 
 @api.get("/reports/<key>")
 def report_data(key: str):  # type: ignore[no-untyped-def]
-    """The same content as the page, as JSON (charts as their labels and series)."""
+    """The same content as the page, as JSON (charts as their labels and series);
+    ``period`` and ``as_of`` (a snapshot) as on the page."""
     report = _report(key)
-    data = build_report(db.session, g.tenant.id, g.config, g.access, report, under=_under())
+    data = _data(report, _under(), _period(), _snapshot(report))
     return jsonify(report_json(data))
 
 
@@ -257,7 +329,8 @@ def job_json(found: ReportJob) -> dict[str, Any]:
 def report_pdf(key: str):  # type: ignore[no-untyped-def]
     """The report's PDF (``?under=<record id>`` limits it to a subtree): 200 with the PDF
     when a rendering of the same data is cached, else 202 with a job to poll (``Location``)."""
-    pdf_file, job_id = _pdf_or_job(_report(key), _under())
+    report = _report(key)
+    pdf_file, job_id = _pdf_or_job(report, _under(), _period(), _snapshot(report))
     if pdf_file is not None:
         return pdf_file
     response = jsonify(job_json(_report_jobs().get(job_id)))
