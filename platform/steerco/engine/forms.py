@@ -115,6 +115,12 @@ def _holds_status(config: TenantConfig, level: Level, fld: Field) -> bool:
     return dimension is not None and level.key in dimension.levels
 
 
+def shown(fld: Field, mode: str, scope: Mapping[str, Any] | None, today: dt.date | None) -> bool:
+    """Whether a field is shown on a record: the reader's mode does not hide it and its own
+    ``visible_if`` holds. The one rule for forms, record pages, lists and exports."""
+    return mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
+
+
 def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], *,
                  stage: str | None, title: str, access: Access, record: Record | None,
                  today: dt.date | None = None, parent: Record | None = None,
@@ -129,7 +135,7 @@ def field_states(config: TenantConfig, level: Level, values: Mapping[str, Any], 
     for fld in level.fields:
         mode = access.field_mode(fld, record, level.key) if record is not None \
             else access.new_record_mode(fld, level.key, parent)
-        visible = mode != "hidden" and (fld.visible_if is None or fld.visible_if.holds(scope, today=today))
+        visible = shown(fld, mode, scope, today)
         editable = (visible and mode == "write" and fld.kind.accepts_input
                     and not _holds_status(config, level, fld)
                     and (fld.editable_if is None or fld.editable_if.holds(scope, today=today)))
