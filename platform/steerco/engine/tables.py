@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement
 from steerco.config.model import SYSTEM_COLUMNS, Field, Level, TenantConfig
 from steerco.engine.access import Access
 from steerco.engine import fieldviews
-from steerco.engine.forms import compute_checked, expression_scope, shown
+from steerco.engine import forms
+from steerco.engine.forms import compute_checked, expression_scope
 from steerco.engine.fieldviews import RecordView
 from steerco.fields.base import ExportValue
 from steerco.reports.aggregate import Measure, aggregate
@@ -209,7 +210,7 @@ class CellReader:
             scope = expression_scope(values, record.stage_key, record.title) if self.conditional else None
             shown = []
             for fld, mode in zip(self.fields, self._modes_of(record)):
-                visible = shown(fld, mode, scope, today)
+                visible = forms.shown(fld, mode, scope, today)
                 shown.append(visible)
                 if visible and values.get(fld.key) is not None:
                     source = getattr(fld.kind, "lookup", None)
