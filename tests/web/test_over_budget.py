@@ -112,6 +112,8 @@ def test_an_over_budget_project_raises_an_exception_for_the_controller(app, sess
     # The controller's inbox (page and API) lists it, the navigation counts it; the manager's does not.
     controller = _login(app, people["controller"])
     inbox = controller.get(f"/t/{slug}/inbox").get_data(as_text=True)
+    assert inbox.count('id="exceptions"') == 1, "the exceptions section appears once, in the page's body"
+    assert re.search(r"<title>Inbox · [^<]*</title>", inbox), "the page title is plain text"
     section = inbox.split('id="exceptions"')[1]
     assert f'id="exception-{case.id}"' in section and "Over budget" in section and project.number in section
     assert _badge(inbox) == 1
