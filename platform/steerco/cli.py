@@ -4,6 +4,7 @@ new-tenant, demo, user, token, tick, audit, mail, report, worker, bench-data).""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from flask.cli import FlaskGroup
@@ -600,6 +601,27 @@ def report_group() -> None:
     """Render configured reports."""
 
 
+def _workspace_report(slug: str, key: str) -> tuple[Any, Any, Any]:
+    """(tenant, active configuration, report) for the report commands, bound to the tenant;
+    a clear message when the workspace or the report does not exist."""
+    from steerco.engine import tenants
+    from steerco.engine.errors import SteercoError
+    from steerco.store import scoping
+    from steerco.web.extensions import db
+
+    try:
+        tenant = tenants.tenant_by_slug(db.session, slug)
+    except SteercoError as problem:
+        raise click.ClickException(problem.message) from None
+    scoping.bind_to_tenant(db.session, tenant.id)
+    config = tenants.active_config(db.session, tenant)
+    report = config.reports.get(key)
+    if report is None:
+        raise click.ClickException(f"workspace {slug!r} has no report {key!r}; reports: "
+                                   + (", ".join(config.reports) or "none"))
+    return tenant, config, report
+
+
 @report_group.command("render")
 @click.argument("slug")
 @click.argument("key")
@@ -623,19 +645,12 @@ def report_render(slug: str, key: str, out: str, as_email: str | None, under_num
     from steerco.engine.errors import SteercoError
     from steerco.reports.data import build_report
     from steerco.reports.render import Printer
-    from steerco.store import scoping
     from steerco.store.models import Record
     from steerco.web.extensions import db
 
     started = time.perf_counter()
     try:
-        tenant = tenants.tenant_by_slug(db.session, slug)
-        scoping.bind_to_tenant(db.session, tenant.id)
-        config = tenants.active_config(db.session, tenant)
-        report = config.reports.get(key)
-        if report is None:
-            raise click.ClickException(f"workspace {slug!r} has no report {key!r}; reports: "
-                                       + (", ".join(config.reports) or "none"))
+        tenant, config, report = _workspace_report(slug, key)
         actor = tenants.actor_for(db.session, tenant, _user_by_email(as_email)) if as_email else \
             Actor(0, "steerco report", tuple(Grant(role) for role in report.audience))
         access = Access(config, actor)
@@ -680,7 +695,6 @@ def period(action: str, slug: str, period: str) -> None:
     from steerco.engine import tenants
     from steerco.engine.errors import SteercoError
     from steerco.engine.periods import ReportingCycle
-    from steerco.store import scoping
     from steerco.store.models import utcnow
     from steerco.web.extensions import db
 
@@ -708,20 +722,13 @@ def period(action: str, slug: str, period: str) -> None:
 @click.option("--label", default="", help="What the snapshot is, e.g. \"Steering committee 2026-03\".")
 def report_snapshot(slug: str, key: str, label: str) -> None:
     """Keep report KEY of workspace SLUG as its audience sees it now (each view)."""
-    from steerco.engine import tenants
     from steerco.engine.errors import SteercoError
     from steerco.reports import snapshots
     from steerco.store import scoping
     from steerco.web.extensions import db
 
     try:
-        tenant = tenants.tenant_by_slug(db.session, slug)
-        scoping.bind_to_tenant(db.session, tenant.id)
-        config = tenants.active_config(db.session, tenant)
-        report = config.reports.get(key)
-        if report is None:
-            raise click.ClickException(f"workspace {slug!r} has no report {key!r}; reports: "
-                                       + (", ".join(config.reports) or "none"))
+        tenant, config, report = _workspace_report(slug, key)
         snapshot = snapshots.take(db.session, tenant.id, config, report, by=None, label=label)
         db.session.commit()
     except SteercoError as problem:
@@ -735,16 +742,10 @@ def report_snapshot(slug: str, key: str, label: str) -> None:
 @click.argument("key")
 def report_snapshots(slug: str, key: str) -> None:
     """List the snapshots of report KEY of workspace SLUG, newest first."""
-    from steerco.engine import tenants
     from steerco.reports import snapshots
-    from steerco.store import scoping
     from steerco.web.extensions import db
 
-    tenant = tenants.tenant_by_slug(db.session, slug)
-    scoping.bind_to_tenant(db.session, tenant.id)
-    report = tenants.active_config(db.session, tenant).reports.get(key)
-    if report is None:
-        raise click.ClickException(f"workspace {slug!r} has no report {key!r}")
+    tenant, _, report = _workspace_report(slug, key)
     for s in snapshots.snapshots(db.session, tenant.id, report):
         click.echo(f"{s.id}\t{s.created_at:%Y-%m-%d %H:%M}\t{s.label}")
 
