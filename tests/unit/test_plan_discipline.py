@@ -206,3 +206,26 @@ def test_a_workflow_that_starts_frozen_keeps_the_plan_entered_at_creation(sessio
     assert plan.baselines(world.session, world.tenant.id, [measure.id]) == {measure.id: {"financials": {"2026-01": 10.0}}}
     with pytest.raises(ValidationFailed):
         _edit(world, world.fresh(measure), **{"financials.plan.2026-01": "11"})
+
+
+def test_a_plan_change_needing_two_roles_at_once_applies_after_both(session, make_tenant, make_user) -> None:  # type: ignore[no-untyped-def]
+    """Plan changes open their steps as a stage move does: a cross-role step ("the lead and
+    the CFO") is two tasks opened together, and the change applies only after both."""
+    docs = plan_documents()
+    docs["workflows"]["workflows"][0]["plan_change"] = {"approvals": [
+        {"key": "pair", "label": "Lead and CFO approve the plan change", "roles": ["lead", "cfo"]}]}
+    world = World(session, make_tenant, make_user, docs)
+    for name in ("owner", "lead", "cfo"):
+        world.add(name, name)
+    measure = _decided(world)
+    request = world.flow("owner").request_plan_change(
+        measure, Submission(measure.title, MultiDict({"financials.plan.2026-01": "150"})), "new prices")
+    world.session.commit()
+    tasks = {t.role: t for t in world.session.scalars(select(ApprovalTask).where(ApprovalTask.request_id == request.id))}
+    assert set(tasks) == {"lead", "cfo"} and {t.state for t in tasks.values()} == {"pending"}
+    world.flow("lead").decide(tasks["lead"].id, "approve")
+    world.session.commit()
+    assert _grid(world, measure)["plan"]["2026-01"] == 100.0  # the CFO has not approved yet
+    world.flow("cfo").decide(tasks["cfo"].id, "approve")
+    world.session.commit()
+    assert _grid(world, measure)["plan"]["2026-01"] == 150.0
