@@ -236,13 +236,16 @@ class _Subtree:
         # read from the record's JSON, are worked out once per record, not once per amount,
         # and the record counts ("of N records") need one group per record, not one per
         # record and scenario.
-        amounts = (select(PeriodValue.record_id,
+        # Grouped by the record's id (the same as the amount's record_id): SQLite then reads the
+        # subtree's records first, in id order, and probes their amounts, rather than reading
+        # every amount of the tenant in record_id order to spare the GROUP BY a sort.
+        amounts = (select(Record.id.label("record_id"),
                           *(func.sum(case((PeriodValue.scenario == scenario, PeriodValue.amount), else_=None))
                             .label(f"a{j}") for j, scenario in enumerate(scenarios)))
                    .select_from(Record)
                    .join(PeriodValue, and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
                                            PeriodValue.field_key == grid.key))
-                   .where(self.where).group_by(PeriodValue.record_id).subquery())
+                   .where(self.where).group_by(Record.id).subquery())
         # The subtree's records with their keys and visibility, read once each, as a narrow
         # inner query (OFFSET 0: not merged into the outer one, which would carry every
         # record's JSON into the join).
