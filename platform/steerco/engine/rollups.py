@@ -11,9 +11,9 @@ How it is computed, and why:
 
 - *In SQL, one query per rollup set.* A set is one level's scalar fields (one query grouped
   by stage and every status dimension of the level), or one grid of the level (one query
-  over ``period_value`` grouped the same way, a sum and a record count per scenario). The total, the stages and
-  the statuses are folded from those groups in Python, exactly (sums add up, averages weigh
-  by their counts). The subtree is the materialised path (``Record.path`` starts with the
+  over ``period_value`` grouped the same way, with a sum and a record count per scenario).
+  The total, the stages and the statuses are folded from those groups in Python, exactly
+  (sums add up, averages weigh by their counts). The subtree is the materialised path (``Record.path`` starts with the
   record's path), one indexed ``LIKE``; no loop per record.
 - *Respecting the reader.* Whether a value counts is decided by the same SQL conditions as
   report totals (:func:`steerco.reports.aggregate.visible`: ``Access.field_filter`` built
@@ -235,8 +235,7 @@ class _Subtree:
         # the record has no amount in that scenario), so that the keys and the visibility,
         # read from the record's JSON, are worked out once per record, not once per amount,
         # and the record counts ("of N records") need one group per record, not one per
-        # record and scenario.
-        # Grouped by the record's id (the same as the amount's record_id): SQLite then reads the
+        # record and scenario. Grouped by the record's id (the same as the amount's record_id): SQLite then reads the
         # subtree's records first, in id order, and probes their amounts, rather than reading
         # every amount of the tenant in record_id order to spare the GROUP BY a sort.
         amounts = (select(Record.id.label("record_id"),
