@@ -2,7 +2,7 @@
 """Time a portfolio's rollup against a bare SQL aggregate over the same rows.
 
     python bench/rollup_bench.py [--measures 100000] [--databases sqlite,postgresql] [--repeat 5]
-                                 [--regenerate]
+                                 [--show-sql] [--regenerate]
 
 For each database it generates (once; later runs reuse it, as ``bench/scale_bench.py``
 does and in the same place) the acme template at ``--measures`` measures with time-phased
@@ -16,14 +16,19 @@ after one untimed warm-up:
    ``rollups``);
 2. rollup, viewer: the same for the viewer, from whom cost data and financials are hidden
    (the visibility conditions are in the SQL; the hidden values are counted as left out);
-3. bare SQL: for each of the same levels, one ``SELECT`` of each rolled-up field's own
-   aggregate (``sum``, ``avg``, ``min``, ``max``, ``count``) over the subtree's records (no
-   grouping, no visibility), and for each grid one
-   ``SELECT scenario, sum(amount)`` over its ``period_value`` rows: the least any rollup
-   of the same rows must read.
+3. bare SQL: the plain SQL that returns the same numbers as the rollup, without the
+   access filter: for each of the same levels one ``SELECT`` grouped by stage and each
+   status dimension of the level, with ``count(*)`` and each rolled-up field's own
+   aggregate (``sum``, ``avg``, ``min``, ``max``, ``count``) and count of values; for each
+   grid one ``SELECT`` grouped the same way and by scenario, with ``sum(amount)`` and
+   ``count(DISTINCT record_id)`` (the rollup's "of N records");
+4. bare SQL, sums only: the least any rollup of the same rows must read: each field's
+   aggregate over the whole subtree (no grouping) and per grid ``SELECT scenario,
+   sum(amount)`` (no record count).
 
-It prints the median of each in ms, the number of SQL statements of a rollup and the
-ratio rollup / bare SQL. See bench/README.md.
+It prints the median of each in ms, the load average, the number of SQL statements of a
+rollup and the ratios rollup / bare SQL and rollup / bare sums only; ``--show-sql`` prints
+every statement of both. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -107,8 +112,15 @@ def portfolio_of(session: Any, tenant_id: int) -> Any:
     return session.get(Record, best[0]), best[1]
 
 
-def bare_queries(tenant_id: int, config: Any, record: Any) -> list[Any]:
-    """The bare aggregates of the rows the rollup reads (see the module docstring)."""
+def bare_queries(tenant_id: int, config: Any, record: Any, *, grouped: bool = True) -> list[Any]:
+    """The bare SQL of the rows the rollup reads (see the module docstring).
+
+    ``grouped``: the plain SQL that returns the same numbers as the rollup, without the
+    access filter: per level, grouped by stage and each status dimension of the level,
+    ``count(*)`` and per rolled-up field its own aggregate and ``count`` of its values;
+    per grid, grouped the same way and by scenario, ``sum(amount)`` and the number of
+    records with amounts (``count(DISTINCT record_id)``). Otherwise the least any rollup
+    of the same rows must read: no grouping, and no record counts for the grids."""
     from sqlalchemy import and_, func, select
 
     from steerco.engine.rollups import levels_below, rolled_up_fields
@@ -120,16 +132,49 @@ def bare_queries(tenant_id: int, config: Any, record: Any) -> list[Any]:
         scalar, grids = rolled_up_fields(level)
         where = and_(Record.tenant_id == tenant_id, Record.deleted_at.is_(None), Record.level_key == level.key,
                      Record.id != record.id, Record.path.startswith(record.path, autoescape=True))
+        keys = []
+        if grouped:
+            keys = [Record.stage_key] + [Record.values[d.key].as_string() for d in config.status_dimensions.values()
+                                         if level.key in d.levels]
         if scalar:
-            queries.append(select(func.count(Record.id), *(getattr(func, f.rollup)(value_column(f)) for f in scalar))
-                           .where(where))
+            columns = [func.count(Record.id)]
+            for f in scalar:
+                columns.append(getattr(func, f.rollup)(value_column(f)))
+                if grouped:
+                    columns.append(func.count(value_column(f)))
+            queries.append(select(*keys, *columns).where(where).group_by(*keys))
         for grid in grids:
-            queries.append(select(PeriodValue.scenario, func.sum(PeriodValue.amount)).select_from(Record)
+            counted = [func.count(PeriodValue.record_id.distinct())] if grouped else []
+            queries.append(select(*keys, PeriodValue.scenario, func.sum(PeriodValue.amount), *counted)
+                           .select_from(Record)
                            .join(PeriodValue, and_(PeriodValue.record_id == Record.id,
                                                    PeriodValue.tenant_id == Record.tenant_id,
                                                    PeriodValue.field_key == grid.key))
-                           .where(where).group_by(PeriodValue.scenario))
+                           .where(where).group_by(*keys, PeriodValue.scenario))
     return queries
+
+
+def show_sql(session: Any, rollups: Any, portfolio: Any, bare: dict[str, list[Any]]) -> None:
+    """Print the statements of one rollup (as sent, with their parameters) and of the bare SQL."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, Any]] = []
+    bind = session.connection().engine
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        rollups.of(portfolio)
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+    for i, (statement, parameters) in enumerate(sent, 1):
+        print(f"-- rollup, admin: statement {i}\n{statement}\n-- parameters: {parameters}\n")
+    for name, queries in bare.items():
+        for i, query in enumerate(queries, 1):
+            text = query.compile(bind, compile_kwargs={"literal_binds": True})
+            print(f"-- {name}: statement {i}\n{text}\n")
 
 
 def run(url: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -158,15 +203,23 @@ def run(url: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 readers[role] = Rollups(session, tenant.id, config,
                                         Access(config, tenants.actor_for(session, tenant, user)))
             bare = bare_queries(tenant.id, config, portfolio)
+            least = bare_queries(tenant.id, config, portfolio, grouped=False)
+            if args.show_sql:
+                show_sql(session, readers["admin"], portfolio, {"bare SQL": bare, "bare SQL, sums only": least})
 
             def bare_sql() -> None:
                 for query in bare:
+                    session.execute(query).all()
+
+            def least_sql() -> None:
+                for query in least:
                     session.execute(query).all()
 
             operations: dict[str, Callable[[], Any]] = {
                 "rollup, admin": lambda: readers["admin"].of(portfolio),
                 "rollup, viewer": lambda: readers["viewer"].of(portfolio),
                 "bare SQL": bare_sql,
+                "bare SQL, sums only": least_sql,
             }
             times: dict[str, list[float]] = {name: [] for name in operations}
             counts: dict[str, int] = {}
@@ -198,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL server to create the scratch database on")
     parser.add_argument("--pg-prefix", default="steerco_scale", help="prefix of that database (default %(default)s)")
+    parser.add_argument("--show-sql", action="store_true", help="print the rollup's and the bare SQL's statements")
     parser.add_argument("--regenerate", action="store_true", help="drop and generate the data again")
     args = parser.parse_args(argv)
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
@@ -207,14 +261,16 @@ def main(argv: list[str] | None = None) -> int:
         url = prepare(kind, args)
         results.append(run(url, kind, args))
     print()
-    print(f"Portfolio rollup at {args.measures:,} measures (median of {args.repeat}, ms)")
-    print(f"{'database':<11} {'measures below':>14} {'rollup admin':>13} {'rollup viewer':>14} {'bare SQL':>9} "
-          f"{'ratio admin':>12} {'ratio viewer':>13} {'statements':>11}")
+    print(f"Portfolio rollup at {args.measures:,} measures (median of {args.repeat}, ms; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    print(f"{'database':<11} {'below':>7} {'rollup admin':>13} {'rollup viewer':>14} {'bare SQL':>9} "
+          f"{'ratio admin':>12} {'ratio viewer':>13} {'bare sums only':>15} {'ratio to it':>12} {'statements':>11}")
     for r in results:
         m = r["medians"]
-        print(f"{r['kind']:<11} {r['measures']:>14,} {m['rollup, admin']:>13.1f} {m['rollup, viewer']:>14.1f} "
+        print(f"{r['kind']:<11} {r['measures']:>7,} {m['rollup, admin']:>13.1f} {m['rollup, viewer']:>14.1f} "
               f"{m['bare SQL']:>9.1f} {m['rollup, admin'] / m['bare SQL']:>11.2f}x "
-              f"{m['rollup, viewer'] / m['bare SQL']:>12.2f}x "
+              f"{m['rollup, viewer'] / m['bare SQL']:>12.2f}x {m['bare SQL, sums only']:>15.1f} "
+              f"{m['rollup, admin'] / m['bare SQL, sums only']:>11.2f}x "
               f"{r['statements']['rollup, admin']:>5} / {r['statements']['bare SQL']}")
         print(f"{'':<11} portfolio {r['portfolio']}; viewer told left out (records, values) per level: "
               f"{r['viewer_left_out']}")

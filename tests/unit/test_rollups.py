@@ -134,3 +134,25 @@ def test_one_query_per_rollup_set_whatever_the_tree(session, network) -> None:  
     # the asset level: one query for its scalar fields, one for its grid; no other level rolls up
     assert [s.level.key for s in sets] == ["asset"]
     assert len(statements) == 2
+
+
+def test_a_grid_counts_per_scenario_only_the_records_with_amounts_in_it(session, network) -> None:  # type: ignore[no-untyped-def]
+    """A record without amounts in one scenario counts in the others only, in total and per stage."""
+    from sqlalchemy import delete
+
+    from steerco.store.models import PeriodValue
+
+    dropped = {a.record.id for a in network.assets[::4]}
+    session.execute(delete(PeriodValue).where(PeriodValue.record_id.in_(dropped), PeriodValue.scenario == "actual"))
+    session.commit()
+    root = network.nodes[0]
+    assets = under(root, network.assets)
+    kept = [a for a in assets if a.record.id not in dropped]
+    lines = lines_of(rollups_for(session, network, network.admin).of(root), "asset")
+    plan, actual = lines[("opex", "plan")].breakdown, lines[("opex", "actual")].breakdown
+    assert (plan.total.count, actual.total.count) == (len(assets), len(kept))
+    assert actual.total.value == pytest.approx(sum(a.actual for a in kept))
+    assert {stage for stage, _ in actual.by_stage} == {a.stage for a in kept}
+    for stage, amount in actual.by_stage:
+        members = [a for a in kept if a.stage == stage]
+        assert (amount.value, amount.count) == (pytest.approx(sum(a.actual for a in members)), len(members))

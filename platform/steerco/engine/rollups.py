@@ -11,9 +11,9 @@ How it is computed, and why:
 
 - *In SQL, one query per rollup set.* A set is one level's scalar fields (one query grouped
   by stage and every status dimension of the level), or one grid of the level (one query
-  over ``period_value`` grouped the same way and by scenario). The total, the stages and
-  the statuses are folded from those groups in Python, exactly (sums add up, averages weigh
-  by their counts). The subtree is the materialised path (``Record.path`` starts with the
+  over ``period_value`` grouped the same way, with a sum and a record count per scenario).
+  The total, the stages and the statuses are folded from those groups in Python, exactly
+  (sums add up, averages weigh by their counts). The subtree is the materialised path (``Record.path`` starts with the
   record's path), one indexed ``LIKE``; no loop per record.
 - *Respecting the reader.* Whether a value counts is decided by the same SQL conditions as
   report totals (:func:`steerco.reports.aggregate.visible`: ``Access.field_filter`` built
@@ -230,13 +230,21 @@ class _Subtree:
             return [RollupLine(grid, "sum", hidden, scenario) for scenario in grid.scenarios]
         seen = agg.visible(self.scope, grid)
         keys = self.keys()
-        # The amounts per record and scenario first, so that the keys and the visibility,
-        # read from the record's JSON, are worked out once per record, not once per amount.
-        amounts = (select(PeriodValue.record_id, PeriodValue.scenario, func.sum(PeriodValue.amount).label("amount"))
+        scenarios = list(grid.scenarios)
+        # The amounts per record first, one column per scenario (conditional sums: NULL where
+        # the record has no amount in that scenario), so that the keys and the visibility,
+        # read from the record's JSON, are worked out once per record, not once per amount,
+        # and the record counts ("of N records") need one group per record, not one per
+        # record and scenario. Grouped by the record's id (the same as the amount's record_id): SQLite then reads the
+        # subtree's records first, in id order, and probes their amounts, rather than reading
+        # every amount of the tenant in record_id order to spare the GROUP BY a sort.
+        amounts = (select(Record.id.label("record_id"),
+                          *(func.sum(case((PeriodValue.scenario == scenario, PeriodValue.amount), else_=None))
+                            .label(f"a{j}") for j, scenario in enumerate(scenarios)))
                    .select_from(Record)
                    .join(PeriodValue, and_(PeriodValue.record_id == Record.id, PeriodValue.tenant_id == Record.tenant_id,
                                            PeriodValue.field_key == grid.key))
-                   .where(self.where).group_by(PeriodValue.record_id, PeriodValue.scenario).subquery())
+                   .where(self.where).group_by(Record.id).subquery())
         # The subtree's records with their keys and visibility, read once each, as a narrow
         # inner query (OFFSET 0: not merged into the outer one, which would carry every
         # record's JSON into the join).
@@ -245,21 +253,25 @@ class _Subtree:
                       .select_from(Record).where(self.where).offset(0).subquery())
         keys = [per_record.c[f"k{i}"] for i in range(len(keys))]
         seen = per_record.c.seen
-        query = (select(*keys, amounts.c.scenario,
-                        func.sum(case((seen, amounts.c.amount), else_=None)),
-                        func.count(case((seen, 1), else_=None)),
-                        func.count(case((not_(seen), 1), else_=None)))
-                 .select_from(per_record).join(amounts, amounts.c.record_id == per_record.c.id)
-                 .group_by(*keys, amounts.c.scenario))
+        columns = []
+        for j in range(len(scenarios)):
+            amount = amounts.c[f"a{j}"]
+            columns += [func.sum(case((seen, amount), else_=None)), func.count(case((seen, amount), else_=None)),
+                        func.count(case((not_(seen), amount), else_=None))]
+        query = (select(*keys, *columns).select_from(per_record)
+                 .join(amounts, amounts.c.record_id == per_record.c.id).group_by(*keys))
         width = len(keys)
         per_scenario: dict[str, list[tuple[tuple[Any, ...], Group]]] = defaultdict(list)
         for row in self.rollups.session.execute(query).all():
-            total, count, left_out = row[width + 1:]
-            amount = Amount(float(total) if count else None, left_out=int(left_out or 0), count=int(count or 0))
-            per_scenario[row[width]].append((tuple(row[:width]), Group(None, int(count or 0), (amount,))))
+            for j, scenario in enumerate(scenarios):
+                total, count, left_out = row[width + 3 * j:width + 3 * j + 3]
+                if not count and not left_out:  # no record of the group has amounts in this scenario
+                    continue
+                amount = Amount(float(total) if count else None, left_out=int(left_out or 0), count=int(count or 0))
+                per_scenario[scenario].append((tuple(row[:width]), Group(None, int(count or 0), (amount,))))
         return [RollupLine(grid, "sum", self.breakdown("sum", per_scenario.get(scenario, []), 0,
                                                        [measure], [measure]), scenario)
-                for scenario in grid.scenarios]
+                for scenario in scenarios]
 
 
 # -- how rollups read: the API's JSON and the record page's panel ---------------------------
