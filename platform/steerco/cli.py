@@ -695,6 +695,7 @@ def period(action: str, slug: str, period: str) -> None:
     from steerco.engine import tenants
     from steerco.engine.errors import SteercoError
     from steerco.engine.periods import ReportingCycle
+    from steerco.store import scoping
     from steerco.store.models import utcnow
     from steerco.web.extensions import db
 

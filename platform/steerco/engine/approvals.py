@@ -163,24 +163,9 @@ class Approvals:
             raise GateNotMet(f"“{transition.label}” cannot be requested yet.", missing)
         comment = ctx.comment_text(comment)
         applicable = self.gates.applicable(record, transition, values)
-        eligible = self.approvers.eligible_by_role([r for s in applicable.steps for r in s.deciding_roles], record)
-        unreachable = self.approvers.unreachable(applicable.steps, eligible, ctx.me)
-        if unreachable:
-            raise GateNotMet(f"“{transition.label}” cannot be requested yet: an approval step could never "
-                             "be decided.", unreachable)
         steps = applicable.steps
-        request = TransitionRequest(
-            tenant_id=ctx.tenant_id, record_id=record.id, workflow_key=workflow.key,  # type: ignore[union-attr]
-            transition_key=transition.key, config_version=ctx.config.version,
-            from_stage=record.stage_key, to_stage=transition.target, requested_by_id=ctx.me,
-            requested_at=ctx.now, comment=comment, state="pending" if steps else "approved",
-            decided_at=None if steps else ctx.now)
-        ctx.session.add(request)
-        try:
-            ctx.session.flush()
-        except IntegrityError:
-            # Another request for this record got in first (the partial unique index).
-            raise Conflict("A request for this record is waiting for approval already.") from None
+        request, eligible = self.new_request(record, transition, applicable, comment, to_stage=transition.target,
+                                             what=f"“{transition.label}” cannot be requested yet")
         ctx.audit("transition.requested", record.id, {
             "transition": transition.key, "from": request.from_stage, "to": request.to_stage,
             "request": request.id, "summary": f"Requested “{transition.label}”" + (f": {comment}" if comment else ""),
@@ -191,6 +176,30 @@ class Approvals:
             return request
         self.open_steps(request, record, transition, steps, eligible, applicable.reasons)
         return request
+
+    def new_request(self, record: Record, transition: Transition, applicable: Any, comment: str | None, *,
+                    to_stage: str, what: str, changes: Any = None) -> tuple[TransitionRequest, dict[str, set[int]]]:
+        """A stage move's or a plan change's request, stored (pending while it has steps,
+        else approved), and who may decide each step's roles; refused when a step could never
+        be decided, or when another request for the record got in first."""
+        ctx = self.ctx
+        eligible = self.approvers.eligible_by_role([r for s in applicable.steps for r in s.deciding_roles], record)
+        unreachable = self.approvers.unreachable(applicable.steps, eligible, ctx.me)
+        if unreachable:
+            raise GateNotMet(f"{what}: an approval step could never be decided.", unreachable)
+        request = TransitionRequest(
+            tenant_id=ctx.tenant_id, record_id=record.id, workflow_key=ctx.workflow(record).key,  # type: ignore[union-attr]
+            transition_key=transition.key, config_version=ctx.config.version,
+            from_stage=record.stage_key, to_stage=to_stage, requested_by_id=ctx.me,
+            requested_at=ctx.now, comment=comment, state="pending" if applicable.steps else "approved",
+            decided_at=None if applicable.steps else ctx.now, changes=changes)
+        ctx.session.add(request)
+        try:
+            ctx.session.flush()
+        except IntegrityError:
+            # Another request for this record got in first (the partial unique index).
+            raise Conflict("A request for this record is waiting for approval already.") from None
+        return request, eligible
 
     def open_steps(self, request: TransitionRequest, record: Record, transition: Transition,
                    steps: Iterable[ApprovalStep], eligible: Mapping[str, set[int]],

@@ -163,6 +163,18 @@ def member_names(records: "Records") -> dict[int, str]:
         .where(Membership.tenant_id == records.tenant_id)).all())
 
 
+def note_lookup(fld: Any, value: Any, users: set[Any], refs: set[Any]) -> None:
+    """Remember a shown value that names a person or a record, so that all of a page's names
+    are read in one query each (:func:`display_for`)."""
+    if value is None:
+        return
+    source = getattr(fld.kind, "lookup", None)
+    if source == "users":
+        users.add(value)
+    elif source == "records":
+        refs.add(value)
+
+
 def display_for(records: "Records", user_ids: Iterable[Any] = (),
                 record_ids: Iterable[Any] = (), members: Mapping[int, str] | None = None) -> Display:
     """A :class:`Display` with the names of these users (members of the workspace) and
@@ -199,12 +211,8 @@ def views_of(records: "Records", level: Level, subjects: list[Subject]) -> list[
                               access=records.access, record=subject.record, today=today,
                               parent=subject.parent, computed=computed)
         for fld in level.fields:
-            if states[fld.key].visible and values.get(fld.key) is not None:
-                source = getattr(fld.kind, "lookup", None)
-                if source == "users":
-                    users.add(values[fld.key])
-                elif source == "records":
-                    refs.add(values[fld.key])
+            if states[fld.key].visible:
+                note_lookup(fld, values.get(fld.key), users, refs)
         prepared.append((subject, values, states, problems))
     display = display_for(records, users, refs)
     result = []

@@ -24,12 +24,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from steerco.config.model import PLAN_CHANGE, Field, Level, TenantConfig
 from steerco.engine import audit
-from steerco.engine.errors import Conflict, Forbidden, GateNotMet, StaleRecord, ValidationFailed
+from steerco.engine.errors import Conflict, Forbidden, StaleRecord, ValidationFailed
 from steerco.store.models import PeriodValue, PlanBaseline, Record, TransitionRequest
 
 if TYPE_CHECKING:
@@ -223,22 +222,8 @@ class PlanChanges:
             raise Conflict("A request for this record is waiting for approval already.")
         comment = ctx.comment_text(comment)
         applicable = approvals.gates.applicable(record, change)
-        eligible = approvals.approvers.eligible_by_role([r for s in applicable.steps for r in s.deciding_roles], record)
-        unreachable = approvals.approvers.unreachable(applicable.steps, eligible, ctx.me)
-        if unreachable:
-            raise GateNotMet("The plan change cannot be requested: an approval step could never be decided.",
-                             unreachable)
-        request = TransitionRequest(
-            tenant_id=ctx.tenant_id, record_id=record.id, workflow_key=workflow.key,  # type: ignore[union-attr]
-            transition_key=PLAN_CHANGE, config_version=ctx.config.version, from_stage=record.stage_key,
-            to_stage=record.stage_key, requested_by_id=ctx.me, requested_at=ctx.now, comment=comment,
-            state="pending" if applicable.steps else "approved",
-            decided_at=None if applicable.steps else ctx.now, changes=protected)
-        ctx.session.add(request)
-        try:
-            ctx.session.flush()
-        except IntegrityError:
-            raise Conflict("A request for this record is waiting for approval already.") from None
+        request, eligible = approvals.new_request(record, change, applicable, comment, to_stage=record.stage_key,
+                                                  what="The plan change cannot be requested", changes=protected)
         ctx.audit("plan_change.requested", record.id, {
             "request": request.id, "cells": protected,
             "summary": "Plan change requested" + (f": {comment}" if comment else "")})

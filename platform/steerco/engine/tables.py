@@ -212,12 +212,8 @@ class CellReader:
             for fld, mode in zip(self.fields, self._modes_of(record)):
                 visible = forms.shown(fld, mode, scope, today)
                 shown.append(visible)
-                if visible and values.get(fld.key) is not None:
-                    source = getattr(fld.kind, "lookup", None)
-                    if source == "users":
-                        users.add(values[fld.key])
-                    elif source == "records":
-                        refs.add(values[fld.key])
+                if visible:
+                    fieldviews.note_lookup(fld, values.get(fld.key), users, refs)
             prepared.append((record, values, problems, shown))
         display = fieldviews.display_for(records, users, refs, members)
         return [self._row(record, values, problems, shown, display, texts)

@@ -451,7 +451,11 @@ def request_transition(record_id: int, key: str):  # type: ignore[no-untyped-def
     record = flow.records.get(record_id)
     comment = _text(_optional_body(REQUEST_PROPERTIES), "comment")
     req = flow.request(record, key, comment)
-    request_id = req.id
+    return _request_created(flow, req.id)
+
+
+def _request_created(flow: Any, request_id: int):  # type: ignore[no-untyped-def]
+    """Commit a new request (a stage move or a plan change) and answer 201 with it."""
     db.session.commit()
     response = jsonify(_request_json(flow, *_request_of(flow, request_id)))
     response.status_code = 201
@@ -475,12 +479,7 @@ def request_plan_change(record_id: int):  # type: ignore[no-untyped-def]
     level = g.config.levels[record.level_key]
     submission = _submission(level, record, record.title, body.get("values", {}))
     req = flow.request_plan_change(record, submission, _text(body, "comment"), version)
-    request_id = req.id
-    db.session.commit()
-    response = jsonify(_request_json(flow, *_request_of(flow, request_id)))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.read_request", request_id=request_id, _external=True)
-    return response
+    return _request_created(flow, req.id)
 
 
 def _period_json(row: ReportingPeriod) -> dict[str, Any]:
