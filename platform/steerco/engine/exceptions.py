@@ -237,7 +237,7 @@ def overlapping(session: Session, tenant_id: int, config: TenantConfig, rule: Ex
     assert overlap is not None
     level = config.levels[rule.level]
     keys = [fld for key in overlap.keys if (fld := level.field(key)) is not None]
-    mine, other, peer = aliased(Record), aliased(Record), aliased(Record)
+    mine, other = aliased(Record), aliased(Record)
     amount, other_amount = aliased(PeriodValue), aliased(PeriodValue)
     same_grid = [amount.field_key == overlap.grid, amount.scenario == overlap.scenario,
                  amount.amount > overlap.min_overlap]
@@ -255,12 +255,30 @@ def overlapping(session: Session, tenant_id: int, config: TenantConfig, rule: Ex
                *[_stored(mine, fld) == _stored(other, fld) for fld in keys])
         .group_by(mine.id))
     if around is not None:
-        base = aliased(Record)
-        peers = select(peer.id).join(base, and_(base.id == around.id, base.tenant_id == tenant_id)).where(
-            peer.tenant_id == tenant_id, peer.level_key == rule.level,
-            *[_stored(peer, fld) == _stored(base, fld) for fld in keys])
-        query = query.where(or_(mine.id == around.id, mine.id.in_(peers), mine.id.in_(sorted(set(also)))))
+        # Both sides of every pair are among these records, so the amounts are found by
+        # record (an index) rather than by period across the whole level.
+        candidates = sorted(_key_peers(session, tenant_id, rule.level, keys, {around.id, *also}))
+        query = query.where(mine.id.in_(candidates), other.id.in_(candidates))
     return dict(session.execute(query.execution_options(**scoping.for_tenant(tenant_id))).all())
+
+
+def _key_peers(session: Session, tenant_id: int, level_key: str, keys: list[Field], ids: set[int]) -> set[int]:
+    """``ids`` and every record of the level sharing all key values with one of them: the
+    only records a save can put into, or take out of, an overlap with them. Two queries."""
+    found = set(ids)
+    tuples = set()
+    for values in session.scalars(select(Record.values).where(Record.tenant_id == tenant_id, Record.id.in_(sorted(ids)))
+                                  .execution_options(**scoping.for_tenant(tenant_id))):
+        key_values = tuple((values or {}).get(fld.key) for fld in keys)
+        if all(v is not None and not isinstance(v, (list, dict)) for v in key_values):
+            tuples.add(key_values)
+    if tuples:
+        peer = aliased(Record)
+        found |= set(session.scalars(select(peer.id).where(
+            peer.tenant_id == tenant_id, peer.level_key == level_key, peer.deleted_at.is_(None),
+            or_(*[and_(*[_stored(peer, fld) == value for fld, value in zip(keys, t)]) for t in sorted(tuples, key=repr)]))
+            .execution_options(**scoping.for_tenant(tenant_id))))
+    return found
 
 
 def review_overlap(session: Session, tenant_id: int, config: TenantConfig, rule: ExceptionRule,
